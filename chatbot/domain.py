@@ -1,0 +1,157 @@
+"""Domain types that flow through ingestion and the answering pipeline.
+
+Everything here is a frozen value: a chunk as indexed, a passage as retrieved,
+a citation, and the two possible outcomes of a question, ``Answer`` and
+``Refusal``. Channels ``match`` on ``Answer | Refusal``; nothing downstream
+re-parses strings to learn what happened.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One indexed piece of a source document."""
+
+    id: str
+    text: str
+    source: str  # path relative to the corpus root, POSIX separators
+    title: str
+    page: int | None  # 1-based PDF page; None for formats without pages
+    section: str  # nearest heading path, "" when the document has none
+    language: str  # "en", "zh" or "und"
+    content_hash: str  # sha256 of the chunk text
+    file_hash: str  # sha256 of the whole source file
+    position: int  # 0-based order of the chunk within its file
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata for stores that only take scalars (Chroma, SQLite)."""
+        return {
+            "source": self.source,
+            "title": self.title,
+            "page": self.page if self.page is not None else -1,
+            "section": self.section,
+            "language": self.language,
+            "content_hash": self.content_hash,
+            "file_hash": self.file_hash,
+            "position": self.position,
+        }
+
+    @classmethod
+    def from_metadata(cls, chunk_id: str, text: str, meta: dict[str, object]) -> Chunk:
+        page = int(str(meta.get("page", -1)))
+        return cls(
+            id=chunk_id,
+            text=text,
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title", "")),
+            page=None if page < 0 else page,
+            section=str(meta.get("section", "")),
+            language=str(meta.get("language", "und")),
+            content_hash=str(meta.get("content_hash", "")),
+            file_hash=str(meta.get("file_hash", "")),
+            position=int(str(meta.get("position", 0))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A chunk as retrieval returned it, with the evidence scores behind it.
+
+    ``dense_score`` is cosine similarity in [-1, 1] (higher is closer), or None
+    when only the keyword side found it; ``keyword_score`` is a BM25 score
+    (>= 0, higher is better) or None; ``fused_score`` is the reciprocal-rank
+    fusion score used for ordering.
+    """
+
+    chunk: Chunk
+    fused_score: float
+    dense_score: float | None = None
+    keyword_score: float | None = None
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+    def location(self) -> str:
+        """Human-readable 'title, p. N' or 'title, section'."""
+        where = self.chunk.title or self.chunk.source
+        if self.chunk.page is not None:
+            return f"{where}, p. {self.chunk.page}"
+        if self.chunk.section:
+            return f"{where}, {self.chunk.section}"
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A ``[n]`` marker in an answer, resolved to the passage it names."""
+
+    number: int  # 1-based index into the passages given to the model
+    passage: Passage
+
+    @property
+    def source(self) -> str:
+        return self.passage.chunk.source
+
+    @property
+    def page(self) -> int | None:
+        return self.passage.chunk.page
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds spent per pipeline step; 0.0 for steps that did not run."""
+
+    retrieve_s: float = 0.0
+    generate_s: float = 0.0
+    verify_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.retrieve_s + self.generate_s + self.verify_s
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A grounded answer: text with ``[n]`` markers, and what they point at."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]  # every passage that was shown to the model
+    model: str
+    timings: Timings = field(default_factory=Timings)
+
+    def cited_passages(self) -> tuple[Passage, ...]:
+        seen: dict[str, Passage] = {}
+        for c in self.citations:
+            seen.setdefault(c.passage.id, c.passage)
+        return tuple(seen.values())
+
+
+class RefusalReason(enum.StrEnum):
+    """Why the assistant declined. Values are stable: they go to logs and evals."""
+
+    NO_EVIDENCE = "no_evidence"  # retrieval found nothing close enough (gate)
+    MODEL_DECLINED = "model_declined"  # the LLM said the passages do not answer
+    NO_VALID_CITATION = "no_valid_citation"  # answer cited nothing it was given
+    UNSUPPORTED = "unsupported"  # cited passages do not back the sentences
+    INVALID_QUESTION = "invalid_question"  # empty, too long or not a question
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A deliberate non-answer, with the evidence that was considered."""
+
+    reason: RefusalReason
+    message: str  # one or two sentences for the user, in their language
+    passages: tuple[Passage, ...] = ()
+    detail: str = ""  # for logs and risk teams: scores, the failing sentence
+    timings: Timings = field(default_factory=Timings)
+    llm_called: bool = False
+
+
+Outcome = Answer | Refusal

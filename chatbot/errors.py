@@ -1,0 +1,69 @@
+"""The project's exception tree. Refusals are not errors and never appear here.
+
+::
+
+    BoundaryError                      root: catch this at the edges only
+    ├── ConfigurationError             a setting is missing or contradictory
+    ├── IndexMissingError              no index yet: run ingestion first
+    ├── IngestionError                 one file could not be read or indexed
+    ├── EmbedderError                  the embedding model cannot be loaded or run
+    ├── ModelWeightsError              embedded LLM weights cannot be fetched or built
+    └── GeneratorError                 the LLM failed to produce a usable reply
+        ├── GeneratorUnavailableError  server down or refusing connections
+        ├── GeneratorTimeoutError      server too slow
+        └── GeneratorOutputError       reply malformed or empty
+
+Every message says what is wrong and how to fix it; adapters translate
+third-party exceptions with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class BoundaryError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class ConfigurationError(BoundaryError):
+    pass
+
+
+class IndexMissingError(BoundaryError):
+    pass
+
+
+class IngestionError(BoundaryError):
+    """A single file failed; ``hint`` tells the operator what to do about it."""
+
+    def __init__(self, source: str, reason: str, hint: str = "") -> None:
+        self.source = source
+        self.reason = reason
+        self.hint = hint
+        text = f"{source}: {reason}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class EmbedderError(BoundaryError):
+    pass
+
+
+class ModelWeightsError(BoundaryError):
+    pass
+
+
+class GeneratorError(BoundaryError):
+    pass
+
+
+class GeneratorUnavailableError(GeneratorError):
+    pass
+
+
+class GeneratorTimeoutError(GeneratorError):
+    pass
+
+
+class GeneratorOutputError(GeneratorError):
+    pass

@@ -1,0 +1,40 @@
+"""User-facing sentences for refusals and errors, in English and Chinese.
+
+Channels show these; the reason enum stays the machine-readable part.
+"""
+
+from __future__ import annotations
+
+from chatbot.domain import RefusalReason
+
+_REFUSALS: dict[RefusalReason, dict[str, str]] = {
+    RefusalReason.NO_EVIDENCE: {
+        "en": "I can't find this in the documents I'm allowed to use, so I won't guess. "
+        "Try rephrasing with terms from the reports, or ask the document owners.",
+        "zh": "我在可使用的文件中找不到相關內容，因此不會猜測。請嘗試使用報告中的用詞重新提問，或聯絡文件負責人。",
+    },
+    RefusalReason.MODEL_DECLINED: {
+        "en": "The passages I found are related but do not answer this question, "
+        "so I won't answer it.",
+        "zh": "我找到的段落雖然相關，但未能回答這個問題，因此我不會作答。",
+    },
+    RefusalReason.NO_VALID_CITATION: {
+        "en": "I drafted an answer but could not tie it to a specific passage, "
+        "so I'm not giving it. Try a more specific question.",
+        "zh": "我草擬了答案，但無法對應到具體段落，因此不提供。請嘗試提出更具體的問題。",
+    },
+    RefusalReason.UNSUPPORTED: {
+        "en": "I drafted an answer, but part of it is not backed by the passages it "
+        "cites, so I'm not giving it. Try a narrower question.",
+        "zh": "我草擬了答案，但部分內容未獲所引用段落支持，因此不提供。請嘗試縮窄問題範圍。",
+    },
+    RefusalReason.INVALID_QUESTION: {
+        "en": "Please type a question (at most {limit} characters).",
+        "zh": "請輸入問題（最多 {limit} 個字元）。",
+    },
+}
+
+
+def refusal_message(reason: RefusalReason, language: str, **values: object) -> str:
+    lang = "zh" if language == "zh" else "en"
+    return _REFUSALS[reason][lang].format(**values)

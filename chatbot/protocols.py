@@ -1,0 +1,99 @@
+"""Small interfaces for the swappable parts of ingestion and answering.
+
+Real adapters live in ``chatbot.adapters``; hand-written fakes for tests live
+in ``tests.fakes``. Each method's docstring is its contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from chatbot.domain import Chunk
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str:
+        """Identifier of the model (stored with the index to detect a change)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One unit-length vector per text, same order, same dimension for all."""
+        ...
+
+    def token_length(self, text: str) -> int:
+        """Number of model tokens in ``text`` (used for token-aware chunking)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A chunk and its score from one index; see each index for the scale."""
+
+    chunk: Chunk
+    score: float
+
+
+class VectorIndex(Protocol):
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or replace ``chunks`` (by id) with their vectors."""
+        ...
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Remove these chunk ids; unknown ids are ignored."""
+        ...
+
+    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
+        """At most ``k`` hits, best first; score = cosine similarity in [-1, 1]."""
+        ...
+
+    def count(self) -> int:
+        """Number of chunks stored."""
+        ...
+
+
+class KeywordIndex(Protocol):
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Insert or replace ``chunks`` (by id)."""
+        ...
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Remove these chunk ids; unknown ids are ignored."""
+        ...
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """At most ``k`` hits, best first; score = BM25 (>= 0, higher is better).
+
+        Must not scan every chunk: it uses an inverted index.
+        """
+        ...
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """(number of chunks, {term: chunks containing it}) for IDF weighting.
+
+        Terms are in the form ``chatbot.text.terms`` produces.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+class Generator(Protocol):
+    @property
+    def model_name(self) -> str:
+        """Model identifier, for audit and answers."""
+        ...
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        """Yield text deltas of one completion, in order.
+
+        Raises ``GeneratorUnavailableError``, ``GeneratorTimeoutError`` or
+        ``GeneratorOutputError``; never yields an error as text.
+        """
+        ...

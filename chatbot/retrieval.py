@@ -1,0 +1,73 @@
+"""Hybrid retrieval: dense (vector) and keyword candidates fused by rank.
+
+Reciprocal rank fusion needs no score calibration between the two sides, so
+a BM25 score and a cosine similarity never have to be compared directly. The
+raw scores are kept on each passage for the gate and for audit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from chatbot.domain import Chunk, Passage
+from chatbot.protocols import Embedder, Hit, KeywordIndex, VectorIndex
+from chatbot.settings import RetrievalSettings
+
+log = logging.getLogger(__name__)
+
+
+def fuse(dense: Sequence[Hit], keyword: Sequence[Hit], rrf_k: int = 60) -> list[Passage]:
+    """Merge two best-first hit lists into passages ordered by RRF score.
+
+    Each hit contributes ``1 / (rrf_k + rank)`` (rank from 1); ties keep the
+    dense side's order first, which makes the result deterministic.
+    """
+    fused: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    dense_scores: dict[str, float] = {}
+    keyword_scores: dict[str, float] = {}
+    for rank, hit in enumerate(dense, start=1):
+        fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+        chunks.setdefault(hit.chunk.id, hit.chunk)
+        dense_scores.setdefault(hit.chunk.id, hit.score)
+    for rank, hit in enumerate(keyword, start=1):
+        fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+        chunks.setdefault(hit.chunk.id, hit.chunk)
+        keyword_scores.setdefault(hit.chunk.id, hit.score)
+    order = sorted(fused, key=lambda cid: -fused[cid])  # stable: insertion order breaks ties
+    return [
+        Passage(
+            chunk=chunks[cid],
+            fused_score=fused[cid],
+            dense_score=dense_scores.get(cid),
+            keyword_score=keyword_scores.get(cid),
+        )
+        for cid in order
+    ]
+
+
+def retrieve(
+    question: str,
+    embedder: Embedder,
+    vectors: VectorIndex,
+    keywords: KeywordIndex,
+    settings: RetrievalSettings,
+) -> list[Passage]:
+    """Candidates for ``question`` from both indexes, fused, best first."""
+    query_vector = embedder.embed([question])[0]
+    dense = vectors.query(query_vector, settings.dense_k)
+    keyword = keywords.search(question, settings.keyword_k)
+    passages = fuse(dense, keyword, settings.rrf_k)
+    if passages:
+        top = passages[0]
+        log.info(
+            "retrieved %d dense + %d keyword -> %d fused; top %s dense=%s bm25=%s",
+            len(dense),
+            len(keyword),
+            len(passages),
+            top.id[:12],
+            None if top.dense_score is None else round(top.dense_score, 3),
+            None if top.keyword_score is None else round(top.keyword_score, 2),
+        )
+    return passages

