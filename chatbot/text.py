@@ -33,8 +33,8 @@ STOPWORDS = frozenset(
     that the their theirs them themselves then there these they this those through to too
     under until up very was we were what when where which while who whom why will with
     would you your yours yourself yourselves tell please give explain describe say said
-    according does did many much kind sort way any anything something thing things
-    的 了 是 在 和 與 及 或 有 也 都 而 就 被 把 這 那 其 之 為 以 於 對 中 上 下 個 嗎 呢 什麼 甚麼 哪 誰 如何 怎樣 多少 幾 請 問
+    according does did many much kind sort way any anything something thing things answer
+    的 了 是 在 和 與 及 或 有 也 都 而 就 被 把 這 那 其 之 為 以 於 對 中 上 下 個 嗎 呢 什麼 甚麼 哪 誰 如何 怎樣 多少 幾 請 問 答案 回答
     """.split()
 )
 

@@ -75,6 +75,8 @@ def verify(answer: str, passages: Sequence[Passage], min_support: float) -> Verd
     """Check ``answer`` against the numbered ``passages`` (1-based)."""
     if not answer.strip() or is_model_refusal(answer):
         return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="model used refusal sentence")
+    if not content_terms(_CITATION_RE.sub(" ", answer)):
+        return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="no statement besides markers")
     numbers = cited_numbers(answer)
     invalid = sorted({n for n in numbers if not 1 <= n <= len(passages)})
     if invalid:

