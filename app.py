@@ -27,7 +27,7 @@ def main() -> int:
     )
     settings = Settings()
     from chatbot.channels.gradio_ui import build_ui, launch
-    from chatbot.compose import build_ingestor, build_pipeline, index_status_line
+    from chatbot.compose import build_pipeline, build_stores, ingestor_for, status_line
     from chatbot.llm.server import EmbeddedServer
 
     server: EmbeddedServer | None = None
@@ -36,16 +36,18 @@ def main() -> int:
         if settings.llm.mode == "embedded":
             server = EmbeddedServer(settings.embedded)
             server.launch()
-        report = build_ingestor(settings).sync(settings.ingest.corpus_dir)
+        stores = build_stores(settings)
+        report = ingestor_for(stores, settings).sync(settings.ingest.corpus_dir)
         log.info("ingestion: %s", report.summary())
         for failure in report.failed:
             log.warning("not indexed: %s", failure)
         if server is not None:
             base_url = server.wait()
-        pipeline = build_pipeline(settings, base_url=base_url)
+        pipeline = build_pipeline(settings, base_url=base_url, stores=stores)
+        model = pipeline.generator.model_name
         ui = build_ui(
             pipeline,
-            status=lambda: index_status_line(settings, pipeline),
+            status=lambda: status_line(stores, model),
             examples=[
                 "When was the GenA.I. Sandbox launched, and by whom?",
                 "How many use cases and banks were in the first cohort?",

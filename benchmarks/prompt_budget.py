@@ -18,9 +18,9 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chatbot.adapters.openai_generator import OpenAIChatGenerator  # noqa: E402
-from chatbot.domain import Chunk, Passage  # noqa: E402
-from chatbot.prompts import approx_tokens, build_messages  # noqa: E402
+from chatbot.adapters.openai_generator import OpenAIChatGenerator
+from chatbot.domain import Chunk, Passage
+from chatbot.prompts import approx_tokens, build_messages
 
 
 def sample_passages(corpus: Path, words: int = 170) -> list[Passage]:

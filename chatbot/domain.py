@@ -116,6 +116,24 @@ class Timings:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the evidence gate measured for one question (see chatbot.gate)."""
+
+    language: str
+    best_dense: float | None
+    coverage: float  # 0..1
+    matched: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def describe(self) -> str:
+        dense = "n/a" if self.best_dense is None else f"{self.best_dense:.3f}"
+        return (
+            f"best_dense={dense} coverage={self.coverage:.2f} "
+            f"missing={list(self.missing)[:8]} lang={self.language}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A grounded answer: text with ``[n]`` markers, and what they point at."""
 
@@ -124,6 +142,7 @@ class Answer:
     passages: tuple[Passage, ...]  # every passage that was shown to the model
     model: str
     timings: Timings = field(default_factory=Timings)
+    evidence: Evidence | None = None
 
     def cited_passages(self) -> tuple[Passage, ...]:
         seen: dict[str, Passage] = {}
@@ -152,6 +171,7 @@ class Refusal:
     detail: str = ""  # for logs and risk teams: scores, the failing sentence
     timings: Timings = field(default_factory=Timings)
     llm_called: bool = False
+    evidence: Evidence | None = None
 
 
 Outcome = Answer | Refusal

@@ -20,30 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from chatbot.domain import Passage
+from chatbot.domain import Evidence, Passage
 from chatbot.protocols import KeywordIndex
 from chatbot.settings import GateSettings
-from chatbot.text import content_terms, detect_language, stem, terms
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """What the gate measured for one question."""
-
-    language: str
-    best_dense: float | None
-    coverage: float  # 0..1
-    matched: tuple[str, ...]
-    missing: tuple[str, ...]
-
-    def describe(self) -> str:
-        dense = "n/a" if self.best_dense is None else f"{self.best_dense:.3f}"
-        return (
-            f"best_dense={dense} coverage={self.coverage:.2f} "
-            f"missing={list(self.missing)[:8]} lang={self.language}"
-        )
+from chatbot.text import detect_language, evidence_units, stem, terms
 
 
 def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[str, float]:
@@ -63,19 +44,27 @@ def assess(
     keywords: KeywordIndex,
 ) -> Evidence:
     """Measure how well ``shown`` passages cover ``question``."""
-    wanted = content_terms(question)
+    units = evidence_units(question)
     dense_scores = [p.dense_score for p in candidates if p.dense_score is not None]
     best_dense = max(dense_scores) if dense_scores else None
     language = detect_language(question)
-    if not wanted:
+    if not units:
         return Evidence(language, best_dense, 0.0, (), ())
-    weights = idf_weights(wanted, keywords)
+    idf = idf_weights(sorted({t for _, grams in units for t in grams}), keywords)
     present = {stem(t) for p in shown for t in terms(p.chunk.text)}
-    matched = tuple(t for t in wanted if stem(t) in present)
-    missing = tuple(t for t in wanted if stem(t) not in present)
-    total = sum(weights.values())
-    coverage = sum(weights[t] for t in matched) / total if total > 0 else 0.0
-    return Evidence(language, best_dense, coverage, matched, missing)
+    matched: list[str] = []
+    missing: list[str] = []
+    covered = total = 0.0
+    for unit, grams in units:
+        weight = max(idf[g] for g in grams)
+        total += weight
+        if any(stem(g) in present for g in grams):
+            covered += weight
+            matched.append(unit)
+        else:
+            missing.append(unit)
+    coverage = covered / total if total > 0 else 0.0
+    return Evidence(language, best_dense, coverage, tuple(matched), tuple(missing))
 
 
 def weak_evidence(evidence: Evidence, settings: GateSettings) -> str | None:

@@ -85,6 +85,7 @@ class Pipeline:
                 passages=tuple(shown),
                 detail=f"{weak}; {evidence.describe()}",
                 timings=Timings(retrieve_s=retrieve_s),
+                evidence=evidence,
             )
             return
 
@@ -108,6 +109,7 @@ class Pipeline:
                 detail=f"{verdict.detail}; draft={text[:300]!r}",
                 timings=timings,
                 llm_called=True,
+                evidence=evidence,
             )
             return
         log.info("answered with citations %s", [c.number for c in verdict.citations])
@@ -117,12 +119,15 @@ class Pipeline:
             passages=tuple(shown),
             model=self.generator.model_name,
             timings=timings,
+            evidence=evidence,
         )
 
     def _validate(self, question: str, language: str) -> Refusal | None:
         stripped = (question or "").strip()
-        if stripped and len(stripped) <= self.max_question_chars and any(
-            ch.isalnum() for ch in stripped
+        if (
+            stripped
+            and len(stripped) <= self.max_question_chars
+            and any(ch.isalnum() for ch in stripped)
         ):
             return None
         return Refusal(

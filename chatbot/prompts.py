@@ -69,15 +69,15 @@ def question_language(question: str) -> str:
 
 def build_messages(question: str, passages: Sequence[Passage]) -> list[ChatMessage]:
     language = question_language(question)
-    system = _SYSTEM.format(
-        refusal=REFUSAL_SENTENCE[language], language=_LANGUAGE_NAME[language]
-    )
+    system = _SYSTEM.format(refusal=REFUSAL_SENTENCE[language], language=_LANGUAGE_NAME[language])
     blocks = []
     for number, passage in enumerate(passages, start=1):
         blocks.append(f"[{number}] ({passage.location()})\n{passage.chunk.text}")
     user = (
         "Passages:\n\n"
         + "\n\n".join(blocks)
-        + f"\n\nQuestion: {question.strip()}\nAnswer:"
+        + f"\n\nQuestion: {question.strip()}\n\n"
+        + "Answer in full sentences from the passages only, and end each sentence with its "
+        + "passage number in square brackets, like [1]."
     )
     return [ChatMessage("system", system), ChatMessage("user", user)]

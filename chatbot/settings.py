@@ -125,13 +125,14 @@ class GateSettings(BaseModel):
         "English-only, so by default only the keyword side judges them).",
     )
     min_term_coverage: float = Field(
-        0.55,
+        0.60,
         description="Refuse when the IDF-weighted share of the question's content "
         "words found in the retrieved passages is below this (0..1).",
     )
     min_term_coverage_cjk: float = Field(
-        0.45,
-        description="min_term_coverage for Chinese questions (character bigrams).",
+        0.50,
+        description="min_term_coverage for Chinese questions (characters covered by "
+        "matching bigrams).",
     )
     min_support: float = Field(
         0.5,
@@ -145,6 +146,12 @@ class IngestSettings(BaseModel):
     chunk_tokens: int = Field(220, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(40, description="Tokens shared by neighbouring chunks.")
     max_file_mb: float = Field(50.0, description="Files larger than this are rejected.")
+    exclude: list[str] = Field(
+        default_factory=lambda: ["README.md", "README.*", ".*"],
+        description="Glob patterns (fnmatch) of corpus paths not to ingest, matched "
+        "against the relative path and against each folder/file name in it; '.*' "
+        'skips hidden files and folders. As JSON in the environment: \'["README*", ".*"]\'.',
+    )
 
 
 class UISettings(BaseModel):

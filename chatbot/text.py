@@ -26,15 +26,17 @@ _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
 STOPWORDS = frozenset(
     """
     a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves tell please give explain describe say said
-    according does did many much kind sort way any anything something thing things answer
-    的 了 是 在 和 與 及 或 有 也 都 而 就 被 把 這 那 其 之 為 以 於 對 中 上 下 個 嗎 呢 什麼 甚麼 哪 誰 如何 怎樣 多少 幾 請 問 答案 回答
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself no nor not now of off on once only
+    or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves tell please give explain describe say said according does did
+    many much kind sort way any anything something thing things answer long often soon
+    called
+    的 了 是 在 和 與 及 或 有 也 都 而 就 被 把 這 那 其 之 為 以 於 對 中 上 下 個 嗎 呢
+    什麼 甚麼 哪 誰 如何 怎樣 多少 幾 請 問 答案 回答 何時 哪些 哪一 是否 多久 為何
     """.split()
 )
 
@@ -113,3 +115,38 @@ def content_terms(text: str) -> list[str]:
             continue
         seen.setdefault(term, None)
     return list(seen)
+
+
+def evidence_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The pieces of a question that evidence must cover, each with the index
+    terms that can cover it.
+
+    A Latin content word stands for itself. A CJK character stands for the
+    (non-stopword) bigrams that contain it: "首批沙盒" yields 首/批/沙/盒, and 批
+    is covered when 首批 or 批沙 occurs in the evidence. This way the bigrams
+    that straddle two words ("批沙") do not count as missing evidence, while
+    a character no evidence bigram contains does.
+    """
+    units: list[tuple[str, tuple[str, ...]]] = []
+    for match in _TOKEN_RE.finditer(text.lower()):
+        token = match.group(0)
+        if not _CJK_RE.match(token):
+            continue
+        if len(token) == 1:
+            if token not in STOPWORDS:
+                units.append((token, (token,)))
+            continue
+        grams = [token[i : i + 2] for i in range(len(token) - 1)]
+        stopped = {i + k for i, g in enumerate(grams) if g in STOPWORDS for k in (0, 1)}
+        for i, char in enumerate(token):
+            if char in STOPWORDS or i in stopped:
+                continue
+            around = tuple(
+                grams[j] for j in (i - 1, i) if 0 <= j < len(grams) and grams[j] not in STOPWORDS
+            )
+            units.append((char, around))
+    seen: dict[str, tuple[str, ...]] = {}
+    for term in content_terms(text):
+        if not _CJK_RE.match(term):
+            seen.setdefault(term, (term,))
+    return [*seen.items(), *units]

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import httpx
 import openai
 
 from chatbot.errors import (
@@ -24,6 +23,20 @@ from chatbot.errors import (
 from chatbot.protocols import ChatMessage
 
 log = logging.getLogger(__name__)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP library's error base classes: openai 3.x uses httpx2, 1.x httpx."""
+    found: list[type[BaseException]] = [OSError]
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(__import__(module).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
 
 
 class OpenAIChatGenerator:
@@ -40,7 +53,6 @@ class OpenAIChatGenerator:
         max_tokens: int = 256,
         temperature: float = 0.0,
         seed: int = 0,
-        http_client: httpx.Client | None = None,
     ) -> None:
         if not base_url:
             raise ConfigurationError(
@@ -51,9 +63,8 @@ class OpenAIChatGenerator:
         self._client = openai.OpenAI(
             base_url=self._base_url,
             api_key=api_key or "EMPTY",
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            timeout=openai.Timeout(timeout_s, connect=connect_timeout_s),
             max_retries=0,  # the caller decides; a bank user should not wait 3x
-            http_client=http_client,
         )
         self._model = model
         self._max_tokens = max_tokens
@@ -99,9 +110,14 @@ class OpenAIChatGenerator:
                     yield delta
         except openai.APIError as exc:
             raise self._translate(exc) from exc
-        except httpx.HTTPError as exc:  # raised mid-stream by the transport
+        except _TRANSPORT_ERRORS as exc:  # the connection broke mid-stream
             raise GeneratorUnavailableError(
                 f"the connection to the LLM server at {self._base_url} broke: {exc}"
+            ) from exc
+        except (ValueError, AttributeError, TypeError) as exc:  # undecodable stream events
+            raise GeneratorOutputError(
+                f"the LLM server at {self._base_url} sent a malformed reply ({exc}); is "
+                "CHATBOT_LLM__BASE_URL an OpenAI-compatible endpoint?"
             ) from exc
         if not produced:
             raise GeneratorOutputError(f"the LLM server at {self._base_url} returned no text")

@@ -1,0 +1,382 @@
+"""Keyword index and ingestion catalog in one SQLite file (FTS5, BM25).
+
+Text is indexed pre-tokenised: each chunk's ``chatbot.text.terms`` joined by
+spaces, so English words and Chinese character bigrams are split exactly as
+the evidence gate and the verifier split them. FTS5's ``unicode61`` tokenizer
+then only has to cut at spaces; it keeps the ``. ' -`` that may sit inside a
+term (``u.s``, ``o'neil``) and leaves diacritics alone, so the terms FTS5 sees
+are the terms ``chatbot.text`` produced.
+
+Tables::
+
+    chunks       the chunk text and metadata, one row per chunk id
+    chunks_fts   FTS5 over the pre-tokenised text, rowid = chunks.rowid
+    chunks_vocab fts5vocab(row) view of chunks_fts, for document frequencies
+    documents    catalog: one row per ingested source file
+    meta         settings the index was built with (embedder, chunking, schema)
+
+The database runs in WAL mode so the answering side can read while ingestion
+writes. One connection is shared behind a lock, which makes the object safe
+to use from a web server's worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chatbot.catalog import DocumentRecord, IndexStatus
+from chatbot.domain import Chunk
+from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
+from chatbot.protocols import Hit
+from chatbot.text import content_terms, terms
+
+SCHEMA_VERSION = "1"
+
+_TOKENIZE = "unicode61 remove_diacritics 0 tokenchars '.''-'"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    page INTEGER,
+    section TEXT NOT NULL,
+    language TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, tokenize="{_TOKENIZE}");
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, row);
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY,
+    file_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    chunk_ids TEXT NOT NULL,
+    language TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_DROP = """
+DROP TABLE IF EXISTS chunks_vocab;
+DROP TABLE IF EXISTS chunks_fts;
+DROP TABLE IF EXISTS chunks;
+DROP TABLE IF EXISTS documents;
+DROP TABLE IF EXISTS meta;
+"""
+
+_CHUNK_COLUMNS = (
+    "id, text, source, title, page, section, language, content_hash, file_hash, position"
+)
+
+# Rank inside FTS5 first (the inverted index; the hidden ``rank`` column is
+# bm25(), and ORDER BY rank LIMIT k is FTS5's optimised top-k path), then fetch
+# only those k rows by primary key.
+SEARCH_SQL = f"""
+    SELECT {", ".join("c." + col for col in _CHUNK_COLUMNS.split(", "))}, r.rank
+    FROM (
+        SELECT rowid, rank FROM chunks_fts
+        WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?
+    ) AS r
+    JOIN chunks AS c ON c.rowid = r.rowid
+    ORDER BY r.rank
+"""
+
+# SQLite's default limit on host parameters is 32766 since 3.32; stay well below.
+_IN_BATCH = 500
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 query that ORs the quoted content terms of ``query`` ('' if none).
+
+    Quoting makes every term a literal string, so user text can never inject
+    FTS5 operators (AND, NEAR, column filters, '*').
+    """
+    quoted = ['"' + term.replace('"', '""') + '"' for term in content_terms(query)]
+    return " OR ".join(quoted)
+
+
+class SqliteKeywordIndex:
+    """``KeywordIndex`` and ``Catalog`` over one SQLite file.
+
+    With ``create=False`` a missing file raises ``IndexMissingError`` instead of
+    being created empty (for the answering side).
+    """
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+        if not create and not path.exists():
+            raise IndexMissingError(
+                f"no keyword index at {path}: run `chatbot-ingest` first "
+                "(or set CHATBOT_INDEX__PATH)"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise BoundaryError(
+                f"cannot open the keyword index at {path}: {exc}. Check the folder is "
+                "writable, or delete the file and run `chatbot-ingest --rebuild`"
+            ) from exc
+        self._check_schema()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- KeywordIndex ------------------------------------------------------
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        if not chunks:
+            return
+        with self._transaction() as db:
+            for chunk in chunks:
+                self._delete_one(db, chunk.id)
+                cursor = db.execute(
+                    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        chunk.id,
+                        chunk.text,
+                        chunk.source,
+                        chunk.title,
+                        chunk.page,
+                        chunk.section,
+                        chunk.language,
+                        chunk.content_hash,
+                        chunk.file_hash,
+                        chunk.position,
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+                    (cursor.lastrowid, " ".join(terms(chunk.text))),
+                )
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self._transaction() as db:
+            for chunk_id in dict.fromkeys(ids):
+                self._delete_one(db, chunk_id)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        match = fts_query(query)
+        if not match or k <= 0:
+            return []
+        with self._lock:
+            rows = self._read(SEARCH_SQL, (match, k))
+        # bm25() is negative, more negative is better; flip it. max() guards the
+        # contract (score >= 0) against FTS5's tiny floor for very common terms.
+        return [Hit(chunk=_row_to_chunk(row[:10]), score=max(0.0, -float(row[10]))) for row in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        with self._lock:
+            total = int(self._read("SELECT count(*) FROM chunks", ())[0][0])
+            freqs: dict[str, int] = {}
+            for term in dict.fromkeys(terms):
+                rows = self._read("SELECT doc FROM chunks_vocab WHERE term = ?", (term,))
+                freqs[term] = int(rows[0][0]) if rows else 0
+        return total, freqs
+
+    # -- extras for the answering side --------------------------------------
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._read("SELECT count(*) FROM chunks", ())[0][0])
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """The stored chunks among ``ids``, in the order asked; unknown ids skipped."""
+        found: dict[str, Chunk] = {}
+        unique = list(dict.fromkeys(ids))
+        with self._lock:
+            for start in range(0, len(unique), _IN_BATCH):
+                part = unique[start : start + _IN_BATCH]
+                marks = ",".join("?" * len(part))
+                for row in self._read(
+                    f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", part
+                ):
+                    chunk = _row_to_chunk(row)
+                    found[chunk.id] = chunk
+        return [found[i] for i in ids if i in found]
+
+    # -- Catalog -----------------------------------------------------------
+
+    def catalog(self) -> dict[str, DocumentRecord]:
+        with self._lock:
+            rows = self._read(
+                "SELECT source, file_hash, title, pages, chunk_ids, language, ingested_at "
+                "FROM documents ORDER BY source",
+                (),
+            )
+        return {
+            row[0]: DocumentRecord(
+                source=row[0],
+                file_hash=row[1],
+                title=row[2],
+                pages=int(row[3]),
+                chunk_ids=tuple(json.loads(row[4])),
+                language=row[5],
+                ingested_at=datetime.fromisoformat(row[6]),
+            )
+            for row in rows
+        }
+
+    def record_document(self, record: DocumentRecord) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents (source, file_hash, title, pages, "
+                "chunk_count, chunk_ids, language, ingested_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    record.source,
+                    record.file_hash,
+                    record.title,
+                    record.pages,
+                    len(record.chunk_ids),
+                    json.dumps(list(record.chunk_ids)),
+                    record.language,
+                    record.ingested_at.astimezone(UTC).isoformat(),
+                ),
+            )
+
+    def forget_document(self, source: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM documents WHERE source = ?", (source,))
+
+    def ids_for_source(self, source: str) -> list[str]:
+        with self._lock:
+            rows = self._read("SELECT id FROM chunks WHERE source = ? ORDER BY position", (source,))
+        return [row[0] for row in rows]
+
+    def sources(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._read("SELECT DISTINCT source FROM chunks", ())}
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def clear(self) -> None:
+        with self._lock:
+            try:
+                self._db.executescript(_DROP + _SCHEMA)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (SCHEMA_VERSION,),
+                )
+            except sqlite3.Error as exc:
+                raise self._error("reset", exc) from exc
+
+    def status(self) -> IndexStatus:
+        with self._lock:
+            docs, pages, last = self._read(
+                "SELECT count(*), coalesce(sum(pages), 0), max(ingested_at) FROM documents", ()
+            )[0]
+            chunks = self.count()
+            embedder = self.get_meta("embedder")
+        return IndexStatus(
+            documents=int(docs),
+            pages=int(pages),
+            chunks=chunks,
+            last_ingested_at=datetime.fromisoformat(last) if last else None,
+            embedder=embedder,
+        )
+
+    # -- internals ---------------------------------------------------------
+
+    def _check_schema(self) -> None:
+        found = self.get_meta("schema_version")
+        if found is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif found != SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the keyword index at {self._path} has schema version {found}, this "
+                f"version needs {SCHEMA_VERSION}: delete {self._path.parent} and run "
+                "`chatbot-ingest` again"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error("write to", exc) from exc
+            try:
+                yield self._db
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error("write to", exc) from exc
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        try:
+            return list(self._db.execute(sql, tuple(params)).fetchall())
+        except sqlite3.Error as exc:
+            raise self._error("read", exc) from exc
+
+    def _delete_one(self, db: sqlite3.Connection, chunk_id: str) -> None:
+        row = db.execute("SELECT rowid FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        if row is None:
+            return
+        db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (row[0],))
+        db.execute("DELETE FROM chunks WHERE rowid = ?", (row[0],))
+
+    def _error(self, action: str, exc: sqlite3.Error) -> BoundaryError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            hint = "another ingestion is probably running; wait for it and retry"
+        elif "readonly" in text or "unable to open" in text:
+            hint = "check that the index folder is writable (CHATBOT_INDEX__PATH)"
+        else:
+            hint = "if the file is damaged, run `chatbot-ingest --rebuild`"
+        return BoundaryError(f"cannot {action} the keyword index at {self._path}: {text}: {hint}")
+
+
+def _row_to_chunk(row: Sequence[Any]) -> Chunk:
+    page = row[4]
+    return Chunk(
+        id=str(row[0]),
+        text=str(row[1]),
+        source=str(row[2]),
+        title=str(row[3]),
+        page=int(page) if page is not None else None,
+        section=str(row[5]),
+        language=str(row[6]),
+        content_hash=str(row[7]),
+        file_hash=str(row[8]),
+        position=int(row[9]),
+    )

@@ -1,0 +1,111 @@
+"""The ingestion catalog: what has been indexed, from which file version.
+
+Ingestion keeps one record per source file (its sha256, title, pages and the
+chunk ids it produced) plus a few settings the index was built with (the
+embedder name, the chunking parameters). ``sync`` compares the corpus folder
+with this catalog to decide what to add, replace or remove; ``status`` feeds
+"what is in the index" displays.
+
+The catalog lives next to the keyword index (same SQLite file in production,
+see ``chatbot.adapters.sqlite_keyword``) so the two cannot drift apart on
+disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chatbot.protocols import KeywordIndex, VectorIndex
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """One ingested source file, as of its last successful ingestion."""
+
+    source: str  # path relative to the corpus root, POSIX separators
+    file_hash: str  # sha256 of the file's bytes
+    title: str
+    pages: int  # PDF pages; 0 for formats without pages
+    chunk_ids: tuple[str, ...]
+    language: str  # most common chunk language
+    ingested_at: datetime  # timezone-aware, UTC
+
+    @property
+    def chunks(self) -> int:
+        return len(self.chunk_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """Totals over the whole index, for status pages and health checks."""
+
+    documents: int
+    pages: int
+    chunks: int
+    last_ingested_at: datetime | None  # None when nothing was ever ingested
+    embedder: str | None  # name of the embedder the vectors were built with
+
+
+class Catalog(Protocol):
+    """Bookkeeping that makes ingestion incremental and crash-safe."""
+
+    def catalog(self) -> dict[str, DocumentRecord]:
+        """Every recorded document, keyed by source."""
+        ...
+
+    def record_document(self, record: DocumentRecord) -> None:
+        """Insert or replace the record for ``record.source``."""
+        ...
+
+    def forget_document(self, source: str) -> None:
+        """Drop the record for ``source``; unknown sources are ignored."""
+        ...
+
+    def ids_for_source(self, source: str) -> list[str]:
+        """Ids of every stored chunk whose source is ``source`` (recorded or not)."""
+        ...
+
+    def sources(self) -> set[str]:
+        """Every source that has at least one stored chunk."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting, or None when never set."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting, replacing any previous value."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every chunk, record and setting."""
+        ...
+
+    def status(self) -> IndexStatus:
+        """Totals over the catalog and the stored chunks."""
+        ...
+
+
+class CatalogKeywordIndex(KeywordIndex, Catalog, Protocol):
+    """A keyword index that also keeps the ingestion catalog (what sync needs)."""
+
+
+class ClearableVectorIndex(VectorIndex, Protocol):
+    """A vector index that can be emptied, for ``--rebuild``."""
+
+    def clear(self) -> None:
+        """Remove every stored vector (the collection stays usable)."""
+        ...
+
+
+def dominant_language(languages: Sequence[str]) -> str:
+    """The most common language tag, 'und' when there is none."""
+    counts: dict[str, int] = {}
+    for lang in languages:
+        counts[lang] = counts.get(lang, 0) + 1
+    if not counts:
+        return "und"
+    return max(counts.items(), key=lambda item: item[1])[0]

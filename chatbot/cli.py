@@ -1,0 +1,57 @@
+"""``chatbot-ask``: ask the indexed corpus one or more questions from a shell.
+
+Examples::
+
+    chatbot-ask "When was the GenA.I. Sandbox launched?"
+    chatbot-ask --detail "Which banks took part?" "What is 2027 GDP growth?"
+
+It uses the configured LLM server (embedded or remote) but does not start the
+embedded one: run ``make run`` or ``chatbot-llm serve`` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from chatbot.domain import Answer, Refusal
+from chatbot.errors import BoundaryError
+from chatbot.settings import Settings
+
+
+@click.command()
+@click.argument("questions", nargs=-1, required=True)
+@click.option("--detail", is_flag=True, help="Show gate scores, timings and refusal details.")
+@click.option("-v", "--verbose", is_flag=True, help="Log retrieval and gate decisions.")
+def main(questions: tuple[str, ...], detail: bool, verbose: bool) -> None:
+    """Answer QUESTIONS from the indexed corpus, or say why not."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    from chatbot.compose import build_pipeline
+
+    try:
+        pipeline = build_pipeline(Settings())
+        for question in questions:
+            outcome = pipeline.answer(question)
+            click.echo(f"Q: {question}")
+            match outcome:
+                case Answer():
+                    click.echo(f"A: {outcome.text}")
+                    for c in outcome.citations:
+                        click.echo(f"   [{c.number}] {c.passage.location()} ({c.source})")
+                case Refusal():
+                    click.echo(f"REFUSED ({outcome.reason.value}): {outcome.message}")
+                    if detail:
+                        click.echo(f"   detail: {outcome.detail}")
+            if detail:
+                t = outcome.timings
+                evidence = outcome.evidence.describe() if outcome.evidence else "-"
+                click.echo(
+                    f"   evidence: {evidence}\n   timings: retrieve {t.retrieve_s:.3f}s "
+                    f"generate {t.generate_s:.2f}s verify {t.verify_s:.3f}s"
+                )
+            click.echo()
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

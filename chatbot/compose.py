@@ -1,0 +1,175 @@
+"""Composition root: turn ``Settings`` into wired objects.
+
+Each ``build_*`` function switches on settings and calls constructors; nothing
+else in the project decides which adapter to use. Adapters are imported inside
+the functions, so importing this module is cheap and a missing dependency
+becomes a message that names the install command.
+
+Where the indexes live: with the persistent backend, Chroma's files are under
+``index.path/chroma``; the keyword index and the ingestion catalog are always
+the local SQLite file ``index.path/keywords.sqlite3``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatbot.errors import ConfigurationError
+from chatbot.settings import Settings
+
+if TYPE_CHECKING:
+    from chatbot.adapters.chroma_index import ChromaVectorIndex
+    from chatbot.adapters.openai_generator import OpenAIChatGenerator
+    from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+    from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+    from chatbot.pipeline import Pipeline
+    from chatbot.protocols import Generator
+    from ingest.sync import Ingestor
+
+CHROMA_DIRNAME = "chroma"
+KEYWORD_FILENAME = "keywords.sqlite3"
+
+
+def _missing(package: str, exc: ImportError) -> ConfigurationError:
+    return ConfigurationError(
+        f"{package} is not installed ({exc}): run `pip install -e .` in the project folder"
+    )
+
+
+def keyword_index_path(settings: Settings) -> Path:
+    return settings.index.path / KEYWORD_FILENAME
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The sentence-transformers embedder; the model loads on first use."""
+    from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+
+    cfg = settings.embedder
+    return SentenceTransformerEmbedder(cfg.model, batch_size=cfg.batch_size, device=cfg.device)
+
+
+def build_vector_index(settings: Settings, *, create: bool = True) -> ChromaVectorIndex:
+    """Chroma on disk or over HTTP. ``create=False``: a missing collection is an
+    ``IndexMissingError`` (answering side) rather than a new empty one."""
+    try:
+        from chatbot.adapters.chroma_index import ChromaVectorIndex
+    except ImportError as exc:
+        raise _missing("chromadb", exc) from exc
+
+    cfg = settings.index
+    token = cfg.chroma_token.get_secret_value() if cfg.chroma_token is not None else None
+    return ChromaVectorIndex(
+        collection=cfg.collection,
+        backend=cfg.backend,
+        path=cfg.path / CHROMA_DIRNAME,
+        host=cfg.chroma_host,
+        port=cfg.chroma_port,
+        ssl=cfg.chroma_ssl,
+        token=token,
+        create=create,
+    )
+
+
+def build_keyword_index(settings: Settings, *, create: bool = True) -> SqliteKeywordIndex:
+    """The SQLite FTS5 keyword index, which also holds the ingestion catalog."""
+    from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+
+    return SqliteKeywordIndex(keyword_index_path(settings), create=create)
+
+
+def build_ingestor(settings: Settings) -> Ingestor:
+    from ingest.sync import Ingestor
+
+    return Ingestor(
+        embedder=build_embedder(settings),
+        vector_index=build_vector_index(settings),
+        keyword_index=build_keyword_index(settings),
+        settings=settings.ingest,
+    )
+
+
+@dataclass
+class Stores:
+    """The embedder and both indexes, built once and shared by ingestion and
+    answering in one process (the embedding model then loads only once)."""
+
+    embedder: SentenceTransformerEmbedder
+    vectors: ChromaVectorIndex
+    keywords: SqliteKeywordIndex
+
+
+def build_stores(settings: Settings) -> Stores:
+    return Stores(
+        embedder=build_embedder(settings),
+        vectors=build_vector_index(settings),
+        keywords=build_keyword_index(settings),
+    )
+
+
+def ingestor_for(stores: Stores, settings: Settings) -> Ingestor:
+    from ingest.sync import Ingestor
+
+    return Ingestor(
+        embedder=stores.embedder,
+        vector_index=stores.vectors,
+        keyword_index=stores.keywords,
+        settings=settings.ingest,
+    )
+
+
+def llm_base_url(settings: Settings) -> str:
+    """Where the chat model is: the embedded server's address, or the remote one."""
+    if settings.llm.mode == "embedded":
+        return f"http://{settings.embedded.host}:{settings.embedded.port}/v1"
+    return settings.llm.base_url
+
+
+def build_generator(settings: Settings, base_url: str | None = None) -> OpenAIChatGenerator:
+    """The OpenAI-compatible client; the same code for vLLM and the embedded server."""
+    from chatbot.adapters.openai_generator import OpenAIChatGenerator
+
+    cfg = settings.llm
+    return OpenAIChatGenerator(
+        base_url or llm_base_url(settings),
+        cfg.api_key.get_secret_value(),
+        cfg.model,
+        timeout_s=cfg.timeout_s,
+        connect_timeout_s=cfg.connect_timeout_s,
+        max_tokens=cfg.max_tokens,
+        temperature=cfg.temperature,
+        seed=cfg.seed,
+    )
+
+
+def build_pipeline(
+    settings: Settings,
+    base_url: str | None = None,
+    stores: Stores | None = None,
+    generator: Generator | None = None,
+) -> Pipeline:
+    """The answering pipeline, wired from settings (parts may be passed in)."""
+    from chatbot.pipeline import Pipeline
+
+    stores = stores or build_stores(settings)
+    return Pipeline(
+        embedder=stores.embedder,
+        vectors=stores.vectors,
+        keywords=stores.keywords,
+        generator=generator or build_generator(settings, base_url),
+        retrieval=settings.retrieval,
+        gate=settings.gate,
+        max_question_chars=settings.max_question_chars,
+    )
+
+
+def status_line(stores: Stores, model: str) -> str:
+    """One line for UIs and logs: documents, pages, chunks, models, last ingestion."""
+    status = stores.keywords.status()
+    last = status.last_ingested_at
+    when = last.strftime("%Y-%m-%d %H:%M UTC") if last else "never"
+    return (
+        f"{status.documents} documents · {status.pages} pages · {status.chunks} chunks · "
+        f"embedder {status.embedder or stores.embedder.name} · LLM {model} · last ingested {when}"
+    )

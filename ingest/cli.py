@@ -1,0 +1,113 @@
+"""``chatbot-ingest``: index the corpus folder, incrementally.
+
+Exit status: 0 when every file was indexed (or unchanged), 1 when some files
+failed (the others are indexed), 2 when nothing could be done (bad
+configuration, index unreachable, model missing).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from chatbot.compose import build_ingestor
+from chatbot.errors import BoundaryError
+from chatbot.settings import Settings
+from ingest.sync import IngestReport
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+
+_EPILOG = """\b
+Examples:
+  chatbot-ingest                      # sync ./corpus into data/index
+  chatbot-ingest --corpus /srv/policies -v
+  chatbot-ingest --rebuild            # after changing CHATBOT_EMBEDDER__MODEL
+  CHATBOT_INDEX__PATH=/tmp/idx chatbot-ingest
+"""
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # pypdf narrates every odd PDF object it repairs; that is not our news.
+        for noisy in ("pypdf", "chromadb", "httpx", "sentence_transformers", "transformers"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _summary(report: IngestReport) -> str:
+    return (
+        f"{report.files_seen} files ({report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged), {report.pages} pages, "
+        f"{report.chunks_written} chunks written, {report.chunks_deleted} chunks deleted, "
+        f"{report.removed} removed, {len(report.skipped)} skipped, "
+        f"{len(report.failed)} failed, {report.seconds:.1f}s"
+    )
+
+
+@click.command(epilog=_EPILOG)
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to ingest [default: CHATBOT_INGEST__CORPUS_DIR, else ./corpus].",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Wipe both indexes and re-ingest everything (needed after changing the embedder).",
+)
+@click.option("-v", "--verbose", count=True, help="-v: per-file log lines; -vv: debug.")
+def main(corpus: Path | None, rebuild: bool, verbose: int) -> None:
+    """Index the corpus (PDF, Markdown, HTML, text) for the assistant.
+
+    Unchanged files are skipped, changed files re-indexed, deleted files
+    removed. A file that cannot be read is reported with a hint and keeps its
+    previously indexed version.
+    """
+    _configure_logging(verbose)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        click.echo(f"error: invalid configuration:\n{exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    corpus_dir = corpus if corpus is not None else settings.ingest.corpus_dir
+
+    bar: tqdm[None] | None = None
+
+    def progress(source: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="file", desc="ingesting", leave=False, disable=None)
+        bar.set_postfix_str(source[-40:], refresh=False)
+        bar.update(1)
+
+    try:
+        ingestor = build_ingestor(settings)
+        report = ingestor.sync(corpus_dir, progress=progress, rebuild=rebuild)
+        status = ingestor.status()
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for skipped in report.skipped:
+        click.echo(f"skipped {skipped.source}: {skipped.reason}", err=True)
+    for failure in report.failed:
+        hint = f" -> {failure.hint}" if failure.hint else ""
+        click.echo(f"FAILED {failure.source}: {failure.reason}{hint}", err=True)
+    click.echo(("rebuilt: " if report.rebuilt else "") + _summary(report))
+    click.echo(
+        f"index: {status.documents} documents, {status.pages} pages, {status.chunks} chunks "
+        f"(embedder {status.embedder})"
+    )
+    sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)

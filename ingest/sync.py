@@ -1,0 +1,301 @@
+"""Bring the indexes in line with the corpus folder, incrementally.
+
+For every supported file under the corpus folder:
+
+- same sha256 as recorded in the catalog: skipped;
+- new or changed: loaded, chunked and embedded first; only when all of that
+  worked are its old chunks replaced in both indexes. A file that has become
+  unreadable keeps its previous, good chunks and is reported as failed;
+- recorded but no longer in the folder: removed from both indexes.
+
+Write order, per file: keyword index (new chunks), vector index (new chunks),
+vector index (delete stale), keyword index (delete stale), catalog. The
+keyword index therefore always knows every chunk id that may be in the vector
+index (by source), and the catalog is written last: a run that dies mid-file
+leaves that file looking changed, and the next run redoes it, removing any
+stale ids it finds under its source.
+
+The embedder's name is stored with the index; vectors from two models cannot
+be compared, so a different embedder stops the run until ``--rebuild``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from chatbot.catalog import (
+    CatalogKeywordIndex,
+    ClearableVectorIndex,
+    DocumentRecord,
+    IndexStatus,
+    dominant_language,
+)
+from chatbot.domain import Chunk
+from chatbot.errors import ConfigurationError, IngestionError
+from chatbot.protocols import Embedder
+from chatbot.settings import IngestSettings
+from ingest.chunking import Chunker
+from ingest.loaders import file_sha256, is_supported, load_document
+
+log = logging.getLogger(__name__)
+
+META_EMBEDDER = "embedder"
+META_CHUNKING = "chunking"
+
+Progress = Callable[[str, int, int], None]
+"""Called after each file with (source, files done, files total)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    source: str
+    reason: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What one ``sync`` did. Counts are files unless they say otherwise."""
+
+    files_seen: int  # supported files found in the folder
+    added: int
+    updated: int
+    unchanged: int
+    removed: int  # sources dropped because their file is gone
+    failed: tuple[FileFailure, ...]
+    skipped: tuple[SkippedFile, ...]  # unsupported file types
+    pages: int  # PDF pages read in this run
+    chunks_written: int
+    chunks_deleted: int
+    seconds: float
+    rebuilt: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Ingestor:
+    """Loads, chunks, embeds and indexes a corpus folder; see the module docstring."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        vector_index: ClearableVectorIndex,
+        keyword_index: CatalogKeywordIndex,
+        settings: IngestSettings,
+    ) -> None:
+        self._embedder = embedder
+        self._vectors = vector_index
+        self._keywords = keyword_index
+        self._settings = settings
+        self._chunker = Chunker(
+            embedder.token_length, settings.chunk_tokens, settings.chunk_overlap
+        )
+
+    def sync(
+        self, corpus_dir: Path, progress: Progress | None = None, rebuild: bool = False
+    ) -> IngestReport:
+        started = time.perf_counter()
+        corpus_dir = Path(corpus_dir)
+        if not corpus_dir.is_dir():
+            raise ConfigurationError(
+                f"corpus folder {corpus_dir} does not exist: create it, pass --corpus, "
+                "or set CHATBOT_INGEST__CORPUS_DIR"
+            )
+        if rebuild:
+            log.info("rebuild: clearing both indexes")
+            self._keywords.clear()
+            self._vectors.clear()
+        else:
+            self._check_embedder()
+        self._keywords.set_meta(META_EMBEDDER, self._embedder.name)
+        signature = self._chunker.signature()
+        rechunk_all = self._keywords.get_meta(META_CHUNKING) not in (None, signature)
+        if rechunk_all:
+            log.info("chunking settings changed: every file is re-chunked")
+
+        files, skipped = self._scan(corpus_dir)
+        catalog = self._keywords.catalog()
+        tally = _Tally()
+
+        gone = (set(catalog) | self._keywords.sources()) - set(files)
+        for source in sorted(gone):
+            old = catalog[source].chunk_ids if source in catalog else ()
+            tally.chunks_deleted += self._delete_source(source, old)
+            self._keywords.forget_document(source)
+            tally.removed += 1
+            log.info("%s: removed (file is gone)", source)
+
+        total = len(files)
+        for done, (source, path) in enumerate(files.items(), start=1):
+            try:
+                self._sync_file(source, path, catalog.get(source), rechunk_all, tally)
+            except IngestionError as exc:
+                log.warning("%s: %s", source, exc)
+                tally.failed.append(FileFailure(exc.source, exc.reason, exc.hint))
+            if progress is not None:
+                progress(source, done, total)
+
+        self._keywords.set_meta(META_CHUNKING, signature)
+        return IngestReport(
+            files_seen=total,
+            added=tally.added,
+            updated=tally.updated,
+            unchanged=tally.unchanged,
+            removed=tally.removed,
+            failed=tuple(tally.failed),
+            skipped=tuple(skipped),
+            pages=tally.pages,
+            chunks_written=tally.chunks_written,
+            chunks_deleted=tally.chunks_deleted,
+            seconds=time.perf_counter() - started,
+            rebuilt=rebuild,
+        )
+
+    def status(self) -> IndexStatus:
+        """Totals over the whole index (not just this run)."""
+        return self._keywords.status()
+
+    # -- steps -------------------------------------------------------------
+
+    def _check_embedder(self) -> None:
+        stored = self._keywords.get_meta(META_EMBEDDER)
+        current = self._embedder.name
+        if stored is None or stored == current:
+            return
+        if not self._keywords.catalog() and self._vectors.count() == 0:
+            return  # nothing was embedded with the old model
+        raise ConfigurationError(
+            f"the index was built with embedder '{stored}' but the current one is "
+            f"'{current}'; vectors from different models cannot be mixed. Run "
+            "`chatbot-ingest --rebuild` to re-embed everything, or set "
+            "CHATBOT_EMBEDDER__MODEL back"
+        )
+
+    def _scan(self, corpus_dir: Path) -> tuple[dict[str, Path], list[SkippedFile]]:
+        files: dict[str, Path] = {}
+        skipped: list[SkippedFile] = []
+        patterns = list(self._settings.exclude)
+        for root, dirnames, filenames in os.walk(corpus_dir):
+            base = Path(root)
+            rel_root = base.relative_to(corpus_dir).as_posix()
+            # Prune excluded folders (e.g. ".git") instead of walking them.
+            dirnames[:] = sorted(d for d in dirnames if not _excluded(_join(rel_root, d), patterns))
+            for name in sorted(filenames):
+                source = _join(rel_root, name)
+                path = base / name
+                if _excluded(source, patterns) or not path.is_file():
+                    continue
+                if not is_supported(path):
+                    skipped.append(SkippedFile(source, f"unsupported file type '{path.suffix}'"))
+                    continue
+                files[source] = path
+        return dict(sorted(files.items())), skipped
+
+    def _sync_file(
+        self,
+        source: str,
+        path: Path,
+        record: DocumentRecord | None,
+        rechunk_all: bool,
+        tally: _Tally,
+    ) -> None:
+        file_hash = file_sha256(path, source)
+        if record is not None and record.file_hash == file_hash and not rechunk_all:
+            tally.unchanged += 1
+            return
+        # Everything that can fail on a bad file happens before any write.
+        doc = load_document(path, source, max_file_mb=self._settings.max_file_mb)
+        chunks = self._chunker.chunk(doc)
+        if not chunks:
+            raise IngestionError(
+                source, "no indexable text after cleaning", "check the file's content"
+            )
+        vectors = self._embedder.embed([c.text for c in chunks])
+        old_ids = record.chunk_ids if record is not None else ()
+        deleted = self._replace(source, chunks, vectors, old_ids)
+        self._keywords.record_document(
+            DocumentRecord(
+                source=source,
+                file_hash=doc.file_hash,
+                title=doc.title,
+                pages=doc.pages,
+                chunk_ids=tuple(c.id for c in chunks),
+                language=dominant_language([c.language for c in chunks]),
+                ingested_at=datetime.now(UTC),
+            )
+        )
+        if record is None:
+            tally.added += 1
+        else:
+            tally.updated += 1
+        tally.pages += doc.pages
+        tally.chunks_written += len(chunks)
+        tally.chunks_deleted += deleted
+        log.info("%s: %d chunks written, %d stale removed", source, len(chunks), deleted)
+
+    def _replace(
+        self,
+        source: str,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[Sequence[float]],
+        old_ids: Sequence[str],
+    ) -> int:
+        """Write ``chunks`` for ``source`` and remove its other ids; returns how
+        many stale ids were removed. Order: see the module docstring."""
+        new_ids = {c.id for c in chunks}
+        stale = [
+            i
+            for i in dict.fromkeys([*old_ids, *self._keywords.ids_for_source(source)])
+            if i not in new_ids
+        ]
+        self._keywords.upsert(chunks)
+        self._vectors.upsert(chunks, vectors)
+        self._vectors.delete_ids(stale)
+        self._keywords.delete_ids(stale)
+        return len(stale)
+
+    def _delete_source(self, source: str, recorded: Sequence[str]) -> int:
+        ids = list(dict.fromkeys([*recorded, *self._keywords.ids_for_source(source)]))
+        self._vectors.delete_ids(ids)
+        self._keywords.delete_ids(ids)
+        return len(ids)
+
+
+@dataclass(slots=True)
+class _Tally:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    pages: int = 0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    failed: list[FileFailure] = field(default_factory=list)
+
+
+def _join(rel_root: str, name: str) -> str:
+    return name if rel_root in ("", ".") else f"{rel_root}/{name}"
+
+
+def _excluded(source: str, patterns: Sequence[str]) -> bool:
+    """True when the relative path, or any one of its parts, matches a pattern."""
+    parts = PurePosixPath(source).parts
+    return any(
+        fnmatch.fnmatchcase(source, pattern) or any(fnmatch.fnmatchcase(p, pattern) for p in parts)
+        for pattern in patterns
+    )

@@ -1,0 +1,89 @@
+"""Shared fixtures: isolated environment, settings under tmp_path, real parts.
+
+Every test runs with no ``CHATBOT_*`` variable from the developer's shell, the
+model hub offline, and index/log paths under its own ``tmp_path``. Tests do
+not chdir (relative paths to the repository keep working); use ``repo_root``
+for repository files and ``settings`` for a ``Settings`` that ignores any
+``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from chatbot.settings import Settings
+
+if TYPE_CHECKING:
+    from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("CHATBOT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("CHATBOT_INDEX__PATH", str(tmp_path / "data" / "index"))
+    monkeypatch.setenv("CHATBOT_EMBEDDED__LOG_FILE", str(tmp_path / "data" / "logs" / "vllm.log"))
+    yield
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings from the (isolated) environment only, data under tmp_path."""
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    embedder.embed(["warm up"])
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def repo_root_path() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def embedded_llm() -> Iterator[str]:
+    """The embedded vLLM CPU server, started once per session; yields its /v1 URL.
+
+    Builds the packaged model folder first if it is missing. A healthy server
+    already on the port (e.g. from ``make run``) is reused and left running.
+    """
+    from chatbot.llm.server import EmbeddedServer
+    from chatbot.settings import EmbeddedLLMSettings
+
+    settings = EmbeddedLLMSettings(
+        cache_dir=REPO_ROOT / "models",
+        log_file=REPO_ROOT / "data" / "logs" / "vllm-tests.log",
+    )
+    server = EmbeddedServer(settings)
+    url = server.start()
+    yield url
+    server.stop()

@@ -1,0 +1,151 @@
+"""End to end with the real parts: packaged embedder, Chroma on disk, SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chatbot.adapters.chroma_index import ChromaVectorIndex
+from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+from chatbot.compose import build_keyword_index, build_vector_index
+from chatbot.settings import Settings
+from ingest.cli import main
+from ingest.sync import Ingestor
+from tests.samples import POLICY_PAGE_1, POLICY_PAGE_2, write_pdf
+
+pytestmark = pytest.mark.real
+
+
+def small_corpus(folder: Path) -> Path:
+    write_pdf(folder / "dps-guide.pdf", [POLICY_PAGE_1, POLICY_PAGE_2], title="DPS Guide")
+    (folder / "cards.md").write_text(
+        "# Credit Cards\n\n## Annual fee\n\nThe annual fee for the Classic card is HKD 500 and "
+        "is waived in the first year.\n\n## Lost cards\n\nReport a lost card by phone at once; "
+        "you are not liable for transactions after the report.\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture
+def parts(
+    settings: Settings, real_embedder: SentenceTransformerEmbedder
+) -> tuple[Ingestor, ChromaVectorIndex, SqliteKeywordIndex]:
+    vectors = build_vector_index(settings)
+    keywords = build_keyword_index(settings)
+    return Ingestor(real_embedder, vectors, keywords, settings.ingest), vectors, keywords
+
+
+def test_ingest_and_query_both_indexes(
+    parts: tuple[Ingestor, ChromaVectorIndex, SqliteKeywordIndex],
+    real_embedder: SentenceTransformerEmbedder,
+    corpus_dir: Path,
+    settings: Settings,
+) -> None:
+    ingestor, vectors, keywords = parts
+    small_corpus(corpus_dir)
+    report = ingestor.sync(corpus_dir)
+    assert report.ok and report.added == 2 and report.pages == 2
+    assert vectors.count() == keywords.count() == report.chunks_written
+
+    question = "Which deposits are excluded from protection?"
+    (top, *_) = vectors.query(real_embedder.embed([question])[0], k=3)
+    assert top.chunk.source == "dps-guide.pdf" and top.chunk.page == 2
+    assert "Structured deposits" in top.chunk.text
+    assert top.chunk.section == "3. Exclusions"
+    assert 0.3 < top.score <= 1.0
+
+    (best, *_) = keywords.search("how fast is compensation paid", k=3)
+    assert best.chunk.source == "dps-guide.pdf" and best.chunk.page == 1
+
+    (card,) = keywords.search("annual fee Classic card", k=1)
+    assert card.chunk.page is None and card.chunk.section == "Annual fee"
+    assert card.chunk.title == "Credit Cards"
+
+    status = keywords.status()
+    assert (status.documents, status.pages) == (2, 2)
+    assert status.embedder == "sentence-transformers/all-MiniLM-L6-v2"
+
+    again = ingestor.sync(corpus_dir)
+    assert again.unchanged == 2 and again.chunks_written == 0
+    assert settings.index.path.is_dir()
+
+
+def test_token_limit_holds_with_the_real_tokenizer(
+    parts: tuple[Ingestor, ChromaVectorIndex, SqliteKeywordIndex],
+    real_embedder: SentenceTransformerEmbedder,
+    corpus_dir: Path,
+    settings: Settings,
+) -> None:
+    ingestor, _, keywords = parts
+    text = " ".join(
+        f"Clause {i}: the bank may vary interest rates on variable-rate loans with notice."
+        for i in range(200)
+    )
+    (corpus_dir / "terms.txt").write_text(text, encoding="utf-8")
+    ingestor.sync(corpus_dir)
+    ids = keywords.ids_for_source("terms.txt")
+    chunks = keywords.get_chunks(ids)
+    assert len(chunks) > 5
+    limit = settings.ingest.chunk_tokens
+    assert all(real_embedder.token_length(c.text) <= limit for c in chunks)
+    assert limit + 2 <= real_embedder.max_tokens  # nothing is silently truncated
+
+
+# -- the CLI ---------------------------------------------------------------
+
+
+def run_cli(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, args)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_ingests_then_reports_failures(
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env from the repository
+    small_corpus(corpus_dir)
+    code, out, _ = run_cli(["--corpus", str(corpus_dir)])
+    assert code == 0
+    assert "2 files (2 added, 0 updated, 0 unchanged), 2 pages" in out
+    assert "0 failed" in out
+    assert "index: 2 documents, 2 pages," in out
+
+    (corpus_dir / "scan.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    (corpus_dir / "notes.docx").write_bytes(b"PK")
+    code, out, err = run_cli(["--corpus", str(corpus_dir)])
+    assert code == 1
+    assert "FAILED scan.pdf: the PDF is damaged" in err and "->" in err
+    assert "skipped notes.docx: unsupported file type" in err
+    assert "(0 added, 0 updated, 2 unchanged)" in out and "1 failed" in out
+
+
+def test_cli_rebuild(corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    small_corpus(corpus_dir)
+    assert run_cli(["--corpus", str(corpus_dir)])[0] == 0
+    code, out, _ = run_cli(["--corpus", str(corpus_dir), "--rebuild"])
+    assert code == 0 and out.startswith("rebuilt: ") and "2 added" in out
+
+
+def test_sample_corpus_ingests_cleanly(
+    repo_root: Path,
+    parts: tuple[Ingestor, ChromaVectorIndex, SqliteKeywordIndex],
+) -> None:
+    corpus = repo_root / "corpus"
+    if not corpus.is_dir() or not any(p.name != "README.md" for p in corpus.iterdir()):
+        pytest.skip("no sample corpus in corpus/")
+    ingestor, vectors, keywords = parts
+    report = ingestor.sync(corpus)
+    assert report.ok, report.failed
+    assert report.added == report.files_seen > 0
+    assert vectors.count() == keywords.count() == report.chunks_written
+    for record in keywords.catalog().values():
+        assert record.chunks > 0 and record.title
+        if record.source.endswith(".pdf"):
+            assert record.pages > 0

@@ -1,0 +1,282 @@
+"""One contract suite, run against the in-memory fakes and the real adapters.
+
+If the fakes pass and the adapters pass, unit tests written against the fakes
+say something about production.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex, DocumentRecord
+from chatbot.domain import Chunk
+from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+
+
+def make_chunk(chunk_id: str, text: str, source: str = "a.pdf", page: int | None = 1) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        text=text,
+        source=source,
+        title="Title of " + source,
+        page=page,
+        section="1. Scope",
+        language="zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en",
+        content_hash="c-" + chunk_id,
+        file_hash="f-" + source,
+        position=int(chunk_id.split("-")[-1]) if chunk_id[-1].isdigit() else 0,
+    )
+
+
+CORPUS = [
+    make_chunk("c-0", "The deposit protection scheme covers up to HKD 800,000 per depositor."),
+    make_chunk("c-1", "Credit card annual fees are waived in the first year.", "cards.md", None),
+    make_chunk("c-2", "Mortgage stress tests assume rates two points higher.", "loans.pdf", 3),
+    make_chunk("c-3", "存款保障計劃保障每名存款人最高八十萬港元。", "zh.md", None),
+    make_chunk("c-4", "Deposit deposit deposit: the word deposit appears often here.", "a.pdf", 2),
+]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A real Chroma server (the ``chroma run`` CLI) on a free local port."""
+    exe = Path(sys.executable).parent / "chroma"
+    if not exe.exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("chroma-server")
+    command = [str(exe), "run", "--path", str(folder / "data"), "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    with (folder / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("chroma server did not start: see " + str(folder / "server.log"))
+                time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(
+    params=[
+        "fake",
+        pytest.param("chroma", marks=pytest.mark.real),
+        pytest.param("chroma-http", marks=pytest.mark.real),
+    ],
+)
+def vector_index(request: pytest.FixtureRequest, tmp_path: Path) -> ClearableVectorIndex:
+    if request.param == "fake":
+        return InMemoryVectorIndex()
+    from chatbot.adapters.chroma_index import ChromaVectorIndex
+
+    if request.param == "chroma-http":
+        host, port = request.getfixturevalue("chroma_server")
+        name = f"contract-{uuid.uuid4().hex[:12]}"
+        return ChromaVectorIndex(collection=name, backend="http", host=host, port=port)
+    return ChromaVectorIndex(collection="contract", path=tmp_path / "chroma")
+
+
+@pytest.fixture(
+    params=["fake", pytest.param("sqlite", marks=pytest.mark.real)],
+)
+def keyword_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogKeywordIndex]:
+    if request.param == "fake":
+        yield InMemoryKeywordIndex()
+        return
+    from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+
+    index = SqliteKeywordIndex(tmp_path / "kw.sqlite3")
+    yield index
+    index.close()
+
+
+EMBED = HashEmbedder()
+
+
+def vectors(chunks: list[Chunk]) -> list[list[float]]:
+    return EMBED.embed([c.text for c in chunks])
+
+
+class TestVectorIndexContract:
+    def test_query_returns_best_first_at_most_k(self, vector_index: ClearableVectorIndex) -> None:
+        vector_index.upsert(CORPUS, vectors(CORPUS))
+        hits = vector_index.query(EMBED.embed([CORPUS[2].text])[0], k=3)
+        assert len(hits) == 3
+        assert hits[0].chunk.id == "c-2"
+        assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert all(-1.0 - 1e-6 <= s <= 1.0 + 1e-6 for s in scores)
+
+    def test_round_trips_chunk_fields(self, vector_index: ClearableVectorIndex) -> None:
+        vector_index.upsert(CORPUS, vectors(CORPUS))
+        for original in (CORPUS[1], CORPUS[2], CORPUS[3]):
+            hit = vector_index.query(EMBED.embed([original.text])[0], k=1)[0]
+            assert hit.chunk == original
+
+    def test_upsert_replaces_by_id(self, vector_index: ClearableVectorIndex) -> None:
+        vector_index.upsert(CORPUS, vectors(CORPUS))
+        changed = make_chunk("c-1", "Card fees are now charged from day one.", "cards.md", None)
+        vector_index.upsert([changed], vectors([changed]))
+        assert vector_index.count() == len(CORPUS)
+        hit = vector_index.query(EMBED.embed([changed.text])[0], k=1)[0]
+        assert hit.chunk.text == changed.text
+
+    def test_delete_ignores_unknown_ids(self, vector_index: ClearableVectorIndex) -> None:
+        vector_index.upsert(CORPUS, vectors(CORPUS))
+        vector_index.delete_ids(["c-0", "c-3", "never-stored"])
+        assert vector_index.count() == 3
+        ids = {h.chunk.id for h in vector_index.query(EMBED.embed(["deposit"])[0], k=10)}
+        assert ids == {"c-1", "c-2", "c-4"}
+        vector_index.delete_ids([])
+
+    def test_empty_index_and_k_larger_than_count(self, vector_index: ClearableVectorIndex) -> None:
+        query = EMBED.embed(["anything"])[0]
+        assert vector_index.query(query, k=5) == []
+        vector_index.upsert(CORPUS[:2], vectors(CORPUS[:2]))
+        assert len(vector_index.query(query, k=50)) == 2
+
+    def test_clear(self, vector_index: ClearableVectorIndex) -> None:
+        vector_index.upsert(CORPUS, vectors(CORPUS))
+        vector_index.clear()
+        assert vector_index.count() == 0
+        vector_index.upsert(CORPUS[:1], vectors(CORPUS[:1]))
+        assert vector_index.count() == 1
+
+
+class TestKeywordIndexContract:
+    def test_search_ranks_matches_best_first(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        hits = keyword_index.search("How much deposit protection per depositor?", k=5)
+        assert hits[0].chunk.id == "c-0"
+        assert {h.chunk.id for h in hits} <= {"c-0", "c-4"}
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert all(s >= 0 and math.isfinite(s) for s in scores)
+
+    def test_at_most_k(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        assert len(keyword_index.search("deposit card mortgage", k=2)) == 2
+        assert keyword_index.search("deposit", k=0) == []
+
+    def test_round_trips_chunk_fields(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        (hit,) = keyword_index.search("mortgage stress", k=1)
+        assert hit.chunk == CORPUS[2]
+
+    def test_chinese_bigrams_match(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        hits = keyword_index.search("存款保障的上限是多少？", k=3)
+        assert [h.chunk.id for h in hits] == ["c-3"]
+
+    def test_no_content_terms_no_hits(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        assert keyword_index.search("", k=5) == []
+        assert keyword_index.search("what is the", k=5) == []
+        assert keyword_index.search("zebra quantum", k=5) == []
+
+    def test_query_syntax_is_inert(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        for nasty in ['"deposit', "deposit AND NOT card", "NEAR(deposit card)", "text:*", "a-b'c"]:
+            hits = keyword_index.search(nasty, k=5)
+            assert all(h.score >= 0 for h in hits)
+        assert keyword_index.search('"deposit', k=5)[0].chunk.source == "a.pdf"
+
+    def test_upsert_replaces_and_delete_removes(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        keyword_index.upsert([make_chunk("c-2", "Loans: stress test removed.", "loans.pdf", 3)])
+        assert keyword_index.search("mortgage", k=5) == []
+        assert [h.chunk.id for h in keyword_index.search("loans", k=5)] == ["c-2"]
+        keyword_index.delete_ids(["c-2", "unknown"])
+        assert keyword_index.search("loans", k=5) == []
+        assert keyword_index.document_frequencies([])[0] == len(CORPUS) - 1
+
+    def test_document_frequencies(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(CORPUS)
+        total, freqs = keyword_index.document_frequencies(["deposit", "存款", "zebra", "u.s"])
+        assert total == len(CORPUS)
+        assert freqs == {"deposit": 2, "存款": 1, "zebra": 0, "u.s": 0}
+
+    def test_terms_with_inner_punctuation(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert([make_chunk("u-0", "U.S. dollar deposits and e-banking at O'Neil.")])
+        _, freqs = keyword_index.document_frequencies(["u.s", "e-banking", "o'neil", "banking"])
+        assert freqs == {"u.s": 1, "e-banking": 1, "o'neil": 1, "banking": 0}
+        assert [h.chunk.id for h in keyword_index.search("e-banking", k=3)] == ["u-0"]
+
+
+class TestCatalogContract:
+    def record(self, source: str, ids: tuple[str, ...], minutes: int = 0) -> DocumentRecord:
+        return DocumentRecord(
+            source=source,
+            file_hash="h-" + source,
+            title="T " + source,
+            pages=2 if source.endswith(".pdf") else 0,
+            chunk_ids=ids,
+            language="en",
+            ingested_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+        )
+
+    def test_records_round_trip(self, keyword_index: CatalogKeywordIndex) -> None:
+        first = self.record("a.pdf", ("c-0", "c-4"))
+        cards = self.record("cards.md", ("c-1",), minutes=5)
+        keyword_index.record_document(first)
+        keyword_index.record_document(cards)
+        assert keyword_index.catalog() == {"a.pdf": first, "cards.md": cards}
+        assert keyword_index.catalog()["a.pdf"].chunks == 2
+        replaced = self.record("a.pdf", ("c-9",), minutes=9)
+        keyword_index.record_document(replaced)
+        assert keyword_index.catalog()["a.pdf"] == replaced
+        keyword_index.forget_document("a.pdf")
+        keyword_index.forget_document("never-there.md")
+        assert list(keyword_index.catalog()) == ["cards.md"]
+
+    def test_ids_and_sources_come_from_stored_chunks(
+        self, keyword_index: CatalogKeywordIndex
+    ) -> None:
+        keyword_index.upsert(CORPUS)
+        assert keyword_index.ids_for_source("a.pdf") == ["c-0", "c-4"]
+        assert keyword_index.ids_for_source("nothing.md") == []
+        assert keyword_index.sources() == {"a.pdf", "cards.md", "loans.pdf", "zh.md"}
+
+    def test_meta_status_and_clear(self, keyword_index: CatalogKeywordIndex) -> None:
+        assert keyword_index.get_meta("embedder") is None
+        empty = keyword_index.status()
+        assert (empty.documents, empty.chunks, empty.last_ingested_at) == (0, 0, None)
+        keyword_index.set_meta("embedder", "m1")
+        keyword_index.set_meta("embedder", "m2")
+        keyword_index.upsert(CORPUS)
+        keyword_index.record_document(self.record("a.pdf", ("c-0", "c-4"), minutes=1))
+        keyword_index.record_document(self.record("loans.pdf", ("c-2",), minutes=7))
+        status = keyword_index.status()
+        assert (status.documents, status.pages, status.chunks) == (2, 4, len(CORPUS))
+        assert status.embedder == "m2"
+        assert status.last_ingested_at == datetime(2025, 1, 1, 0, 7, tzinfo=UTC)
+        keyword_index.clear()
+        assert keyword_index.catalog() == {}
+        assert keyword_index.get_meta("embedder") is None
+        assert keyword_index.search("deposit", k=5) == []
+        assert keyword_index.status().chunks == 0

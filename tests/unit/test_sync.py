@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from chatbot.domain import Chunk
+from chatbot.errors import ConfigurationError
+from chatbot.settings import IngestSettings
+from ingest.sync import Ingestor, IngestReport
+from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+from tests.samples import POLICY_PAGE_1, POLICY_PAGE_2, write_pdf
+
+
+class Crash(Exception):
+    """Stands in for the process dying mid-write."""
+
+
+class CrashingVectorIndex(InMemoryVectorIndex):
+    """Dies on the next upsert once ``armed``."""
+
+    armed = False
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        if self.armed:
+            self.armed = False
+            raise Crash
+        super().upsert(chunks, vectors)
+
+
+class Parts:
+    def __init__(self, **ingest: object) -> None:
+        self.embedder = HashEmbedder()
+        self.vectors = CrashingVectorIndex()
+        self.keywords = InMemoryKeywordIndex()
+        self.settings = IngestSettings(chunk_tokens=40, chunk_overlap=5, **ingest)  # type: ignore[arg-type]
+
+    def ingestor(self, embedder: HashEmbedder | None = None) -> Ingestor:
+        return Ingestor(embedder or self.embedder, self.vectors, self.keywords, self.settings)
+
+    def sync(self, corpus: Path, **kwargs: object) -> IngestReport:
+        return self.ingestor().sync(corpus, **kwargs)  # type: ignore[arg-type]
+
+    def ids_by_source(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for chunk, _ in self.vectors.items.values():
+            out.setdefault(chunk.source, set()).add(chunk.id)
+        return out
+
+    def assert_consistent(self) -> None:
+        """Both indexes and the catalog describe exactly the same chunks."""
+        vector_ids = set(self.vectors.items)
+        keyword_ids = set(self.keywords.chunks)
+        catalog_ids = {i for r in self.keywords.catalog().values() for i in r.chunk_ids}
+        assert vector_ids == keyword_ids == catalog_ids
+
+
+@pytest.fixture
+def parts() -> Parts:
+    return Parts()
+
+
+def fill(corpus: Path) -> None:
+    write_pdf(corpus / "policy.pdf", [POLICY_PAGE_1, POLICY_PAGE_2], title="DPS")
+    (corpus / "cards").mkdir()
+    (corpus / "cards" / "fees.md").write_text(
+        "# Card fees\n\n## Annual fee\n\nThe annual fee is HKD 500, waived in year one.\n",
+        encoding="utf-8",
+    )
+    (corpus / "hours.txt").write_text("Branches open 9:00 to 17:00 on weekdays.\n", "utf-8")
+
+
+def test_first_sync_indexes_everything(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    seen: list[tuple[str, int, int]] = []
+    report = parts.sync(corpus_dir, progress=lambda s, d, t: seen.append((s, d, t)))
+    assert (report.files_seen, report.added, report.updated, report.unchanged) == (3, 3, 0, 0)
+    assert report.ok and report.pages == 2
+    assert report.chunks_written == len(parts.vectors.items) > 3
+    assert seen == [
+        ("cards/fees.md", 1, 3),
+        ("hours.txt", 2, 3),
+        ("policy.pdf", 3, 3),
+    ]
+    assert set(parts.ids_by_source()) == {"cards/fees.md", "hours.txt", "policy.pdf"}
+    record = parts.keywords.catalog()["policy.pdf"]
+    assert record.title == "DPS" and record.pages == 2 and record.language == "en"
+    assert parts.keywords.get_meta("embedder") == "hash-256"
+    parts.assert_consistent()
+
+
+def test_second_sync_skips_unchanged_files(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    calls = parts.embedder.calls
+    report = parts.sync(corpus_dir)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, 3, 0)
+    assert report.chunks_written == 0 and report.chunks_deleted == 0
+    assert parts.embedder.calls == calls  # nothing re-embedded
+
+
+def test_changed_file_is_replaced(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    before = parts.ids_by_source()
+    (corpus_dir / "hours.txt").write_text("Branches now open 8:30 to 18:00.\n", "utf-8")
+    report = parts.sync(corpus_dir)
+    assert (report.updated, report.unchanged) == (1, 2)
+    after = parts.ids_by_source()
+    assert after["hours.txt"].isdisjoint(before["hours.txt"])
+    assert after["policy.pdf"] == before["policy.pdf"]
+    texts = [c.text for c in parts.keywords.chunks.values() if c.source == "hours.txt"]
+    assert texts == ["Branches now open 8:30 to 18:00."]
+    parts.assert_consistent()
+
+
+def test_deleted_file_is_removed(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    (corpus_dir / "cards" / "fees.md").unlink()
+    report = parts.sync(corpus_dir)
+    assert report.removed == 1 and report.chunks_deleted > 0
+    assert "cards/fees.md" not in parts.ids_by_source()
+    assert "cards/fees.md" not in parts.keywords.catalog()
+    parts.assert_consistent()
+
+
+def test_file_that_turns_corrupt_keeps_its_good_chunks(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    good = parts.ids_by_source()["policy.pdf"]
+    (corpus_dir / "policy.pdf").write_bytes(b"%PDF-1.7\n\x00\x01 truncated download")
+    report = parts.sync(corpus_dir)
+    assert not report.ok
+    (failure,) = report.failed
+    assert failure.source == "policy.pdf" and "damaged" in failure.reason and failure.hint
+    assert parts.ids_by_source()["policy.pdf"] == good
+    parts.assert_consistent()
+    # Still failing next time, still not lost.
+    assert parts.sync(corpus_dir).failed
+    assert parts.ids_by_source()["policy.pdf"] == good
+
+
+def test_new_bad_files_fail_without_stopping_the_run(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    (corpus_dir / "empty.md").write_text("", "utf-8")
+    (corpus_dir / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    report = parts.sync(corpus_dir)
+    assert report.added == 3
+    assert sorted(f.source for f in report.failed) == ["empty.md", "latin1.txt"]
+
+
+def test_unsupported_and_excluded_files(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    (corpus_dir / "README.md").write_text("# How this folder works\n\nNotes.\n", "utf-8")
+    (corpus_dir / ".hidden.md").write_text("secret notes", "utf-8")
+    (corpus_dir / ".git").mkdir()
+    (corpus_dir / ".git" / "notes.txt").write_text("git internals", "utf-8")
+    (corpus_dir / "form.docx").write_bytes(b"PK\x03\x04")
+    report = parts.sync(corpus_dir)
+    assert report.files_seen == 3 and report.ok
+    assert [(s.source, s.reason) for s in report.skipped] == [
+        ("form.docx", "unsupported file type '.docx'")
+    ]
+    assert "README.md" not in parts.ids_by_source()
+
+
+def test_custom_exclude_patterns(corpus_dir: Path) -> None:
+    parts = Parts(exclude=["drafts", "*.txt"])
+    fill(corpus_dir)
+    (corpus_dir / "drafts").mkdir()
+    (corpus_dir / "drafts" / "new.md").write_text("Draft policy text.", "utf-8")
+    parts.sync(corpus_dir)
+    assert set(parts.ids_by_source()) == {"cards/fees.md", "policy.pdf"}
+
+
+def test_newly_excluded_file_is_removed(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    parts.settings = IngestSettings(chunk_tokens=40, chunk_overlap=5, exclude=["hours.txt"])
+    report = parts.sync(corpus_dir)
+    assert report.removed == 1 and "hours.txt" not in parts.ids_by_source()
+
+
+def test_crash_mid_file_is_repaired_by_the_next_run(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    (corpus_dir / "hours.txt").write_text("Branches open 10:00 to 16:00 from May.\n", "utf-8")
+    parts.vectors.armed = True
+    with pytest.raises(Crash):
+        parts.sync(corpus_dir)
+    # Keyword side already has the new chunk; the catalog still has the old hash.
+    hours_keyword = {c.id for c in parts.keywords.chunks.values() if c.source == "hours.txt"}
+    assert len(hours_keyword) == 2
+    report = parts.sync(corpus_dir)
+    assert report.updated == 1 and report.ok
+    assert len(parts.ids_by_source()["hours.txt"]) == 1
+    parts.assert_consistent()
+
+
+def test_crash_then_file_deleted_leaves_no_orphans(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.vectors.armed = True
+    with pytest.raises(Crash):
+        parts.sync(corpus_dir)  # dies on the first file, before any catalog record
+    (corpus_dir / "cards" / "fees.md").unlink()
+    parts.sync(corpus_dir)
+    assert "cards/fees.md" not in parts.ids_by_source()
+    assert all(c.source != "cards/fees.md" for c in parts.keywords.chunks.values())
+    parts.assert_consistent()
+
+
+def test_changed_embedder_requires_rebuild(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    other = HashEmbedder(name="another-model")
+    with pytest.raises(ConfigurationError, match="--rebuild"):
+        parts.ingestor(other).sync(corpus_dir)
+    report = parts.ingestor(other).sync(corpus_dir, rebuild=True)
+    assert report.rebuilt and report.added == 3
+    assert parts.keywords.get_meta("embedder") == "another-model"
+    parts.assert_consistent()
+
+
+def test_rebuild_wipes_strays(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    stray = Chunk("stray", "x", "gone.md", "", None, "", "en", "h", "f", 0)
+    parts.vectors.upsert([stray], [[1.0] + [0.0] * 255])
+    parts.sync(corpus_dir, rebuild=True)
+    assert "stray" not in parts.vectors.items
+    parts.assert_consistent()
+
+
+def test_changed_chunking_rechunks_everything(parts: Parts, corpus_dir: Path) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    parts.settings = IngestSettings(chunk_tokens=25, chunk_overlap=0)
+    report = parts.sync(corpus_dir)
+    assert report.updated == 3
+    assert parts.sync(corpus_dir).unchanged == 3
+    parts.assert_consistent()
+
+
+def test_missing_corpus_folder_is_a_configuration_error(parts: Parts, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CHATBOT_INGEST__CORPUS_DIR"):
+        parts.sync(tmp_path / "nope")
