@@ -10,13 +10,10 @@ one-passage baseline measured in the same run.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import click
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
 from chatbot.domain import Chunk, Passage

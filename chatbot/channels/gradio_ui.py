@@ -26,22 +26,22 @@ def chat_turn(
     pipeline: Pipeline, question: str, history: list[Message]
 ) -> Iterator[tuple[str, list[Message]]]:
     """One chat turn: stream drafts, then the verified outcome (or an error)."""
-    history = [*history, {"role": "user", "content": question}]
-    reply: Message = {"role": "assistant", "content": "…"}
-    history.append(reply)
-    yield "", history
+    asked = [*history, {"role": "user", "content": question}]
+
+    def reply(content: str) -> tuple[str, list[Message]]:
+        return "", [*asked, {"role": "assistant", "content": content}]
+
+    yield reply("…")
     language = question_language(question or "")
     try:
         for event in pipeline.stream(question):
             if isinstance(event, Draft):
-                reply["content"] = render_draft(event.text)
+                yield reply(render_draft(event.text))
             else:
-                reply["content"] = render_outcome(event, language)
-            yield "", list(history)
+                yield reply(render_outcome(event, language))
     except BoundaryError as exc:
         log.warning("question failed: %s", exc)
-        reply["content"] = render_error(exc)
-        yield "", list(history)
+        yield reply(render_error(exc))
 
 
 def build_ui(
