@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chatbot.text import detect_language
 
@@ -192,6 +193,17 @@ def rate(flags: Iterable[bool]) -> Rate:
     """Share of True values."""
     values = list(flags)
     return Rate(sum(1 for v in values if v), len(values))
+
+
+def rate_dict(value: Rate) -> dict[str, Any]:
+    """A rate as JSON: value (None for 0/0), counts and the 95% interval."""
+    low, high = value.interval
+    return {
+        "value": value.value,
+        "successes": value.successes,
+        "total": value.total,
+        "ci95": [low, high],
+    }
 
 
 def hallucination_rate(answerable: Sequence[bool], answered: Sequence[bool]) -> Rate:

@@ -18,7 +18,6 @@ from tqdm import tqdm
 from chatbot.compose import build_ingestor
 from chatbot.errors import BoundaryError
 from chatbot.settings import Settings
-from ingest.sync import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +39,6 @@ def _configure_logging(verbose: int) -> None:
         # pypdf narrates every odd PDF object it repairs; that is not our news.
         for noisy in ("pypdf", "chromadb", "httpx", "sentence_transformers", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
-def _summary(report: IngestReport) -> str:
-    return (
-        f"{report.files_seen} files ({report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged), {report.pages} pages, "
-        f"{report.chunks_written} chunks written, {report.chunks_deleted} chunks deleted, "
-        f"{report.removed} removed, {len(report.skipped)} skipped, "
-        f"{len(report.failed)} failed, {report.seconds:.1f}s"
-    )
 
 
 @click.command(epilog=_EPILOG)
@@ -105,7 +94,7 @@ def main(corpus: Path | None, rebuild: bool, verbose: int) -> None:
     for failure in report.failed:
         hint = f" -> {failure.hint}" if failure.hint else ""
         click.echo(f"FAILED {failure.source}: {failure.reason}{hint}", err=True)
-    click.echo(("rebuilt: " if report.rebuilt else "") + _summary(report))
+    click.echo(("rebuilt: " if report.rebuilt else "") + report.summary())
     click.echo(
         f"index: {status.documents} documents, {status.pages} pages, {status.chunks} chunks "
         f"(embedder {status.embedder})"

@@ -87,6 +87,16 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failed
 
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"{self.files_seen} files ({self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged), {self.pages} pages, "
+            f"{self.chunks_written} chunks written, {self.chunks_deleted} chunks deleted, "
+            f"{self.removed} removed, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed, {self.seconds:.1f}s"
+        )
+
 
 class Ingestor:
     """Loads, chunks, embeds and indexes a corpus folder; see the module docstring."""
