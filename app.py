@@ -13,6 +13,7 @@ Ctrl-C stops the UI and the server this process started.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from chatbot.errors import BoundaryError
@@ -25,6 +26,9 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # SIGTERM (systemd, docker stop, kill) must unwind like Ctrl-C does, so the
+    # LLM server this process started is stopped in the finally block below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = Settings()
     from chatbot.channels.gradio_ui import build_ui, launch
     from chatbot.compose import build_pipeline, build_stores, ingestor_for, status_line

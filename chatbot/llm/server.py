@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,13 @@ def _libiomp() -> str | None:
     vLLM's CPU kernels use every core instead of reserving one."""
     candidate = Path(sys.prefix) / "lib" / "libiomp5.so"
     return str(candidate) if candidate.is_file() else None
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something already listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
 
 
 def healthy(base_url: str, timeout_s: float = 2.0) -> bool:
@@ -123,6 +131,15 @@ class EmbeddedServer:
             log.info("adopting the LLM server already running at %s", self.root_url)
             self.adopted = True
             return
+        if port_in_use(self.settings.host, self.settings.port):
+            # Something holds the port but is not healthy yet: most likely another
+            # vLLM still starting. Wait for it rather than start a second one.
+            log.info(
+                "port %d busy; waiting for the server there to become healthy", self.settings.port
+            )
+            self.adopted = True
+            self._wait_healthy()
+            return
         model_dir = self.model_dir()
         log_file = self.settings.log_file
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +155,7 @@ class EmbeddedServer:
 
     def wait(self) -> str:
         """Block until the launched (or adopted) server is healthy; return base URL."""
-        if not self.adopted:
+        if self.process is not None:
             self._wait_healthy()
         return self.base_url
 
@@ -156,7 +173,7 @@ class EmbeddedServer:
             time.sleep(1.0)
         self.stop()
         raise GeneratorUnavailableError(
-            f"the embedded LLM server did not become healthy within "
+            f"the LLM server on port {self.settings.port} did not become healthy within "
             f"{self.settings.startup_timeout_s:.0f}s; see {self.settings.log_file} or raise "
             "CHATBOT_EMBEDDED__STARTUP_TIMEOUT_S"
         )
