@@ -23,7 +23,12 @@ from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import content_terms, stem, terms
 
 _CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
-_SENTENCE_RE = re.compile(r"[^.!?。！？]+(?:[.!?。！？]+|$)(?:\s*(?:\[[\d,，、\s]+\])+)?")
+# A sentence ends at CJK end punctuation, or at . ! ? followed by a space, a
+# citation or the end of text; "3.5" never ends one, nor does an abbreviation
+# made of single letters and dots ("GenA.I.", "e.g.", "U.S.").
+_END_RE = re.compile(r"[。！？]+|[.!?]+(?=\s|\[|$)")
+_ABBREVIATION_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")
+_TRAILING_MARKERS_RE = re.compile(r"(?:\s*\[[\d,，、\s]+\])+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -46,7 +51,19 @@ def cited_numbers(text: str) -> list[int]:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences with their trailing citation markers attached."""
-    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+    sentences: list[str] = []
+    start = 0
+    for match in _END_RE.finditer(text):
+        if match.group(0) == "." and _ABBREVIATION_RE.search(text[start : match.end()]):
+            continue
+        end = match.end()
+        markers = _TRAILING_MARKERS_RE.match(text, end)
+        if markers:
+            end = markers.end()
+        sentences.append(text[start:end].strip())
+        start = end
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
 
 
 def is_model_refusal(text: str) -> bool:

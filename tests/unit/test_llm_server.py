@@ -66,7 +66,7 @@ def test_a_busy_unhealthy_port_is_waited_for_then_reported(tmp_path: Path) -> No
 
 def test_own_model_folder_must_look_like_a_model(tmp_path: Path) -> None:
     server = EmbeddedServer(settings_for(1, tmp_path, model_dir=tmp_path / "empty"))
-    with pytest.raises(ConfigurationError, match="config.json"):
+    with pytest.raises(ConfigurationError, match=r"config\.json"):
         server.model_dir()
 
 

@@ -93,3 +93,10 @@ def test_uncited_sentence_borrows_the_next_citation() -> None:
 @pytest.mark.parametrize("text", ["", "   ", "[1]", "答案：[1]"])
 def test_empty_answer_is_a_decline(text: str) -> None:
     assert verify(text, [P1], 0.5).failure is RefusalReason.MODEL_DECLINED
+
+
+def test_abbreviations_and_decimals_do_not_split_sentences() -> None:
+    assert split_sentences("The GenA.I. Sandbox grew 3.5 times [1]. It ended. [2]") == [
+        "The GenA.I. Sandbox grew 3.5 times [1].",
+        "It ended. [2]",
+    ]
