@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,18 +79,22 @@ code { background: #f6f6f6; padding: 0 0.2rem; }
 """
 
 
+_ITALIC_RE = re.compile(r"(?<![*\w])\*(\S[^*]*?)\*(?![*\w])")
+
+
 def _inline(text: str) -> str:
-    """Escape, then turn `code` spans and **bold** into tags (all the Markdown
-    the report uses inline)."""
-    escaped = html.escape(text)
-    parts = escaped.split("`")
-    for i in range(1, len(parts), 2):
-        parts[i] = f"<code>{parts[i]}</code>"
-    joined = "".join(parts)
-    pieces = joined.split("**")
-    for i in range(1, len(pieces), 2):
-        pieces[i] = f"<strong>{pieces[i]}</strong>"
-    return "".join(pieces)
+    """Escape, then turn `code`, **bold** and *italic* into tags (all the
+    Markdown the report uses inline); nothing inside code spans is touched."""
+    parts = html.escape(text).split("`")
+    for i, part in enumerate(parts):
+        if i % 2:
+            parts[i] = f"<code>{part}</code>"
+            continue
+        pieces = part.split("**")
+        for j in range(1, len(pieces), 2):
+            pieces[j] = f"<strong>{pieces[j]}</strong>"
+        parts[i] = _ITALIC_RE.sub(r"<em>\1</em>", "".join(pieces))
+    return "".join(parts)
 
 
 def to_html(blocks: Sequence[Block], title: str) -> str:

@@ -98,7 +98,7 @@ def _outcomes(summary: Mapping[str, Any]) -> list[Block]:
 
 
 def _breakdown(title: str, key: str, rows: list[dict[str, Any]]) -> list[Block]:
-    return [
+    blocks: list[Block] = [
         Heading(2, title),
         table(
             (key, "questions", "answered", "refused", "errors", "answered share", "correct", "F1"),
@@ -116,13 +116,17 @@ def _breakdown(title: str, key: str, rows: list[dict[str, Any]]) -> list[Block]:
                 for r in rows
             ],
         ),
-        Para(
-            "*answered share*: of the category's questions (for unanswerable categories, "
-            "these are hallucinations); *correct*: answered answerable questions whose answer "
-            "contains a gold answer; *F1*: mean token F1 over answerable questions (character "
-            "F1 for Chinese gold), a refusal scoring 0."
-        ),
     ]
+    if key == "category":
+        blocks.append(
+            Para(
+                "*answered share*: of the category's questions (for unanswerable categories, "
+                "these are hallucinations); *correct*: answered answerable questions whose "
+                "answer contains a gold answer; *F1*: mean token F1 over answerable questions "
+                "(character F1 for Chinese gold), a refusal scoring 0. Errors are left out."
+            )
+        )
+    return blocks
 
 
 def _quality(summary: Mapping[str, Any]) -> list[Block]:
