@@ -159,6 +159,72 @@ class UISettings(BaseModel):
     port: int = Field(7860, description="Web UI port.")
 
 
+class AuditSettings(BaseModel):
+    """The audit trail: one row per question asked through any channel."""
+
+    enabled: bool = Field(True, description="Record every question and outcome in the audit store.")
+    path: Path = Field(
+        Path("data/audit.sqlite3"),
+        description="SQLite file of the audit trail and user feedback (WAL mode).",
+    )
+    retention_days: int = Field(
+        365,
+        description="Interactions (and their feedback) older than this many days are "
+        "deleted when the store opens and on each write; 0 keeps everything.",
+    )
+
+
+class APISettings(BaseModel):
+    """The HTTP JSON API (``chatbot-api``)."""
+
+    host: str = Field("127.0.0.1", description="Interface the API server binds to.")
+    port: int = Field(8080, description="Port of the API server.")
+
+
+class SlackSettings(BaseModel):
+    """The Slack bot (``chatbot-slack``)."""
+
+    mode: Literal["http", "socket"] = Field(
+        "http",
+        description="'http': Slack posts events to /slack/events (needs signing_secret); "
+        "'socket': the bot connects out to Slack over Socket Mode (needs app_token).",
+    )
+    bot_token: SecretStr | None = Field(
+        None, description="Bot user OAuth token (xoxb-...). Never logged."
+    )
+    signing_secret: SecretStr | None = Field(
+        None,
+        description="Signing secret from the Slack app's Basic Information page; every "
+        "HTTP request is verified against it. Never logged.",
+    )
+    app_token: SecretStr | None = Field(
+        None, description="App-level token (xapp-...) with connections:write, for Socket Mode."
+    )
+    api_url: str = Field(
+        "https://slack.com/api/",
+        description="Base URL of the Slack Web API (change only for a proxy or a test double).",
+    )
+    host: str = Field("127.0.0.1", description="Interface the HTTP-mode server binds to.")
+    port: int = Field(3000, description="Port of the HTTP-mode server.")
+
+
+class TeamsSettings(BaseModel):
+    """The Microsoft Teams bot (``chatbot-teams``), via the Microsoft 365 Agents SDK."""
+
+    client_id: str = Field("", description="Azure Bot / Entra app registration client id.")
+    tenant_id: str = Field("", description="Entra tenant id of the app registration.")
+    client_secret: SecretStr | None = Field(
+        None, description="Client secret of the app registration. Never logged."
+    )
+    anonymous_allowed: bool = Field(
+        False,
+        description="Accept activities without a bearer token. Only for local testing "
+        "with the Agents Playground; never in production.",
+    )
+    host: str = Field("127.0.0.1", description="Interface the bot's HTTP server binds to.")
+    port: int = Field(3978, description="Port of the bot's HTTP server (POST /api/messages).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHATBOT_",
@@ -176,3 +242,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     ui: UISettings = Field(default_factory=UISettings)
     max_question_chars: int = Field(2000, description="Longer questions are rejected.")
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    api: APISettings = Field(default_factory=APISettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)

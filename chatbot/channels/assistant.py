@@ -1,0 +1,124 @@
+"""What every channel calls: ask the pipeline, record the outcome, take feedback.
+
+``Assistant`` joins the answering pipeline and the audit store so channel
+handlers stay thin: they pass the question and who asked, and render the
+``Recorded`` outcome they get back. Generator failures still raise (they are
+faults, not outcomes) and are not recorded as interactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chatbot.audit import AuditStore, Channel, interaction_from, settings_version
+from chatbot.domain import Outcome, Refusal
+from chatbot.pipeline import Draft, Pipeline
+
+if TYPE_CHECKING:
+    from chatbot.compose import Stores
+    from chatbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A pipeline outcome and the id of its audit row (None when auditing is off)."""
+
+    outcome: Outcome
+    interaction_id: str | None
+
+
+class Assistant:
+    def __init__(self, pipeline: Pipeline, audit: AuditStore | None) -> None:
+        self.pipeline = pipeline
+        self.audit = audit
+        self.settings_version = settings_version(pipeline.retrieval, pipeline.gate)
+
+    def ask(
+        self, question: str, *, channel: Channel, user_id: str = "", conversation_id: str = ""
+    ) -> Recorded:
+        """Answer or refuse ``question`` and record it; raises ``GeneratorError``."""
+        recorded: Recorded | None = None
+        for event in self.stream(
+            question, channel=channel, user_id=user_id, conversation_id=conversation_id
+        ):
+            if isinstance(event, Recorded):
+                recorded = event
+        assert recorded is not None  # the pipeline's stream always ends with an outcome
+        return recorded
+
+    def stream(
+        self, question: str, *, channel: Channel, user_id: str = "", conversation_id: str = ""
+    ) -> Iterator[Draft | Recorded]:
+        """Drafts while the model writes, then exactly one ``Recorded``."""
+        started = time.perf_counter()
+        for event in self.pipeline.stream(question):
+            if isinstance(event, Draft):
+                yield event
+                continue
+            yield Recorded(
+                event,
+                self._record(
+                    event,
+                    question,
+                    channel,
+                    user_id,
+                    conversation_id,
+                    time.perf_counter() - started,
+                ),
+            )
+
+    def feedback(self, interaction_id: str, helpful: bool, comment: str = "") -> None:
+        """Store a user's verdict; raises ``UnknownInteractionError`` for a bad id."""
+        if self.audit is None:
+            log.info("feedback on %s not stored: auditing is off", interaction_id)
+            return
+        self.audit.add_feedback(interaction_id, helpful, comment)
+
+    def _record(
+        self,
+        outcome: Outcome,
+        question: str,
+        channel: Channel,
+        user_id: str,
+        conversation_id: str,
+        wall_s: float,
+    ) -> str | None:
+        if self.audit is None:
+            return None
+        # A refusal names the model only when the LLM was asked (an answer carries its own).
+        called = isinstance(outcome, Refusal) and outcome.llm_called
+        model = self.pipeline.generator.model_name if called else ""
+        interaction = interaction_from(
+            outcome,
+            question=question,
+            channel=channel,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            model=model,
+            settings_version=self.settings_version,
+            wall_s=wall_s,
+            when=self.audit.now(),
+        )
+        self.audit.record(interaction)
+        return interaction.id
+
+
+def build_assistant(settings: Settings) -> tuple[Assistant, Stores]:
+    """Pipeline and audit store from settings, for channel entry points.
+
+    Uses the configured LLM server (embedded or remote) but does not start the
+    embedded one: run ``make run`` or ``chatbot-llm serve`` first.
+    """
+    from chatbot.compose import build_pipeline, build_stores
+
+    stores = build_stores(settings)
+    pipeline = build_pipeline(settings, stores=stores)
+    cfg = settings.audit
+    audit = AuditStore(cfg.path, cfg.retention_days) if cfg.enabled else None
+    return Assistant(pipeline, audit), stores

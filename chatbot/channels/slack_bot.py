@@ -1,0 +1,268 @@
+"""Slack bot (Bolt for Python): answers mentions and direct messages in thread.
+
+The bot listens to ``app_mention`` and to ``message`` events in direct
+messages (``message.im``), asks the ``Assistant`` and replies in the
+message's thread with Block Kit: the answer and one context block per
+citation, or a refusal that is visibly a refusal (stop sign, reason code).
+Each reply carries "Helpful / Not helpful" buttons whose clicks become
+audit feedback.
+
+Two transports, chosen by ``CHATBOT_SLACK__MODE``:
+
+- ``http``: Slack POSTs events to ``/slack/events``; every request is
+  verified against the signing secret (bad signature or a timestamp older
+  than five minutes is a 401, done by Bolt's request verification);
+- ``socket``: the bot connects out over Socket Mode with the app token (no
+  public URL needed).
+
+Run with ``chatbot-slack``; Slack app scopes: ``app_mentions:read``,
+``chat:write``, ``im:history``; events: ``app_mention``, ``message.im``;
+interactivity on (same URL) for the feedback buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from chatbot.channels.assistant import Assistant, build_assistant
+from chatbot.channels.render import render_error
+from chatbot.channels.view import OutcomeView, SourceView, view
+from chatbot.errors import BoundaryError, ConfigurationError
+from chatbot.prompts import question_language
+from chatbot.settings import Settings, SlackSettings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+HELPFUL = "boundary_feedback_helpful"
+NOT_HELPFUL = "boundary_feedback_not_helpful"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_SECTION_LIMIT = 2900  # Slack caps a section's text at 3000 characters
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn treats &, < and > as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _source_block(source: SourceView) -> dict[str, Any]:
+    head = f"*[{source.number}]* " if source.number is not None else "• "
+    line = f"{head}*{_escape(source.title)}*"
+    if source.page is not None:
+        line += f" · p. {source.page}"
+    line += f" · `{_escape(source.source)}`"
+    if source.quote:
+        line += f"\n> {_escape(source.quote)}"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(line, 1900)}]}
+
+
+def _feedback_block(interaction_id: str | None) -> list[dict[str, Any]]:
+    if interaction_id is None:
+        return []
+    button = {"type": "button", "value": interaction_id}
+    return [
+        {
+            "type": "actions",
+            "block_id": "boundary_feedback",
+            "elements": [
+                {**button, "action_id": HELPFUL, "text": {"type": "plain_text", "text": "Helpful"}},
+                {
+                    **button,
+                    "action_id": NOT_HELPFUL,
+                    "text": {"type": "plain_text", "text": "Not helpful"},
+                },
+            ],
+        }
+    ]
+
+
+def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[str, Any]]:
+    """Block Kit for an answer or a refusal; the two never look alike."""
+    if shown.kind == "answer":
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(_escape(shown.text))}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Sources*"}]},
+        ]
+        blocks += [_source_block(s) for s in shown.sources]
+    else:
+        assert shown.reason is not None
+        heading = f":no_entry: *Not answered: {_escape(shown.label)}* (`{shown.reason.value}`)"
+        blocks = [
+            {
+                "type": "section",
+                "block_id": "boundary_refusal",
+                "text": {"type": "mrkdwn", "text": _clip(f"{heading}\n{_escape(shown.text)}")},
+            }
+        ]
+        if shown.sources:
+            note = "_Closest passages looked at (they do not answer the question):_"
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+            blocks += [_source_block(s) for s in shown.sources]
+    return blocks + _feedback_block(interaction_id)
+
+
+def fallback_text(shown: OutcomeView) -> str:
+    """Plain text for notifications and clients that cannot show blocks."""
+    if shown.kind == "answer":
+        return _clip(shown.text)
+    return _clip(f"Not answered: {shown.label}. {shown.text}")
+
+
+def build_slack_app(
+    assistant: Assistant,
+    *,
+    token: str,
+    signing_secret: str,
+    client: WebClient | None = None,
+    process_before_response: bool = False,
+) -> App:
+    """The Bolt app with its listeners. ``client`` overrides the Web API client
+    (tests point one at a local fake of Slack); ``process_before_response``
+    answers Slack only after the listener ran (deterministic, but Slack
+    retries events not acknowledged within three seconds)."""
+    app = App(
+        token=token,
+        signing_secret=signing_secret,
+        client=client or WebClient(token=token),
+        process_before_response=process_before_response,
+    )
+
+    def reply(event: dict[str, Any], client: WebClient) -> None:
+        question = _MENTION.sub("", event.get("text") or "").strip()
+        channel = event["channel"]
+        thread = event.get("thread_ts") or event["ts"]
+        try:
+            recorded = assistant.ask(
+                question,
+                channel="slack",
+                user_id=event.get("user", ""),
+                conversation_id=f"{channel}:{thread}",
+            )
+        except BoundaryError as exc:
+            log.warning("slack question failed: %s", exc)
+            text = render_error(exc).replace("**", "*")
+            client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
+            return
+        shown = view(recorded.outcome, question_language(question))
+        client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread,
+            text=fallback_text(shown),
+            blocks=outcome_blocks(shown, recorded.interaction_id),
+        )
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], client: WebClient) -> None:
+        reply(event, client)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], client: WebClient) -> None:
+        # Only plain user messages in a DM; channel messages arrive as app_mention,
+        # and edits, joins and bot posts carry a subtype or a bot_id.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        reply(event, client)
+
+    def on_feedback(helpful: bool, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        interaction_id = body["actions"][0]["value"]
+        try:
+            assistant.feedback(interaction_id, helpful)
+        except LookupError:
+            log.info("feedback for unknown or purged interaction %s", interaction_id)
+            return
+        client.chat_postEphemeral(
+            channel=body["channel"]["id"],
+            user=body["user"]["id"],
+            thread_ts=body.get("message", {}).get("thread_ts"),
+            text="Thanks, your feedback was recorded.",
+        )
+
+    @app.action(HELPFUL)
+    def on_helpful(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        on_feedback(True, ack, body, client)
+
+    @app.action(NOT_HELPFUL)
+    def on_not_helpful(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        on_feedback(False, ack, body, client)
+
+    return app
+
+
+def _secret(value: Any, variable: str) -> str:
+    if value is None:
+        raise ConfigurationError(f"set {variable} to run the Slack bot")
+    return str(value.get_secret_value())
+
+
+def slack_app_from_settings(assistant: Assistant, cfg: SlackSettings) -> App:
+    token = _secret(cfg.bot_token, "CHATBOT_SLACK__BOT_TOKEN")
+    # Socket Mode requests are not signed; Bolt still wants a value.
+    secret = (
+        _secret(cfg.signing_secret, "CHATBOT_SLACK__SIGNING_SECRET")
+        if cfg.mode == "http"
+        else (cfg.signing_secret.get_secret_value() if cfg.signing_secret else "socket-mode")
+    )
+    client = WebClient(token=token, base_url=cfg.api_url)
+    return build_slack_app(assistant, token=token, signing_secret=secret, client=client)
+
+
+def http_server(app: App) -> Starlette:
+    """An ASGI app with Slack's request URL at POST /slack/events."""
+    from slack_bolt.adapter.starlette.handler import SlackRequestHandler
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    handler = SlackRequestHandler(app)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
+
+
+def socket_mode_handler(app: App, cfg: SlackSettings) -> Any:
+    """The Socket Mode connection (built, not started)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(app, _secret(cfg.app_token, "CHATBOT_SLACK__APP_TOKEN"))
+
+
+@click.command()
+def main() -> None:
+    """Run the Slack bot in the mode set by CHATBOT_SLACK__MODE (http or socket).
+
+    Example: CHATBOT_SLACK__BOT_TOKEN=xoxb-… CHATBOT_SLACK__SIGNING_SECRET=… chatbot-slack
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    cfg = settings.slack
+    try:
+        assistant, _ = build_assistant(settings)
+        app = slack_app_from_settings(assistant, cfg)
+        if cfg.mode == "socket":
+            socket_mode_handler(app, cfg).start()
+            return
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    import uvicorn
+
+    uvicorn.run(http_server(app), host=cfg.host, port=cfg.port)

@@ -1,0 +1,230 @@
+"""Microsoft Teams bot, on the Microsoft 365 Agents SDK (aiohttp hosting).
+
+Teams (through Azure Bot Service) POSTs activities to ``/api/messages``; the
+SDK's JWT middleware checks the bearer token against the app registration.
+Each message is answered with an Adaptive Card: the answer and its sources,
+or a refusal in an "attention" container with its reason code. The card's
+"Helpful / Not helpful" buttons submit back to the bot and become audit
+feedback.
+
+Run with ``chatbot-teams`` (settings ``CHATBOT_TEAMS__*``). Anonymous
+requests are accepted only when ``CHATBOT_TEAMS__ANONYMOUS_ALLOWED=true``,
+which is for local testing (the Agents Playground, the tests) only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import warnings
+from typing import Any
+
+import click
+from aiohttp import web
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import (
+    CloudAdapter,
+    jwt_authorization_middleware,
+    start_agent_process,
+)
+from microsoft_agents.hosting.core import (
+    AgentApplication,
+    AgentAuthConfiguration,
+    CardFactory,
+    MemoryStorage,
+    MessageFactory,
+    TurnContext,
+    TurnState,
+)
+
+from chatbot.channels.assistant import Assistant, build_assistant
+from chatbot.channels.view import OutcomeView, SourceView, view
+from chatbot.errors import BoundaryError
+from chatbot.prompts import question_language
+from chatbot.settings import Settings, TeamsSettings
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_KEY = "boundary_feedback"
+
+
+def _source_items(source: SourceView) -> list[dict[str, Any]]:
+    head = f"[{source.number}] " if source.number is not None else "• "
+    where = f"{head}**{source.title}**"
+    if source.page is not None:
+        where += f" · p. {source.page}"
+    where += f" · {source.source}"
+    items: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": where, "wrap": True, "size": "Small", "spacing": "Small"}
+    ]
+    if source.quote:
+        items.append(
+            {
+                "type": "TextBlock",
+                "text": source.quote,
+                "wrap": True,
+                "size": "Small",
+                "isSubtle": True,
+                "spacing": "None",
+            }
+        )
+    return items
+
+
+def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, Any]:
+    """An Adaptive Card (schema 1.5) for an answer or a refusal."""
+    body: list[dict[str, Any]]
+    if shown.kind == "answer":
+        body = [
+            {"type": "TextBlock", "text": shown.text, "wrap": True},
+            {"type": "TextBlock", "text": "Sources", "weight": "Bolder", "spacing": "Medium"},
+        ]
+        for source in shown.sources:
+            body += _source_items(source)
+    else:
+        assert shown.reason is not None
+        refusal: list[dict[str, Any]] = [
+            {
+                "type": "TextBlock",
+                "text": f"🚫 Not answered: {shown.label} ({shown.reason.value})",
+                "weight": "Bolder",
+                "color": "Attention",
+                "wrap": True,
+            },
+            {"type": "TextBlock", "text": shown.text, "wrap": True},
+        ]
+        body = [{"type": "Container", "style": "attention", "id": "refusal", "items": refusal}]
+        if shown.sources:
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": "Closest passages looked at (they do not answer the question):",
+                    "isSubtle": True,
+                    "wrap": True,
+                    "size": "Small",
+                }
+            )
+            for source in shown.sources:
+                body += _source_items(source)
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": body,
+    }
+    if interaction_id is not None:
+        card["actions"] = [
+            {
+                "type": "Action.Submit",
+                "title": title,
+                "data": {FEEDBACK_KEY: True, "interaction_id": interaction_id, "helpful": helpful},
+            }
+            for title, helpful in (("Helpful", True), ("Not helpful", False))
+        ]
+    return card
+
+
+def build_agent(
+    assistant: Assistant, connection_manager: MsalConnectionManager
+) -> AgentApplication[TurnState]:
+    """The agent's message handler: a question, or a click on a feedback button."""
+    agent = AgentApplication[TurnState](
+        storage=MemoryStorage(), connection_manager=connection_manager
+    )
+
+    @agent.activity("message")
+    async def on_message(context: TurnContext, _: TurnState) -> None:
+        activity = context.activity
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value and value.get(FEEDBACK_KEY):
+            await _feedback(context, value)
+            return
+        question = (activity.text or "").strip()
+        user = activity.from_property.id if activity.from_property else ""
+        conversation = activity.conversation.id if activity.conversation else ""
+        try:
+            # The pipeline blocks (retrieval, the LLM); keep the event loop free.
+            recorded = await asyncio.to_thread(
+                assistant.ask,
+                question,
+                channel="teams",
+                user_id=user or "",
+                conversation_id=conversation or "",
+            )
+        except BoundaryError as exc:
+            log.warning("teams question failed: %s", exc)
+            await context.send_activity(
+                MessageFactory.text(f"⚠️ The assistant is not available right now. {exc}")
+            )
+            return
+        shown = view(recorded.outcome, question_language(question))
+        card = CardFactory.adaptive_card(outcome_card(shown, recorded.interaction_id))
+        await context.send_activity(MessageFactory.attachment(card))
+
+    async def _feedback(context: TurnContext, value: dict[str, Any]) -> None:
+        try:
+            assistant.feedback(str(value.get("interaction_id", "")), bool(value.get("helpful")), "")
+        except LookupError:
+            await context.send_activity(MessageFactory.text("That answer is no longer on record."))
+            return
+        await context.send_activity(MessageFactory.text("Thanks, your feedback was recorded."))
+
+    return agent
+
+
+def auth_configuration(cfg: TeamsSettings) -> AgentAuthConfiguration:
+    secret = cfg.client_secret.get_secret_value() if cfg.client_secret else None
+    return AgentAuthConfiguration(
+        client_id=cfg.client_id or None,
+        tenant_id=cfg.tenant_id or None,
+        client_secret=secret,
+        anonymous_allowed=cfg.anonymous_allowed,
+    )
+
+
+def build_teams_server(assistant: Assistant, cfg: TeamsSettings) -> web.Application:
+    """The aiohttp application serving POST /api/messages."""
+    auth = auth_configuration(cfg)
+    connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": auth})
+    adapter = CloudAdapter(connection_manager=connections)
+    agent = build_agent(assistant, connections)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        response = await start_agent_process(request, agent, adapter)
+        return response if response is not None else web.Response(status=202)
+
+    app = web.Application(middlewares=[jwt_authorization_middleware])
+    with warnings.catch_warnings():
+        # The SDK's JWT middleware looks the configuration up by this plain string key.
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["agent_configuration"] = auth
+    app.router.add_post("/api/messages", messages)
+    return app
+
+
+@click.command()
+def main() -> None:
+    """Serve the Teams bot at http://HOST:PORT/api/messages.
+
+    Example: CHATBOT_TEAMS__CLIENT_ID=… CHATBOT_TEAMS__TENANT_ID=…
+    CHATBOT_TEAMS__CLIENT_SECRET=… chatbot-teams
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    cfg = settings.teams
+    if not cfg.anonymous_allowed and not (cfg.client_id and cfg.tenant_id):
+        click.echo(
+            "error: set CHATBOT_TEAMS__CLIENT_ID, CHATBOT_TEAMS__TENANT_ID and "
+            "CHATBOT_TEAMS__CLIENT_SECRET (the bot's app registration)",
+            err=True,
+        )
+        sys.exit(2)
+    try:
+        assistant, _ = build_assistant(settings)
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    web.run_app(build_teams_server(assistant, cfg), host=cfg.host, port=cfg.port)

@@ -1,0 +1,82 @@
+"""A channel-neutral view of an outcome, for surfaces that are not Markdown.
+
+The JSON API, Slack Block Kit and Teams Adaptive Cards all need the same
+facts (answer or refusal, the reason and its label, each citation's number,
+title, source, page and a short quote); this module extracts them once so
+the renderers only lay them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from chatbot.channels.render import _REASON_LABEL, quote
+from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    number: int | None  # the [n] of a citation; None for a passage merely looked at
+    title: str
+    source: str
+    page: int | None
+    quote: str
+
+    @property
+    def where(self) -> str:
+        """'Title · p. 2 · path' for one-line displays."""
+        parts = [self.title]
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        parts.append(self.source)
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeView:
+    kind: Literal["answer", "refusal"]
+    text: str  # the answer, or the refusal message
+    reason: RefusalReason | None
+    label: str  # short heading: "Answer" or the refusal reason in words
+    sources: tuple[SourceView, ...]  # citations of an answer; closest passages of a refusal
+
+
+def source_view(passage: Passage, number: int | None, quote_chars: int = 300) -> SourceView:
+    chunk = passage.chunk
+    return SourceView(
+        number=number,
+        title=chunk.title or chunk.source,
+        source=chunk.source,
+        page=chunk.page,
+        quote=quote(chunk.text, quote_chars),
+    )
+
+
+def reason_label(reason: RefusalReason, language: str = "en") -> str:
+    # The labels are owned by chatbot.channels.render, which the Markdown UI uses.
+    label_en, label_zh = _REASON_LABEL[reason]
+    return label_zh if language == "zh" else label_en
+
+
+def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> OutcomeView:
+    match outcome:
+        case Answer():
+            return OutcomeView(
+                kind="answer",
+                text=outcome.text,
+                reason=None,
+                label="Answer",
+                sources=tuple(
+                    source_view(c.passage, c.number, quote_chars) for c in outcome.citations
+                ),
+            )
+        case Refusal():
+            shown = () if outcome.reason is RefusalReason.INVALID_QUESTION else outcome.passages
+            return OutcomeView(
+                kind="refusal",
+                text=outcome.message,
+                reason=outcome.reason,
+                label=reason_label(outcome.reason, language),
+                sources=tuple(source_view(p, None, quote_chars) for p in shown[:3]),
+            )

@@ -1,0 +1,32 @@
+"""Fixtures for channel tests: an audited assistant on the fake pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from chatbot.audit import AuditStore
+from chatbot.channels.assistant import Assistant
+from tests.fakes_llm import ScriptedGenerator
+from tests.unit.test_channels import pipeline_with
+
+IN_CORPUS = "When was the GenA.I. Sandbox launched?"
+IN_CORPUS_REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
+OFF_TOPIC = "Who won the 2022 FIFA World Cup?"
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditStore:
+    return AuditStore(tmp_path / "audit.sqlite3", retention_days=30)
+
+
+@pytest.fixture
+def make_assistant(audit: AuditStore) -> Callable[..., Assistant]:
+    """``make_assistant(*replies)``: the fake pipeline with a scripted LLM."""
+
+    def make(*replies: object) -> Assistant:
+        return Assistant(pipeline_with(ScriptedGenerator(*replies)), audit)  # type: ignore[arg-type]
+
+    return make

@@ -1,0 +1,166 @@
+"""The JSON API on the fake pipeline: shapes, audit, feedback, faults, a real server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from chatbot.audit import AuditStore
+from chatbot.catalog import IndexStatus
+from chatbot.channels.api import create_app
+from chatbot.channels.assistant import Assistant
+from chatbot.errors import GeneratorTimeoutError
+from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+
+STATUS = IndexStatus(3, 12, 40, datetime(2025, 1, 1, tzinfo=UTC), "hash-256")
+
+
+def app_for(assistant: Assistant) -> FastAPI:
+    return create_app(assistant, lambda: STATUS)
+
+
+@pytest.fixture
+def client_for(make_assistant: Callable[..., Assistant]) -> Callable[..., TestClient]:
+    def make(*replies: object) -> TestClient:
+        return TestClient(app_for(make_assistant(*replies)), raise_server_exceptions=False)
+
+    return make
+
+
+def test_ask_returns_an_answer_with_citations_and_records_it(
+    client_for: Callable[..., TestClient], audit: AuditStore
+) -> None:
+    response = client_for(IN_CORPUS_REPLY).post(
+        "/v1/ask", json={"question": IN_CORPUS, "user": "u7", "conversation_id": "c9"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["kind"] == "answer" and body["text"] == IN_CORPUS_REPLY
+    assert body["citations"][0] == {
+        "number": 1,
+        "title": "Overview",
+        "source": "overview.pdf",
+        "page": 1,
+        "quote": "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024.",
+    }
+    assert set(body["timings"]) == {"retrieve_s", "generate_s", "verify_s", "total_s"}
+    row = audit.get(body["interaction_id"])
+    assert row is not None and (row.channel, row.user_id, row.conversation_id) == (
+        "api",
+        "u7",
+        "c9",
+    )
+
+
+def test_ask_returns_a_refusal_that_does_not_look_like_an_answer(
+    client_for: Callable[..., TestClient],
+) -> None:
+    body = client_for().post("/v1/ask", json={"question": OFF_TOPIC}).json()
+    assert body["kind"] == "refusal" and body["reason"] == "no_evidence"
+    assert body["message"] and "text" not in body and "citations" not in body
+    assert body["label"] == "Not in the documents"
+
+
+def test_feedback_is_stored_and_an_unknown_id_is_404(
+    client_for: Callable[..., TestClient], audit: AuditStore
+) -> None:
+    client = client_for(IN_CORPUS_REPLY)
+    interaction = client.post("/v1/ask", json={"question": IN_CORPUS}).json()["interaction_id"]
+    ok = client.post(
+        "/v1/feedback", json={"interaction_id": interaction, "helpful": True, "comment": "good"}
+    )
+    assert ok.status_code == 200 and ok.json() == {"status": "recorded"}
+    assert [(f.helpful, f.comment) for f in audit.feedback()] == [(True, "good")]
+    missing = client.post("/v1/feedback", json={"interaction_id": "nope", "helpful": False})
+    assert missing.status_code == 404 and missing.json()["error"] == "unknown_interaction"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"question": ""}, {"question": 3}, {"question": "hi", "extra": 1}, "not json"],
+)
+def test_malformed_input_is_422(client_for: Callable[..., TestClient], payload: object) -> None:
+    client = client_for()
+    if isinstance(payload, str):
+        response = client.post(
+            "/v1/ask", content=payload, headers={"content-type": "application/json"}
+        )
+    else:
+        response = client.post("/v1/ask", json=payload)
+    assert response.status_code == 422
+    bad_feedback = client.post("/v1/feedback", json={"interaction_id": "x", "helpful": "maybe"})
+    assert bad_feedback.status_code == 422
+
+
+def test_llm_failure_is_503_with_a_message_and_no_traceback(
+    client_for: Callable[..., TestClient], audit: AuditStore
+) -> None:
+    response = client_for(GeneratorTimeoutError("the LLM server took longer than 120 s")).post(
+        "/v1/ask", json={"question": IN_CORPUS}
+    )
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "llm_unavailable",
+        "message": "the LLM server took longer than 120 s",
+    }
+    assert "Traceback" not in response.text
+    assert list(audit.interactions()) == []
+
+
+def test_health_index_status_and_openapi(client_for: Callable[..., TestClient]) -> None:
+    client = client_for()
+    assert client.get("/health").json() == {"status": "ok"}
+    status = client.get("/v1/index/status").json()
+    assert status["documents"] == 3 and status["chunks"] == 40
+    assert status["last_ingested_at"].startswith("2025-01-01")
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/ask", "/v1/feedback", "/health", "/v1/index/status"} <= set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    assert {"AnswerOut", "RefusalOut", "AskRequest"} <= set(schemas)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_api(make_assistant: Callable[..., Assistant]) -> Iterator[str]:
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        app_for(make_assistant(IN_CORPUS_REPLY)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.real
+def test_uvicorn_serves_the_api_over_http(live_api: str, audit: AuditStore) -> None:
+    with httpx.Client(base_url=live_api, timeout=10) as http:
+        assert http.get("/health").json() == {"status": "ok"}
+        body = http.post("/v1/ask", json={"question": IN_CORPUS}).json()
+        assert body["kind"] == "answer" and body["citations"][0]["number"] == 1
+        refused = http.post("/v1/ask", json={"question": OFF_TOPIC}).json()
+        assert refused["kind"] == "refusal"
+        assert http.post("/v1/ask", json={"nope": 1}).status_code == 422
+    assert len(list(audit.interactions())) == 2

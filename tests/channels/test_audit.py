@@ -1,0 +1,160 @@
+"""The audit store: what one question leaves behind, feedback, retention, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chatbot.audit import AuditStore, UnknownInteractionError, settings_version
+from chatbot.audit_cli import main as audit_cli
+from chatbot.channels.assistant import Assistant
+from chatbot.errors import GeneratorUnavailableError
+from chatbot.pipeline import Pipeline
+from chatbot.settings import GateSettings, RetrievalSettings
+from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+from tests.fakes_llm import ScriptedGenerator
+from tests.unit.test_channels import pipeline_with
+
+
+def test_answer_is_recorded_with_citations_scores_and_evidence(
+    make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    recorded = make_assistant(IN_CORPUS_REPLY).ask(
+        IN_CORPUS, channel="api", user_id="u1", conversation_id="c1"
+    )
+    assert recorded.interaction_id is not None
+    row = audit.get(recorded.interaction_id)
+    assert row is not None
+    assert (row.channel, row.user_id, row.conversation_id) == ("api", "u1", "c1")
+    assert row.decision == "answer" and row.refusal_reason is None
+    assert row.answer_text == IN_CORPUS_REPLY and row.model == "scripted"
+    assert row.citations == [{"number": 1, "source": "overview.pdf", "page": 1, "id": "c0"}]
+    assert row.passages and set(row.passages[0]) >= {"id", "fused", "dense", "keyword"}
+    assert row.evidence is not None and row.evidence["coverage"] > 0
+    assert row.timings["wall_s"] >= row.timings["retrieve_s"] >= 0
+    assert row.timestamp.tzinfo is UTC
+    assert row.settings_version == settings_version(
+        RetrievalSettings(), GateSettings(min_dense_score=0.05)
+    )
+
+
+def test_refusal_is_recorded_with_reason_and_no_model(
+    make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    recorded = make_assistant().ask(OFF_TOPIC, channel="slack")
+    row = audit.get(recorded.interaction_id or "")
+    assert row is not None and row.decision == "refusal"
+    assert row.refusal_reason == "no_evidence" and row.model == "" and row.citations == []
+    assert "best_dense" in row.detail
+
+
+def test_generator_failure_raises_and_records_nothing(
+    make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    assistant = make_assistant(GeneratorUnavailableError("down"))
+    with pytest.raises(GeneratorUnavailableError):
+        assistant.ask(IN_CORPUS, channel="api")
+    assert list(audit.interactions()) == []
+
+
+def test_settings_version_changes_with_a_threshold() -> None:
+    base = settings_version(RetrievalSettings(), GateSettings())
+    assert base == settings_version(RetrievalSettings(), GateSettings())
+    assert base != settings_version(RetrievalSettings(), GateSettings(min_dense_score=0.4))
+
+
+def test_feedback_is_stored_and_unknown_ids_are_rejected(
+    make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    recorded = make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="web")
+    assert recorded.interaction_id
+    make_assistant().feedback(recorded.interaction_id, False, "  too short ")
+    [fb] = audit.feedback()
+    assert (fb.interaction_id, fb.helpful, fb.comment) == (
+        recorded.interaction_id,
+        False,
+        "too short",
+    )
+    with pytest.raises(UnknownInteractionError):
+        audit.add_feedback("no-such-id", True)
+
+
+def test_store_uses_wal_and_keeps_no_secrets(
+    tmp_path: Path, make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="api")
+    with sqlite3.connect(audit.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw = audit.path.read_bytes() + (tmp_path / "audit.sqlite3-wal").read_bytes()
+    assert b"EMPTY" not in raw and b"api_key" not in raw
+
+
+def test_old_interactions_are_purged_on_open_and_write(tmp_path: Path) -> None:
+    now = [datetime(2025, 1, 1, tzinfo=UTC)]
+    path = tmp_path / "a.sqlite3"
+    store = AuditStore(path, retention_days=10, clock=lambda: now[0])
+    assistant = Assistant(_pipeline(), store)
+    old = assistant.ask(OFF_TOPIC, channel="api").interaction_id
+    assert old is not None
+    store.add_feedback(old, True)
+    now[0] += timedelta(days=11)
+    assistant.ask(OFF_TOPIC, channel="api")
+    assert store.get(old) is None and store.feedback() == []
+    assert len(list(store.interactions())) == 1
+    now[0] += timedelta(days=11)
+    reopened = AuditStore(path, retention_days=10, clock=lambda: now[0])
+    assert list(reopened.interactions()) == []
+
+
+def _pipeline() -> Pipeline:
+    return pipeline_with(ScriptedGenerator())
+
+
+def test_export_cli_writes_jsonl_and_csv_with_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.sqlite3"
+    monkeypatch.setenv("CHATBOT_AUDIT__PATH", str(path))
+    monkeypatch.setenv("CHATBOT_AUDIT__RETENTION_DAYS", "0")
+    when = [datetime(2024, 12, 31, 23, 0, tzinfo=UTC)]
+    store = AuditStore(path, retention_days=0, clock=lambda: when[0])
+    assistant = Assistant(_pipeline(), store)
+    assistant.ask(OFF_TOPIC, channel="api")
+    when[0] = datetime(2025, 1, 2, tzinfo=UTC)
+    newer = assistant.ask("Was ist das?", channel="teams").interaction_id
+    assert newer is not None
+    store.add_feedback(newer, True, "ok")
+
+    runner = CliRunner()
+    out = tmp_path / "audit.jsonl"
+    result = runner.invoke(audit_cli, ["export", "--out", str(out), "--since", "2025-01-01"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [newer] and rows[0]["channel"] == "teams"
+
+    out_csv = tmp_path / "audit.csv"
+    result = runner.invoke(audit_cli, ["export", "--format", "csv", "--out", str(out_csv)])
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(out_csv.open()))
+    assert len(table) == 2 and json.loads(table[0]["timings"])["wall_s"] >= 0
+
+    fb_out = tmp_path / "fb.csv"
+    result = runner.invoke(
+        audit_cli, ["export", "--format", "csv", "--table", "feedback", "--out", str(fb_out)]
+    )
+    assert result.exit_code == 0 and "ok" in fb_out.read_text()
+
+
+def test_export_cli_without_a_store_fails_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_AUDIT__PATH", str(tmp_path / "none.sqlite3"))
+    result = CliRunner().invoke(audit_cli, ["export", "--out", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 2 and "CHATBOT_AUDIT__PATH" in result.output

@@ -1,0 +1,278 @@
+"""The Slack bot against a local fake of Slack's Web API, with signed requests.
+
+Requests are signed the way Slack signs them (HMAC-SHA256 over
+``v0:{timestamp}:{body}``) and dispatched into the real Bolt app; replies go
+through the real ``slack_sdk.WebClient`` to a small HTTP server on 127.0.0.1
+that records every Web API call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from pydantic import SecretStr
+from slack_bolt import App, BoltRequest
+from slack_sdk import WebClient
+
+from chatbot.audit import AuditStore
+from chatbot.channels.assistant import Assistant
+from chatbot.channels.slack_bot import (
+    HELPFUL,
+    NOT_HELPFUL,
+    build_slack_app,
+    http_server,
+    socket_mode_handler,
+)
+from chatbot.errors import GeneratorUnavailableError
+from chatbot.settings import SlackSettings
+from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+
+pytestmark = pytest.mark.real
+
+SECRET = "test-signing-secret"
+BOT_USER = "UBOT"
+
+
+class FakeSlack:
+    """Records Web API calls: ``calls`` is a list of (method, arguments)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                method = self.path.rsplit("/", 1)[-1]
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                fake.calls.append((method, args))
+                reply: dict[str, Any] = {"ok": True}
+                if method == "auth.test":
+                    reply |= {"user_id": BOT_USER, "bot_id": "BBOT", "team_id": "T1"}
+                elif method == "chat.postMessage":
+                    reply |= {"channel": args.get("channel"), "ts": "1700000000.000200"}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
+        return [args for name, args in self.calls if name == method]
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def slack_app(
+    fake_slack: FakeSlack, make_assistant: Callable[..., Assistant]
+) -> Callable[..., App]:
+    def make(*replies: object) -> App:
+        client = WebClient(token="xoxb-test", base_url=fake_slack.url)
+        return build_slack_app(
+            make_assistant(*replies),
+            token="xoxb-test",
+            signing_secret=SECRET,
+            client=client,
+            process_before_response=True,
+        )
+
+    return make
+
+
+def signed(body: str, *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": f"v0={digest}",
+    }
+
+
+def event_body(event: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": "Ev1",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
+            "event": event,
+        }
+    )
+
+
+def mention(text: str) -> dict[str, Any]:
+    return {
+        "type": "app_mention",
+        "user": "U42",
+        "text": f"<@{BOT_USER}> {text}",
+        "ts": "1700000000.000100",
+        "channel": "C1",
+        "event_ts": "1700000000.000100",
+    }
+
+
+def dispatch(app: App, body: str, headers: dict[str, str]) -> int:
+    sent: dict[str, str | Sequence[str]] = {"content-type": "application/json", **headers}
+    return app.dispatch(BoltRequest(body=body, headers=sent)).status
+
+
+def test_mention_gets_a_threaded_answer_with_citation_blocks(
+    slack_app: Callable[..., App], fake_slack: FakeSlack, audit: AuditStore
+) -> None:
+    body = event_body(mention(IN_CORPUS))
+    assert dispatch(slack_app(IN_CORPUS_REPLY), body, signed(body)) == 200
+    [post] = fake_slack.posted()
+    assert post["channel"] == "C1" and post["thread_ts"] == "1700000000.000100"
+    blocks = post["blocks"]
+    assert blocks[0]["type"] == "section" and "August 2024" in blocks[0]["text"]["text"]
+    citations = [b for b in blocks if b["type"] == "context" and "*[1]*" in str(b)]
+    assert citations and "`overview.pdf`" in citations[0]["elements"][0]["text"]
+    actions = blocks[-1]
+    assert [e["action_id"] for e in actions["elements"]] == [HELPFUL, NOT_HELPFUL]
+    [row] = audit.interactions()
+    assert row.channel == "slack" and row.user_id == "U42" and row.question == IN_CORPUS
+    assert actions["elements"][0]["value"] == row.id
+
+
+def test_off_topic_mention_gets_a_refusal_block(
+    slack_app: Callable[..., App], fake_slack: FakeSlack
+) -> None:
+    body = event_body(mention(OFF_TOPIC))
+    assert dispatch(slack_app(), body, signed(body)) == 200
+    [post] = fake_slack.posted()
+    first = post["blocks"][0]
+    assert first["block_id"] == "boundary_refusal"
+    assert first["text"]["text"].startswith(":no_entry: *Not answered")
+    assert "`no_evidence`" in first["text"]["text"]
+    assert not any("*[1]*" in str(b) for b in post["blocks"])
+    assert post["text"].startswith("Not answered")
+
+
+def test_direct_message_is_answered_and_bot_messages_are_ignored(
+    slack_app: Callable[..., App], fake_slack: FakeSlack
+) -> None:
+    app = slack_app(IN_CORPUS_REPLY)
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U42",
+        "text": IN_CORPUS,
+        "ts": "1700000000.000300",
+        "channel": "D1",
+    }
+    body = event_body(dm)
+    assert dispatch(app, body, signed(body)) == 200
+    bot_echo = event_body({**dm, "bot_id": "BBOT", "user": BOT_USER, "ts": "1700000000.0004"})
+    assert dispatch(app, bot_echo, signed(bot_echo)) == 200
+    [post] = fake_slack.posted()
+    assert post["channel"] == "D1" and post["thread_ts"] == "1700000000.000300"
+
+
+def test_llm_failure_becomes_one_sentence_in_thread(
+    slack_app: Callable[..., App], fake_slack: FakeSlack
+) -> None:
+    body = event_body(mention(IN_CORPUS))
+    app = slack_app(GeneratorUnavailableError("cannot reach the LLM server"))
+    assert dispatch(app, body, signed(body)) == 200
+    [post] = fake_slack.posted()
+    assert "not available" in post["text"] and "cannot reach the LLM server" in post["text"]
+    assert "Traceback" not in post["text"]
+
+
+def test_feedback_button_is_stored(
+    slack_app: Callable[..., App], fake_slack: FakeSlack, audit: AuditStore
+) -> None:
+    app = slack_app(IN_CORPUS_REPLY)
+    body = event_body(mention(IN_CORPUS))
+    dispatch(app, body, signed(body))
+    interaction_id = fake_slack.posted()[0]["blocks"][-1]["elements"][1]["value"]
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U42"},
+        "api_app_id": "A1",
+        "channel": {"id": "C1"},
+        "message": {"ts": "1700000000.000200", "thread_ts": "1700000000.000100"},
+        "container": {"type": "message", "channel_id": "C1"},
+        "trigger_id": "t1",
+        "actions": [
+            {"action_id": NOT_HELPFUL, "block_id": "boundary_feedback", "value": interaction_id}
+        ],
+    }
+    form = urlencode({"payload": json.dumps(payload)})
+    headers: dict[str, str | Sequence[str]] = {
+        "content-type": "application/x-www-form-urlencoded",
+        **signed(form),
+    }
+    assert app.dispatch(BoltRequest(body=form, headers=headers)).status == 200
+    [fb] = audit.feedback()
+    assert fb.interaction_id == interaction_id and fb.helpful is False
+    [thanks] = fake_slack.posted("chat.postEphemeral")
+    assert thanks["user"] == "U42"
+
+
+def test_unsigned_forged_and_stale_requests_are_rejected(
+    slack_app: Callable[..., App], fake_slack: FakeSlack
+) -> None:
+    app = slack_app()
+    body = event_body(mention(IN_CORPUS))
+    assert dispatch(app, body, {}) == 401
+    assert dispatch(app, body, signed(body, secret="wrong")) == 401
+    assert dispatch(app, body, signed(body, timestamp=int(time.time()) - 6 * 60)) == 401
+    assert fake_slack.posted() == []
+
+
+def test_socket_mode_handler_is_built_without_connecting(
+    slack_app: Callable[..., App],
+) -> None:
+    cfg = SlackSettings(mode="socket", app_token=SecretStr("xapp-test"))
+    handler = socket_mode_handler(slack_app(), cfg)
+    assert handler.app_token == "xapp-test"
+
+
+def test_http_server_routes_signed_events_and_rejects_unsigned(
+    slack_app: Callable[..., App], fake_slack: FakeSlack
+) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(http_server(slack_app(IN_CORPUS_REPLY)))
+    body = event_body(mention(IN_CORPUS))
+    headers = {"content-type": "application/json"}
+    assert client.post("/slack/events", content=body, headers=headers).status_code == 401
+    signed_headers = {**headers, **signed(body)}
+    assert client.post("/slack/events", content=body, headers=signed_headers).status_code == 200
+    deadline = time.monotonic() + 10  # the HTTP server acknowledges first, then answers
+    while not fake_slack.posted() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fake_slack.posted()[0]["thread_ts"] == "1700000000.000100"

@@ -1,0 +1,155 @@
+"""The Teams bot (Microsoft 365 Agents SDK) served by aiohttp on 127.0.0.1.
+
+Activities are POSTed to /api/messages with ``deliveryMode: expectReplies``,
+so the SDK returns the bot's replies in the HTTP response instead of calling
+a Bot Framework service; anonymous requests are allowed only in these tests'
+settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from chatbot.audit import AuditStore
+from chatbot.channels.assistant import Assistant
+from chatbot.channels.teams_bot import FEEDBACK_KEY, build_teams_server
+from chatbot.errors import GeneratorUnavailableError
+from chatbot.settings import TeamsSettings
+from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+
+pytestmark = pytest.mark.real
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Served:
+    """An aiohttp app run on its own event loop in a thread."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=10)
+        return self
+
+    async def _start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture
+def teams(make_assistant: Callable[..., Assistant]) -> Iterator[Callable[..., Served]]:
+    served: list[Served] = []
+
+    def start(*replies: object, anonymous: bool = True) -> Served:
+        cfg = TeamsSettings(anonymous_allowed=anonymous)
+        server = Served(build_teams_server(make_assistant(*replies), cfg)).__enter__()
+        served.append(server)
+        return server
+
+    yield start
+    for server in served:
+        server.__exit__()
+
+
+def activity(text: str | None = None, value: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "message",
+        "id": "act-1",
+        "channelId": "msteams",
+        "serviceUrl": "http://127.0.0.1:9/",
+        "from": {"id": "user-29", "name": "Ada"},
+        "recipient": {"id": "bot-1", "name": "Boundary"},
+        "conversation": {"id": "conv-7"},
+        "deliveryMode": "expectReplies",
+    }
+    if text is not None:
+        body["text"] = text
+    if value is not None:
+        body["value"] = value
+    return body
+
+
+def replies(server: Served, body: dict[str, Any]) -> list[dict[str, Any]]:
+    response = httpx.post(f"{server.url}/api/messages", json=body, timeout=20)
+    assert response.status_code == 200, response.text
+    return [a for a in response.json()["activities"] if a["type"] == "message"]
+
+
+def card_of(message: dict[str, Any]) -> dict[str, Any]:
+    [attachment] = message["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return dict(attachment["content"])
+
+
+def test_question_gets_an_adaptive_card_with_sources(
+    teams: Callable[..., Served], audit: AuditStore
+) -> None:
+    [message] = replies(teams(IN_CORPUS_REPLY), activity(IN_CORPUS))
+    card = card_of(message)
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
+    texts = [block.get("text", "") for block in card["body"]]
+    assert texts[0] == IN_CORPUS_REPLY and "Sources" in texts
+    assert any(t.startswith("[1] **Overview** · p. 1 · overview.pdf") for t in texts)
+    [row] = audit.interactions()
+    assert (row.channel, row.user_id, row.conversation_id) == ("teams", "user-29", "conv-7")
+    assert card["actions"][0]["data"] == {
+        FEEDBACK_KEY: True,
+        "interaction_id": row.id,
+        "helpful": True,
+    }
+
+
+def test_refusal_card_is_styled_as_a_refusal(teams: Callable[..., Served]) -> None:
+    [message] = replies(teams(), activity(OFF_TOPIC))
+    card = card_of(message)
+    container = card["body"][0]
+    assert container["type"] == "Container" and container["style"] == "attention"
+    heading = container["items"][0]
+    assert heading["color"] == "Attention" and "(no_evidence)" in heading["text"]
+    assert "Sources" not in [b.get("text") for b in card["body"]]
+
+
+def test_feedback_submit_is_stored(teams: Callable[..., Served], audit: AuditStore) -> None:
+    server = teams(IN_CORPUS_REPLY)
+    [message] = replies(server, activity(IN_CORPUS))
+    data = card_of(message)["actions"][1]["data"]
+    [thanks] = replies(server, activity(value=data))
+    assert "feedback was recorded" in thanks["text"]
+    [fb] = audit.feedback()
+    assert fb.helpful is False and fb.interaction_id == data["interaction_id"]
+
+
+def test_llm_failure_is_one_sentence(teams: Callable[..., Served]) -> None:
+    server = teams(GeneratorUnavailableError("cannot reach the LLM server"))
+    [message] = replies(server, activity(IN_CORPUS))
+    assert "not available" in message["text"] and "Traceback" not in message["text"]
+
+
+def test_anonymous_requests_are_refused_unless_allowed(teams: Callable[..., Served]) -> None:
+    server = teams(anonymous=False)
+    response = httpx.post(f"{server.url}/api/messages", json=activity(IN_CORPUS), timeout=20)
+    assert response.status_code == 401
