@@ -10,15 +10,18 @@ server already healthy on the configured port is adopted, not restarted.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -60,6 +63,7 @@ class EmbeddedServer:
     settings: EmbeddedLLMSettings
     process: subprocess.Popen[bytes] | None = None
     adopted: bool = False
+    _lock_file: IO[str] | None = field(default=None, repr=False)
 
     @property
     def root_url(self) -> str:
@@ -121,12 +125,44 @@ class EmbeddedServer:
         return env
 
     def start(self) -> str:
-        """Start (or adopt) the server and wait until healthy; return base URL."""
+        """Start (or adopt) the server and wait until healthy; return base URL.
+
+        Start-up is serialised per port with a lock file: vLLM binds its port
+        only after loading the model (minutes), and binds it with SO_REUSEPORT,
+        so two processes starting at once would otherwise both serve the port.
+        The second one waits for the lock, finds the first healthy and adopts it.
+        """
         self.launch()
         return self.wait()
 
+    def _lock(self) -> None:
+        if self._lock_file is None:
+            path = Path(tempfile.gettempdir()) / f"boundary-llm-{self.settings.port}.lock"
+            self._lock_file = path.open("w")
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)  # blocks while another starts
+
+    def _unlock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
     def launch(self) -> None:
-        """Start the server process without waiting (adopt a healthy one)."""
+        """Start the server process without waiting (adopt a healthy one).
+
+        Holds a per-port lock file until ``wait`` returns: vLLM binds its port
+        only after loading the model, and with SO_REUSEPORT, so two processes
+        starting at once would otherwise both serve the port. The second
+        caller blocks here, then finds the first one healthy and adopts it.
+        """
+        self._lock()
+        try:
+            self._launch()
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _launch(self) -> None:
         if healthy(self.root_url):
             log.info("adopting the LLM server already running at %s", self.root_url)
             self.adopted = True
@@ -155,8 +191,11 @@ class EmbeddedServer:
 
     def wait(self) -> str:
         """Block until the launched (or adopted) server is healthy; return base URL."""
-        if self.process is not None:
-            self._wait_healthy()
+        try:
+            if self.process is not None:
+                self._wait_healthy()
+        finally:
+            self._unlock()
         return self.base_url
 
     def _wait_healthy(self) -> None:
@@ -180,6 +219,7 @@ class EmbeddedServer:
 
     def stop(self, grace_s: float = 20.0) -> None:
         """Stop a server this object started; an adopted one is left running."""
+        self._unlock()
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return

@@ -98,3 +98,20 @@ def test_packaged_models_pin_every_part() -> None:
     requirements = spec.requirements()
     assert len(requirements) == 22 and all(r.endswith("==0.2.0") for r in requirements)
     assert len(spec.sha256) == 64
+
+
+def test_start_up_is_serialised_per_port(health_server: int, tmp_path: Path) -> None:
+    first = EmbeddedServer(settings_for(health_server, tmp_path))
+    second = EmbeddedServer(settings_for(health_server, tmp_path))
+    first.launch()  # holds the per-port lock until wait()
+    done = threading.Event()
+
+    def start_second() -> None:
+        second.start()
+        done.set()
+
+    thread = threading.Thread(target=start_second, daemon=True)
+    thread.start()
+    assert not done.wait(0.5)  # blocked behind the first start-up
+    first.wait()
+    assert done.wait(5) and second.adopted
