@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -271,7 +271,7 @@ def _records(
         }
         try:
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 # Write what succeeded before re-raising a fault, so it is not redone.
                 failed = [f for f in finished if f.exception() is not None]
                 for future in finished:
