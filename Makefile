@@ -31,6 +31,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
 	$(BIN)/python -c "import torch, vllm, chromadb, gradio, sentence_transformers" 
+	# Headless browser for tests/browser (Playwright drives Debian's chromium; its
+	# own browser download cannot work here). Fonts so CJK and emoji render.
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		fonts-noto-cjk fonts-noto-color-emoji)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,84 +1,279 @@
-"""Gradio chat UI. Handlers only call the pipeline and render its outcome."""
+"""The web UI (Gradio): chat with citations and feedback, and a corpus admin tab.
+
+Handlers stay thin. A chat turn goes through ``Assistant.stream`` (channel
+"web", so it is audited like every other channel) and renders the typed
+outcome; feedback goes to ``Assistant.feedback`` against the interaction id
+of the reply it is about; the admin tab calls ``CorpusAdmin``. Every string
+the page shows comes from ``chatbot.channels.i18n``; elements that tests and
+stylesheets target carry fixed ``elem_id``s.
+
+Drafts stream in marked as unverified and are replaced by the verified
+outcome. Answers and refusals are wrapped in ``boundary-answer`` and
+``boundary-refusal`` blocks so they are styled apart, not only worded apart.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
-from chatbot.channels.render import render_draft, render_error, render_outcome
+from chatbot.audit import UnknownInteractionError
+from chatbot.channels.admin import CorpusAdmin
+from chatbot.channels.admin_ui import build_admin_tab
+from chatbot.channels.assistant import Assistant, Recorded
+from chatbot.channels.i18n import LANGUAGE_CHOICES, text
+from chatbot.channels.render import (
+    SourceLink,
+    render_draft,
+    render_error,
+    render_outcome,
+)
+from chatbot.domain import Answer
 from chatbot.errors import BoundaryError
-from chatbot.pipeline import Draft, Pipeline
 from chatbot.prompts import question_language
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 
-_CSS = """
+CSS = """
 #status-line { font-size: 0.85em; opacity: 0.8; }
+.boundary-refusal { border-left: 4px solid #c0392b; background: rgba(192, 57, 43, 0.08);
+                    padding: 0.4em 0.8em; border-radius: 4px; }
+.boundary-answer { border-left: 4px solid #2e7d32; padding: 0.2em 0.8em; }
+.boundary-draft { opacity: 0.65; font-style: italic; }
+.boundary-answer a code, .boundary-refusal a code { text-decoration: underline;
+                                                    color: var(--link-text-color); }
+#feedback-status { font-size: 0.9em; }
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One update of a chat turn: the whole history, and the audit id once final."""
+
+    history: list[Message]
+    interaction_id: str | None = None
+    final: bool = False
+
+
+@dataclass(slots=True)
+class ChatSession:
+    """Per-browser-session state: the conversation id and which reply is which
+    audit row (history index -> interaction id), for feedback."""
+
+    conversation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    replies: dict[int, str] = field(default_factory=dict)
+
+
+def _block(css_class: str, markdown: str) -> str:
+    # Blank lines around the Markdown let it render inside the HTML block.
+    return f'<div class="{css_class}">\n\n{markdown}\n\n</div>'
+
+
 def chat_turn(
-    pipeline: Pipeline, question: str, history: list[Message]
-) -> Iterator[tuple[str, list[Message]]]:
-    """One chat turn: stream drafts, then the verified outcome (or an error)."""
+    assistant: Assistant,
+    question: str,
+    history: list[Message],
+    *,
+    conversation_id: str = "",
+    user_id: str = "",
+    topics: Callable[[], Sequence[str]] = tuple,
+    link: SourceLink | None = None,
+) -> Iterator[Turn]:
+    """One chat turn: stream drafts, then the verified outcome (or an error).
+
+    The reply is written in the question's language (like the refusal
+    message the pipeline chose); ``topics`` lists document titles for the
+    "what the documents cover" hint under a refusal.
+    """
     asked = [*history, {"role": "user", "content": question}]
 
-    def reply(content: str) -> tuple[str, list[Message]]:
-        return "", [*asked, {"role": "assistant", "content": content}]
+    def reply(content: str) -> list[Message]:
+        return [*asked, {"role": "assistant", "content": content}]
 
-    yield reply("…")
     language = question_language(question or "")
+    yield Turn(reply(_block("boundary-draft", "…")))
     try:
-        for event in pipeline.stream(question):
-            if isinstance(event, Draft):
-                yield reply(render_draft(event.text))
+        for event in assistant.stream(
+            question, channel="web", user_id=user_id, conversation_id=conversation_id
+        ):
+            if not isinstance(event, Recorded):
+                yield Turn(reply(_block("boundary-draft", render_draft(event.text, language))))
+                continue
+            outcome = event.outcome
+            if isinstance(outcome, Answer):
+                shown = _block("boundary-answer", render_outcome(outcome, language, link=link))
             else:
-                yield reply(render_outcome(event, language))
+                rendered = render_outcome(outcome, language, topics(), link)
+                shown = _block("boundary-refusal", rendered)
+            yield Turn(reply(shown), event.interaction_id, final=True)
     except BoundaryError as exc:
-        log.warning("question failed: %s", exc)
-        yield reply(render_error(exc))
+        log.warning("web question failed: %s", exc)
+        yield Turn(reply(_block("boundary-error", render_error(exc, language))), final=True)
+
+
+def give_feedback(
+    assistant: Assistant, interaction_id: str | None, helpful: bool, comment: str, language: str
+) -> str:
+    """Store a verdict on one reply; returns the sentence to show."""
+    if not interaction_id:
+        return text("feedback_off", language)
+    try:
+        assistant.feedback(interaction_id, helpful, comment)
+    except UnknownInteractionError:
+        return text("feedback_unknown", language)
+    if assistant.audit is None:
+        return text("feedback_off", language)
+    return text("feedback_saved", language)
 
 
 def build_ui(
-    pipeline: Pipeline,
-    status: Callable[[], str],
-    examples: list[str] | None = None,
+    assistant: Assistant,
+    admin: CorpusAdmin | None = None,
+    examples: Sequence[str] = (),
+    source_link: SourceLink | None = None,
 ) -> gr.Blocks:
+    """The Blocks app. Without ``admin`` there is no admin tab and no topic hints."""
+    topics: Callable[[], Sequence[str]] = admin.titles if admin is not None else tuple
     with gr.Blocks(title="Boundary: answers only from your documents") as ui:
-        gr.Markdown(
-            "## Boundary\nAnswers only from the indexed documents, with sources. "
-            "When the documents do not hold the answer, it says so instead of guessing."
-        )
-        status_line = gr.Markdown(status(), elem_id="status-line")
-        chat = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
+        session = gr.State(None)
+        last_reply = gr.State(None)  # interaction id of the newest reply
         with gr.Row():
-            box = gr.Textbox(
-                placeholder="Ask about the documents… / 請就文件內容提問…",
-                show_label=False,
-                scale=8,
-                elem_id="question",
+            heading = gr.Markdown(f"## {text('title')}\n{text('intro')}", elem_id="intro")
+            language = gr.Radio(
+                choices=LANGUAGE_CHOICES,
+                value="en",
+                label=text("language"),
+                elem_id="language",
+                scale=0,
+                min_width=220,
             )
-            send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-        clear = gr.Button("Clear chat", size="sm")
-        if examples:
-            gr.Examples(examples=examples, inputs=box, label="Example questions")
+        with gr.Tabs():
+            with gr.Tab(text("tab_chat"), id="chat-tab", elem_id="chat-tab") as chat_tab:
+                chat = gr.Chatbot(
+                    label=text("conversation"),
+                    height=520,
+                    elem_id="chat",
+                    feedback_options=("Like", "Dislike"),
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder=text("placeholder"),
+                        show_label=False,
+                        scale=8,
+                        elem_id="question",
+                    )
+                    send = gr.Button(text("ask"), variant="primary", scale=1, elem_id="ask")
+                with gr.Row(visible=False, elem_id="feedback") as feedback_row:
+                    prompt = gr.Markdown(text("feedback_prompt"), elem_id="feedback-prompt")
+                    up = gr.Button(text("helpful"), size="sm", elem_id="feedback-up")
+                    down = gr.Button(text("not_helpful"), size="sm", elem_id="feedback-down")
+                    comment = gr.Textbox(
+                        label=text("comment"), lines=1, scale=3, elem_id="feedback-comment"
+                    )
+                feedback_status = gr.Markdown("", elem_id="feedback-status")
+                clear = gr.Button(text("clear"), size="sm", elem_id="clear")
+                if examples:
+                    gr.Examples(
+                        examples=[[e] for e in examples],
+                        inputs=box,
+                        label=f"{text('examples')} / {text('examples', 'zh')}",
+                        elem_id="examples",
+                    )
+            admin_parts: list[Any] = []
+            relabel_admin: Callable[[str], list[Any]] = lambda _: []  # noqa: E731
+            if admin is not None:
+                relabel_admin, admin_parts = build_admin_tab(admin, assistant, language)
 
-        def turn(question: str, history: list[Message]) -> Iterator[tuple[str, list[Message]]]:
-            yield from chat_turn(pipeline, question, history or [])
+        def turn(
+            question: str,
+            history: list[Message] | None,
+            state: ChatSession | None,
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
+            state = state or ChatSession()
+            for update in chat_turn(
+                assistant,
+                question,
+                history or [],
+                conversation_id=state.conversation_id,
+                user_id=request.session_hash or "",
+                topics=topics,
+                link=source_link,
+            ):
+                if update.final and update.interaction_id is not None:
+                    state.replies[len(update.history) - 1] = update.interaction_id
+                visible = gr.update(visible=update.final and update.interaction_id is not None)
+                yield "", update.history, state, update.interaction_id, visible, ""
 
-        box.submit(turn, [box, chat], [box, chat])
-        send.click(turn, [box, chat], [box, chat])
-        clear.click(lambda: [], None, chat)
-        ui.load(status, None, status_line)
+        def rate(
+            helpful: bool, interaction_id: str | None, note: str, lang: str
+        ) -> tuple[str, str]:
+            return give_feedback(assistant, interaction_id, helpful, note, lang), ""
+
+        def like(state: ChatSession | None, lang: str, data: gr.LikeData) -> str:
+            index = data.index if isinstance(data.index, int) else data.index[0]
+            interaction_id = state.replies.get(index) if state is not None else None
+            helpful = data.liked is True or data.liked == "Like"
+            return give_feedback(assistant, interaction_id, helpful, "", lang)
+
+        def relabel(lang: str) -> list[Any]:
+            return [
+                f"## {text('title', lang)}\n{text('intro', lang)}",
+                gr.update(label=text("language", lang)),
+                gr.update(label=text("tab_chat", lang)),
+                gr.update(label=text("conversation", lang)),
+                gr.update(placeholder=text("placeholder", lang)),
+                gr.update(value=text("ask", lang)),
+                text("feedback_prompt", lang),
+                gr.update(value=text("helpful", lang)),
+                gr.update(value=text("not_helpful", lang)),
+                gr.update(label=text("comment", lang)),
+                gr.update(value=text("clear", lang)),
+                *relabel_admin(lang),
+            ]
+
+        outputs = [box, chat, session, last_reply, feedback_row, feedback_status]
+        box.submit(turn, [box, chat, session], outputs)
+        send.click(turn, [box, chat, session], outputs)
+        up.click(
+            lambda i, c, lang: rate(True, i, c, lang),
+            [last_reply, comment, language],
+            [feedback_status, comment],
+        )
+        down.click(
+            lambda i, c, lang: rate(False, i, c, lang),
+            [last_reply, comment, language],
+            [feedback_status, comment],
+        )
+        chat.like(like, [session, language], feedback_status)
+        clear.click(
+            lambda: ([], None, None, gr.update(visible=False), ""),
+            None,
+            [chat, session, last_reply, feedback_row, feedback_status],
+        )
+        language.change(
+            relabel,
+            language,
+            [
+                heading,
+                language,
+                chat_tab,
+                chat,
+                box,
+                send,
+                prompt,
+                up,
+                down,
+                comment,
+                clear,
+                *admin_parts,
+            ],
+        )
     return ui
-
-
-def launch(ui: gr.Blocks, host: str, port: int) -> None:
-    ui.queue(default_concurrency_limit=2).launch(
-        server_name=host, server_port=port, show_error=False, css=_CSS, quiet=True
-    )

@@ -1,14 +1,23 @@
-"""Render outcomes as Markdown for chat surfaces (Gradio now; others reuse it).
+"""Render outcomes as Markdown for chat surfaces (the web UI; others reuse parts).
 
 An answer and a refusal never look alike: a refusal opens with a stop sign
-and a bold "Not answered" line, carries its reason code, and lists no
-sources as if they supported anything.
+and a bold "Not answered" line, carries its reason code and a suggestion of
+what to try, and lists no sources as if they supported anything. Headings
+follow ``language`` ("en" or "zh"); the answer and refusal texts themselves
+come from the pipeline in the question's language.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
+
+from chatbot.channels.i18n import language_of, text
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 from chatbot.errors import BoundaryError
+
+SourceLink = Callable[[Passage], str | None]
+"""Where a passage's source file can be opened (a URL), or None for no link."""
 
 _REASON_LABEL = {
     RefusalReason.NO_EVIDENCE: ("Not in the documents", "文件中沒有相關內容"),
@@ -19,6 +28,22 @@ _REASON_LABEL = {
 }
 
 
+def reason_label(reason: RefusalReason, language: str = "en") -> str:
+    """The refusal reason in words, in English or Chinese."""
+    label_en, label_zh = _REASON_LABEL[reason]
+    return label_zh if language_of(language) == "zh" else label_en
+
+
+_LEADING_MARKUP = re.compile(r"^(\d+)\.(?=\s)|^([-+*#>])(?=\s)")
+
+
+def _literal_start(line: str) -> str:
+    """Escape a leading "4." or "-" so a quoted passage is not read as a list."""
+    return _LEADING_MARKUP.sub(
+        lambda m: f"{m.group(1)}\\." if m.group(1) else f"\\{m.group(2)}", line
+    )
+
+
 def quote(text: str, limit: int = 420) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:
@@ -26,46 +51,65 @@ def quote(text: str, limit: int = 420) -> str:
     return flat
 
 
-def source_line(passage: Passage) -> str:
+def source_line(passage: Passage, link: SourceLink | None = None, language: str = "en") -> str:
     chunk = passage.chunk
     where = f"p. {chunk.page}" if chunk.page is not None else (chunk.section or "")
     parts = [f"**{chunk.title or chunk.source}**"]
     if where:
         parts.append(where)
-    parts.append(f"`{chunk.source}`")
+    url = link(passage) if link is not None else None
+    parts.append(f"[`{chunk.source}`]({url})" if url else f"`{chunk.source}`")
     return " · ".join(parts)
 
 
-def render_answer(answer: Answer) -> str:
-    lines = [answer.text, "", "**Sources**"]
+def render_answer(answer: Answer, language: str = "en", link: SourceLink | None = None) -> str:
+    lines = [answer.text, "", f"**{text('sources', language)}**"]
     for citation in answer.citations:
-        lines.append(f"[{citation.number}] {source_line(citation.passage)}")
-        lines.append(f"> {quote(citation.passage.chunk.text)}")
+        lines.append(f"[{citation.number}] {source_line(citation.passage, link, language)}")
+        lines.append(f"> {_literal_start(quote(citation.passage.chunk.text))}")
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
-def render_refusal(refusal: Refusal, language: str = "en") -> str:
-    label_en, label_zh = _REASON_LABEL[refusal.reason]
-    label = label_zh if language == "zh" else label_en
-    lines = [f"🚫 **Not answered: {label}** (`{refusal.reason.value}`)", "", refusal.message]
-    if refusal.passages and refusal.reason is not RefusalReason.INVALID_QUESTION:
-        lines += ["", "_Closest passages looked at (they do not answer the question):_"]
-        lines += [f"- {source_line(p)}" for p in refusal.passages[:3]]
+def render_refusal(
+    refusal: Refusal,
+    language: str = "en",
+    topics: Sequence[str] = (),
+    link: SourceLink | None = None,
+) -> str:
+    """The refusal, its reason, and what to try instead (``topics``: document titles)."""
+    label = reason_label(refusal.reason, language)
+    heading = text("not_answered", language)
+    lines = [f"🚫 **{heading}: {label}** (`{refusal.reason.value}`)", "", refusal.message]
+    if refusal.reason is not RefusalReason.INVALID_QUESTION:
+        suggestion = text("suggest_rephrase", language)
+        if topics:
+            suggestion += f" {text('suggest_topics', language)} " + "; ".join(
+                f"*{t}*" for t in topics
+            )
+        lines += ["", f"💡 {suggestion}"]
+        if refusal.passages:
+            lines += ["", f"_{text('closest', language)}_"]
+            lines += [f"- {source_line(p, link, language)}" for p in refusal.passages[:3]]
     return "\n".join(lines)
 
 
-def render_outcome(outcome: Outcome, language: str = "en") -> str:
+def render_outcome(
+    outcome: Outcome,
+    language: str = "en",
+    topics: Sequence[str] = (),
+    link: SourceLink | None = None,
+) -> str:
     match outcome:
         case Answer():
-            return render_answer(outcome)
+            return render_answer(outcome, language, link)
         case Refusal():
-            return render_refusal(outcome, language)
+            return render_refusal(outcome, language, topics, link)
 
 
-def render_error(error: BoundaryError) -> str:
-    return f"⚠️ **The assistant is not available right now.** {error}"
+def render_error(error: BoundaryError, language: str = "en") -> str:
+    return f"⚠️ **{text('unavailable', language)}** {error}"
 
 
-def render_draft(text: str) -> str:
-    return f"_Drafting; not yet checked against the sources…_\n\n{text}"
+def render_draft(draft: str, language: str = "en") -> str:
+    return f"_{text('draft', language)}_\n\n{draft}"

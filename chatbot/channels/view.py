@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from chatbot.channels.render import _REASON_LABEL, quote
+from chatbot.channels.render import quote, reason_label
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 
 
@@ -51,12 +51,6 @@ def source_view(passage: Passage, number: int | None, quote_chars: int = 300) ->
         page=chunk.page,
         quote=quote(chunk.text, quote_chars),
     )
-
-
-def reason_label(reason: RefusalReason, language: str = "en") -> str:
-    # The labels are owned by chatbot.channels.render, which the Markdown UI uses.
-    label_en, label_zh = _REASON_LABEL[reason]
-    return label_zh if language == "zh" else label_en
 
 
 def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> OutcomeView:

@@ -1,17 +1,34 @@
-"""Rendering and the Gradio turn handler on fakes: answers and refusals never
-look alike, drafts are marked unverified, and faults become one sentence."""
+"""Rendering, the web chat turn, feedback, corpus admin and the combined web app,
+on fakes: answers and refusals never look alike, drafts are marked unverified,
+faults become one sentence, every turn is audited as "web", and only indexed
+files inside the corpus folder can be opened."""
 
 from __future__ import annotations
 
-from chatbot.channels.gradio_ui import chat_turn
-from chatbot.channels.render import render_answer, render_outcome, render_refusal
-from chatbot.domain import Answer, Citation, Refusal, RefusalReason
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chatbot.audit import AuditStore
+from chatbot.channels.admin import CorpusAdmin
+from chatbot.channels.admin_ui import report_markdown, status_markdown
+from chatbot.channels.assistant import Assistant
+from chatbot.channels.gradio_ui import chat_turn, give_feedback
+from chatbot.channels.i18n import text
+from chatbot.channels.render import reason_label, render_answer, render_outcome, render_refusal
+from chatbot.channels.web_app import create_web_app, source_url
+from chatbot.domain import Answer, Citation, Passage, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.pipeline import Pipeline
-from chatbot.settings import GateSettings, RetrievalSettings
+from chatbot.settings import GateSettings, IngestSettings, RetrievalSettings
+from ingest.sync import Ingestor
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 from tests.unit.test_pipeline import TEXTS, make_chunk
+
+IN_CORPUS = "When was the GenA.I. Sandbox launched?"
+REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
 
 
 def pipeline_with(generator: ScriptedGenerator) -> Pipeline:
@@ -29,51 +46,172 @@ def pipeline_with(generator: ScriptedGenerator) -> Pipeline:
     )
 
 
-def test_answer_shows_citations_with_title_page_path_and_quote() -> None:
-    chunk = make_chunk(1, *TEXTS[1])
-    from chatbot.domain import Passage
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditStore:
+    return AuditStore(tmp_path / "audit.sqlite3")
 
+
+def assistant_with(audit: AuditStore | None, *replies: object) -> Assistant:
+    return Assistant(pipeline_with(ScriptedGenerator(*replies)), audit)  # type: ignore[arg-type]
+
+
+def overview_passage() -> Passage:
+    return Passage(make_chunk(1, *TEXTS[1]), 0.1, 0.6, 2.0)
+
+
+# -- rendering --------------------------------------------------------------
+
+
+def test_answer_shows_citations_with_title_page_path_quote_and_link() -> None:
+    passage = overview_passage()
+    answer = Answer("It had 15 use cases [1].", (Citation(1, passage),), (passage,), "m")
+    text_ = render_answer(answer, link=source_url)
+    assert "**Sources**" in text_ and "p. 2" in text_ and "`overview.pdf`" in text_
+    assert "(/sources/overview.pdf#page=2)" in text_
+    assert "> The first cohort brought together 15 use cases" in text_
+    assert "Not answered" not in text_
+    assert "**來源**" in render_answer(answer, "zh")
+
+
+def test_a_quoted_passage_starting_with_a_number_is_not_a_list() -> None:
+    chunk = make_chunk(9, "overview.pdf", 2, "4. The first cohort had 15 use cases.")
     passage = Passage(chunk, 0.1, 0.6, 2.0)
-    text = render_answer(
-        Answer("It had 15 use cases [1].", (Citation(1, passage),), (passage,), "m")
-    )
-    assert "**Sources**" in text and "p. 2" in text and "`overview.pdf`" in text
-    assert "> The first cohort brought together 15 use cases" in text
-    assert "Not answered" not in text
+    answer = Answer("15 use cases [1].", (Citation(1, passage),), (passage,), "m")
+    assert "> 4\\. The first cohort" in render_answer(answer)
 
 
-def test_refusal_is_marked_with_reason_and_is_not_an_answer() -> None:
+def test_refusal_is_marked_with_reason_suggestion_and_is_not_an_answer() -> None:
     refusal = Refusal(RefusalReason.NO_EVIDENCE, "I can't find this.")
-    text = render_refusal(refusal)
-    assert text.startswith("🚫 **Not answered") and "`no_evidence`" in text
-    assert "**Sources**" not in text
-    assert "文件中沒有相關內容" in render_outcome(refusal, "zh")
+    text_ = render_refusal(refusal, topics=["Sandbox Overview", "Usage Guidance"])
+    assert text_.startswith("🚫 **Not answered") and "`no_evidence`" in text_
+    assert "rephrasing" in text_ and "*Sandbox Overview*; *Usage Guidance*" in text_
+    assert "**Sources**" not in text_
+    zh = render_outcome(refusal, "zh")
+    assert "文件中沒有相關內容" in zh and "未作答" in zh
+    assert reason_label(RefusalReason.UNSUPPORTED, "zh") == "答案未獲來源支持"
 
 
-def test_turn_streams_drafts_then_the_verified_answer() -> None:
-    bot = pipeline_with(
-        ScriptedGenerator("The Sandbox was launched in August 2024 by the HKMA [1].")
+def test_invalid_question_gets_no_topic_hint() -> None:
+    refusal = Refusal(RefusalReason.INVALID_QUESTION, "Please type a question.")
+    assert "rephrasing" not in render_refusal(refusal, topics=["Anything"])
+
+
+# -- the chat turn ----------------------------------------------------------
+
+
+def test_turn_streams_drafts_then_the_verified_answer_and_audits_it(audit: AuditStore) -> None:
+    turns = list(chat_turn(assistant_with(audit, REPLY), IN_CORPUS, [], conversation_id="c1"))
+    contents = [t.history[-1]["content"] for t in turns]
+    assert any("not yet checked" in c and "boundary-draft" in c for c in contents[1:-1])
+    final = turns[-1]
+    assert final.final and final.interaction_id is not None
+    assert "boundary-answer" in contents[-1] and "**Sources**" in contents[-1]
+    assert "not yet checked" not in contents[-1]
+    assert final.history[0] == {"role": "user", "content": IN_CORPUS}
+    row = audit.get(final.interaction_id)
+    assert row is not None and row.channel == "web" and row.conversation_id == "c1"
+    assert row.decision == "answer"
+
+
+def test_turn_renders_refusal_with_topics_without_calling_the_llm(audit: AuditStore) -> None:
+    assistant = assistant_with(audit)
+    turns = list(
+        chat_turn(assistant, "Who won the 2022 FIFA World Cup?", [], topics=lambda: ["Overview"])
     )
-    updates = list(chat_turn(bot, "When was the GenA.I. Sandbox launched?", []))
-    contents = [history[-1]["content"] for _, history in updates]
-    assert any("not yet checked" in c for c in contents[1:-1])
-    assert "**Sources**" in contents[-1] and "not yet checked" not in contents[-1]
-    assert updates[-1][1][0] == {
-        "role": "user",
-        "content": "When was the GenA.I. Sandbox launched?",
-    }
+    last = turns[-1].history[-1]["content"]
+    assert "boundary-refusal" in last and "🚫" in last and "*Overview*" in last
+    assert turns[-1].interaction_id is not None
+    assert assistant.pipeline.generator.calls == []  # type: ignore[attr-defined]
 
 
-def test_turn_renders_refusal_without_calling_the_llm() -> None:
-    generator = ScriptedGenerator()
-    updates = list(chat_turn(pipeline_with(generator), "Who won the 2022 FIFA World Cup?", []))
-    assert updates[-1][1][-1]["content"].startswith("🚫")
-    assert generator.calls == []
-
-
-def test_turn_turns_a_dead_llm_into_one_sentence() -> None:
-    bot = pipeline_with(ScriptedGenerator(GeneratorUnavailableError("cannot reach the LLM server")))
-    updates = list(chat_turn(bot, "When was the GenA.I. Sandbox launched?", []))
-    last = updates[-1][1][-1]["content"]
+def test_turn_turns_a_dead_llm_into_one_sentence(audit: AuditStore) -> None:
+    dead = GeneratorUnavailableError("cannot reach the LLM server")
+    turns = list(chat_turn(assistant_with(audit, dead), IN_CORPUS, []))
+    last = turns[-1].history[-1]["content"]
     assert "not available" in last and "cannot reach the LLM server" in last
-    assert "Traceback" not in last
+    assert "Traceback" not in last and turns[-1].interaction_id is None
+
+
+def test_feedback_is_stored_against_the_interaction(audit: AuditStore) -> None:
+    assistant = assistant_with(audit, REPLY)
+    interaction_id = list(chat_turn(assistant, IN_CORPUS, []))[-1].interaction_id
+    said = give_feedback(assistant, interaction_id, False, " wrong date ", "en")
+    assert said == text("feedback_saved")
+    [stored] = audit.feedback()
+    assert (stored.interaction_id, stored.helpful, stored.comment) == (
+        interaction_id,
+        False,
+        "wrong date",
+    )
+    assert give_feedback(assistant, "no-such-id", True, "", "zh") == text("feedback_unknown", "zh")
+    assert give_feedback(assistant, None, True, "", "en") == text("feedback_off")
+
+
+# -- corpus admin -----------------------------------------------------------
+
+
+@pytest.fixture
+def admin(tmp_path: Path) -> CorpusAdmin:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "guide.md").write_text("# Card Guide\n\nLost cards are blocked at once.\n")
+    keywords = InMemoryKeywordIndex()
+    ingestor = Ingestor(HashEmbedder(), InMemoryVectorIndex(), keywords, IngestSettings())
+    made = CorpusAdmin(ingestor, keywords, corpus)
+    made.sync()
+    return made
+
+
+def test_uploads_keep_plain_names_of_supported_types_only(
+    admin: CorpusAdmin, tmp_path: Path
+) -> None:
+    temp = tmp_path / "upload.bin"
+    temp.write_text("# Fees\n\nNo fee for transfers.\n")
+    result = admin.save_uploads([("../../fees.md", temp), ("tool.exe", temp), (".hidden.md", temp)])
+    assert result.saved == ("fees.md",)
+    assert {r.name for r in result.rejected} == {"tool.exe", ".hidden.md"}
+    assert (admin.corpus_dir / "fees.md").is_file()
+    assert not (tmp_path.parent / "fees.md").exists()
+
+
+def test_sync_reports_progress_and_failures(admin: CorpusAdmin) -> None:
+    (admin.corpus_dir / "empty.md").write_text("")
+    seen: list[tuple[str, int, int]] = []
+    report = admin.sync(lambda source, done, total: seen.append((source, done, total)))
+    assert seen[-1][1:] == (2, 2)
+    assert [f.source for f in report.failed] == ["empty.md"]
+    shown = report_markdown(report, "en")
+    assert "`empty.md`" in shown and report.failed[0].hint in shown
+    assert admin.titles() == ["Card Guide"]
+
+
+def test_source_files_are_only_indexed_files_inside_the_corpus(admin: CorpusAdmin) -> None:
+    assert admin.source_file("guide.md") == (admin.corpus_dir / "guide.md").resolve()
+    (admin.corpus_dir / "not-indexed.md").write_text("# Later\n\ntext\n")
+    assert admin.source_file("not-indexed.md") is None
+    assert admin.source_file("../corpus/guide.md") is None
+    assert admin.source_file("/etc/passwd") is None
+
+
+def test_status_shows_counts_models_and_thresholds(admin: CorpusAdmin) -> None:
+    shown = status_markdown(admin, assistant_with(None), "en")
+    for expected in ("Documents | 1", "hash-256", "scripted", "dense ≥ 0.05", "support ≥ 0.5"):
+        assert expected in shown
+    assert "文件" in status_markdown(admin, assistant_with(None), "zh")
+
+
+# -- the combined web app ---------------------------------------------------
+
+
+def test_one_app_serves_ui_api_and_corpus_files(admin: CorpusAdmin, audit: AuditStore) -> None:
+    app = create_web_app(assistant_with(audit), admin, examples=["What about lost cards?"])
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/v1/index/status").json()["documents"] == 1
+        page = client.get("/")
+        assert page.status_code == 200 and "gradio" in page.text.lower()
+        opened = client.get("/sources/guide.md")
+        assert opened.status_code == 200 and "Lost cards" in opened.text
+        assert opened.headers["content-disposition"].startswith("inline")
+        assert client.get("/sources/../pyproject.toml").status_code == 404
+        assert client.get("/sources/%2e%2e/%2e%2e/etc/passwd").status_code == 404

@@ -1,0 +1,176 @@
+"""The web UI's admin tab: corpus status, document upload, re-indexing.
+
+Handlers call ``CorpusAdmin`` and render its typed results (``IndexStatus``,
+``SavedUploads``, ``IngestReport``) as Markdown; progress of an ingestion run
+is shown per file with ``gr.Progress``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from chatbot.channels.admin import (
+    CorpusAdmin,
+    IngestionBusyError,
+    SavedUploads,
+    supported_extensions,
+)
+from chatbot.channels.i18n import text
+from chatbot.errors import BoundaryError
+
+if TYPE_CHECKING:
+    from chatbot.channels.assistant import Assistant
+    from ingest.sync import IngestReport
+
+log = logging.getLogger(__name__)
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def status_markdown(admin: CorpusAdmin, assistant: Assistant, language: str) -> str:
+    """Documents, pages, chunks, last ingestion, models and gate thresholds."""
+    status = admin.status()
+    gate = assistant.pipeline.gate
+    last = status.last_ingested_at
+    when = last.strftime("%Y-%m-%d %H:%M UTC") if last else text("never", language)
+    try:
+        model = assistant.pipeline.generator.model_name
+    except BoundaryError as exc:  # the model name may need the server; it may be down
+        model = f"unavailable ({exc})"
+    rows = [
+        (text("documents", language), str(status.documents)),
+        (text("pages", language), str(status.pages)),
+        (text("chunks", language), str(status.chunks)),
+        (text("last_ingested", language), when),
+        (text("embedder", language), status.embedder or "—"),
+        (text("llm", language), model),
+        (
+            text("gate", language),
+            f"dense ≥ {gate.min_dense_score} (zh {gate.min_dense_score_cjk}), "
+            f"coverage ≥ {gate.min_term_coverage} (zh {gate.min_term_coverage_cjk}), "
+            f"support ≥ {gate.min_support}",
+        ),
+    ]
+    table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)
+    return f"### {text('status', language)}\n\n| | |\n|---|---|\n{table}"
+
+
+def report_markdown(
+    report: IngestReport | None, language: str, uploads: SavedUploads | None = None
+) -> str:
+    lines: list[str] = []
+    if uploads is not None:
+        if uploads.saved:
+            lines.append(f"**{text('saved', language)}:** " + ", ".join(uploads.saved))
+        for rejected in uploads.rejected:
+            lines.append(
+                f"- ❌ {text('rejected', language)}: `{rejected.name}` ({rejected.reason})"
+            )
+    if report is not None:
+        mark = "✅" if report.ok else "⚠️"
+        lines.append(f"{mark} **{text('report', language)}:** {report.summary()}")
+        if report.failed:
+            lines += ["", f"**{text('failed', language)}**", "", "| file | reason | hint |"]
+            lines.append("|---|---|---|")
+            lines += [
+                f"| `{_cell(f.source)}` | {_cell(f.reason)} | {_cell(f.hint)} |"
+                for f in report.failed
+            ]
+    return "\n".join(lines)
+
+
+def build_admin_tab(
+    admin: CorpusAdmin, assistant: Assistant, language: gr.Radio
+) -> tuple[Callable[[str], list[Any]], list[Any]]:
+    """Lay out the tab (inside ``gr.Tabs``); returns the relabel function for the
+    language toggle and the components it updates, in order."""
+    with gr.Tab(text("tab_admin"), id="admin-tab", elem_id="admin-tab") as tab:
+        status = gr.Markdown(
+            lambda: status_markdown(admin, assistant, "en"), elem_id="corpus-status"
+        )
+        refresh = gr.Button(text("refresh"), size="sm", elem_id="refresh-status")
+        upload_heading = gr.Markdown(f"### {text('upload')}\n{text('upload_hint')}")
+        files = gr.File(
+            file_count="multiple",
+            file_types=supported_extensions(),
+            type="filepath",
+            label=text("upload"),
+            elem_id="upload-files",
+        )
+        with gr.Row():
+            upload = gr.Button(text("upload_button"), variant="primary", elem_id="upload")
+            reindex = gr.Button(text("reindex"), elem_id="reindex")
+            rebuild = gr.Checkbox(False, label=text("rebuild"), elem_id="rebuild")
+        report = gr.Markdown(elem_id="ingest-report")
+
+    def show_status(lang: str) -> str:
+        return status_markdown(admin, assistant, lang)
+
+    def run_sync(
+        lang: str, full: bool, progress: gr.Progress, saved: SavedUploads | None = None
+    ) -> tuple[str, str]:
+        def step(source: str, done: int, total: int) -> None:
+            progress((done, total), desc=f"{text('indexing', lang)}: {source}")
+
+        try:
+            result = admin.sync(step, rebuild=full)
+        except IngestionBusyError:
+            return text("busy", lang), show_status(lang)
+        except BoundaryError as exc:
+            log.warning("web ingestion failed: %s", exc)
+            return f"⚠️ {exc}", show_status(lang)
+        return report_markdown(result, lang, saved), show_status(lang)
+
+    def on_upload(
+        paths: Sequence[str] | None,
+        lang: str,
+        full: bool,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's injection idiom)
+    ) -> tuple[str, str, None]:
+        if not paths:
+            return text("no_files", lang), show_status(lang), None
+        saved = admin.save_uploads([(Path(p).name, Path(p)) for p in paths])
+        if not saved.saved:
+            return report_markdown(None, lang, saved), show_status(lang), None
+        shown, current = run_sync(lang, full, progress, saved)
+        return shown, current, None
+
+    def on_reindex(
+        lang: str,
+        full: bool,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[str, str]:
+        return run_sync(lang, full, progress)
+
+    # One ingestion at a time across all sessions.
+    upload.click(
+        on_upload,
+        [files, language, rebuild],
+        [report, status, files],
+        concurrency_limit=1,
+        concurrency_id="ingest",
+    )
+    reindex.click(on_reindex, [language, rebuild], [report, status], concurrency_id="ingest")
+    refresh.click(show_status, language, status)
+    tab.select(show_status, language, status)
+
+    def relabel(lang: str) -> list[Any]:
+        return [
+            gr.update(label=text("tab_admin", lang)),
+            show_status(lang),
+            gr.update(value=text("refresh", lang)),
+            f"### {text('upload', lang)}\n{text('upload_hint', lang)}",
+            gr.update(label=text("upload", lang)),
+            gr.update(value=text("upload_button", lang)),
+            gr.update(value=text("reindex", lang)),
+            gr.update(label=text("rebuild", lang)),
+        ]
+
+    return relabel, [tab, status, refresh, upload_heading, files, upload, reindex, rebuild]

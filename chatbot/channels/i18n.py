@@ -1,0 +1,99 @@
+"""Every string the web UI shows, in English and Traditional Chinese.
+
+``text(key, language)`` looks one up; ``language`` is ``"en"`` or ``"zh"``
+(anything else falls back to English). Answers and refusal messages are not
+here: they come from the pipeline in the question's own language.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["en", "zh"]
+
+LANGUAGE_CHOICES: list[tuple[str, str]] = [("English", "en"), ("繁體中文", "zh")]
+
+_STRINGS: dict[str, tuple[str, str]] = {
+    # chat tab
+    "title": ("Boundary", "Boundary 知識邊界助理"),
+    "intro": (
+        "Answers only from the indexed documents, with sources. When the documents "
+        "do not hold the answer, it says so instead of guessing.",
+        "只根據已索引的文件作答，並附上來源。文件中沒有答案時，會直接說明而不會猜測。",
+    ),
+    "tab_chat": ("Chat", "對話"),
+    "tab_admin": ("Admin", "管理"),
+    "conversation": ("Conversation", "對話紀錄"),
+    "placeholder": ("Ask about the documents…", "請就文件內容提問…"),
+    "ask": ("Ask", "提問"),
+    "clear": ("Clear chat", "清除對話"),
+    "examples": ("Example questions", "問題範例"),
+    "language": ("Language", "語言"),
+    # answers and refusals
+    "sources": ("Sources", "來源"),
+    "open": ("open", "開啟"),
+    "not_answered": ("Not answered", "未作答"),
+    "closest": (
+        "Closest passages looked at (they do not answer the question):",
+        "曾查閱的最接近段落（它們並未回答此問題）：",
+    ),
+    "draft": (
+        "Drafting; not yet checked against the sources…",
+        "草擬中；尚未與來源核對…",
+    ),
+    "suggest_rephrase": (
+        "Try rephrasing with words the documents use.",
+        "請嘗試使用文件中的用詞重新提問。",
+    ),
+    "suggest_topics": ("The documents cover:", "文件涵蓋："),
+    "unavailable": ("The assistant is not available right now.", "助理暫時無法使用。"),
+    # feedback
+    "feedback_prompt": ("Was the last reply helpful?", "上一個回覆有幫助嗎？"),
+    "helpful": ("👍 Helpful", "👍 有幫助"),
+    "not_helpful": ("👎 Not helpful", "👎 沒有幫助"),
+    "comment": ("Comment (optional)", "意見（選填）"),
+    "feedback_saved": ("Thanks, your feedback was recorded.", "謝謝，已記錄您的意見。"),
+    "feedback_off": ("Feedback is not stored: auditing is off.", "未儲存意見：審計紀錄已關閉。"),
+    "feedback_unknown": (
+        "That reply is no longer in the audit trail.",
+        "該回覆已不在審計紀錄中。",
+    ),
+    # admin tab
+    "status": ("Corpus status", "文件庫狀態"),
+    "refresh": ("Refresh", "重新整理"),
+    "documents": ("Documents", "文件"),
+    "pages": ("Pages", "頁數"),
+    "chunks": ("Chunks", "段落"),
+    "last_ingested": ("Last ingestion", "最近匯入"),
+    "never": ("never", "從未"),
+    "embedder": ("Embedder", "嵌入模型"),
+    "llm": ("LLM", "語言模型"),
+    "gate": ("Gate thresholds", "把關門檻"),
+    "upload": ("Add documents", "新增文件"),
+    "upload_hint": (
+        "PDF, Markdown, HTML or plain text. Files are saved into the corpus folder and indexed.",
+        "支援 PDF、Markdown、HTML 或純文字。檔案會存入文件庫資料夾並建立索引。",
+    ),
+    "upload_button": ("Upload and index", "上載並建立索引"),
+    "reindex": ("Re-index corpus", "重新建立索引"),
+    "rebuild": ("Full rebuild (re-embed everything)", "完整重建（重新嵌入全部內容）"),
+    "no_files": ("Choose at least one file first.", "請先選擇至少一個檔案。"),
+    "saved": ("Saved", "已儲存"),
+    "rejected": ("Not saved", "未儲存"),
+    "indexing": ("Indexing", "建立索引中"),
+    "report": ("Ingestion", "匯入結果"),
+    "failed": ("Not indexed", "未能建立索引"),
+    "busy": (
+        "Another ingestion is running; try again shortly.",
+        "另一項匯入正在進行，請稍後再試。",
+    ),
+}
+
+
+def language_of(value: str | None) -> Language:
+    return "zh" if value == "zh" else "en"
+
+
+def text(key: str, language: str | None = "en") -> str:
+    english, chinese = _STRINGS[key]
+    return chinese if language_of(language) == "zh" else english
