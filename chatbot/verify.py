@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
-from chatbot.text import content_terms, stem, terms
+from chatbot.text import content_terms, is_cjk, stem, terms
 
 _CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 # A sentence ends at CJK end punctuation, or at . ! ? followed by a space, a
@@ -39,6 +39,8 @@ class Verdict:
     citations: tuple[Citation, ...] = ()
     failure: RefusalReason | None = None
     detail: str = ""
+    text: str = ""  # the answer as verified (markers re-pointed where needed)
+    reattributed: int = 0  # sentences whose citation was moved to the passage that holds it
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -106,6 +108,8 @@ def verify(answer: str, passages: Sequence[Passage], min_support: float) -> Verd
 
     sentences = split_sentences(answer)
     per_sentence = [cited_numbers(s) for s in sentences]
+    checked: list[str] = []
+    moved = 0
     for index, sentence in enumerate(sentences):
         own = per_sentence[index]
         if not own:  # borrow the next cited sentence's markers, else the last seen
@@ -114,15 +118,44 @@ def verify(answer: str, passages: Sequence[Passage], min_support: float) -> Verd
             own = later[0] if later else earlier[-1]
         cited = [passages[n - 1] for n in dict.fromkeys(own)]
         share, missing_numbers = support(sentence, cited)
+        if not missing_numbers and share >= min_support:
+            checked.append(sentence)
+            continue
+        # Small models often cite the neighbour of the passage they used. If one
+        # given passage fully backs the sentence, point the citation there; the
+        # claim is still checked, only its address is corrected.
+        better = _best_single_passage(sentence, passages, min_support)
+        if better is not None:
+            bare = re.sub(r"\s*" + _CITATION_RE.pattern, "", sentence).rstrip()
+            checked.append(f"{bare} [{better}]")
+            moved += 1
+            continue
         if missing_numbers:
             return Verdict(
                 failure=RefusalReason.UNSUPPORTED,
                 detail=f"numbers {missing_numbers} not in cited passages: {sentence[:160]!r}",
             )
-        if share < min_support:
-            return Verdict(
-                failure=RefusalReason.UNSUPPORTED,
-                detail=f"support {share:.2f} < {min_support:.2f}: {sentence[:160]!r}",
-            )
+        return Verdict(
+            failure=RefusalReason.UNSUPPORTED,
+            detail=f"support {share:.2f} < {min_support:.2f}: {sentence[:160]!r}",
+        )
+    joiner = "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
+    text = joiner.join(checked) if moved else answer.strip()
+    numbers = cited_numbers(text)
     citations = tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
-    return Verdict(citations=citations)
+    return Verdict(citations=citations, text=text, reattributed=moved)
+
+
+def _best_single_passage(
+    sentence: str, passages: Sequence[Passage], min_support: float
+) -> int | None:
+    """1-based number of the given passage that best backs ``sentence`` on its
+    own (all numbers present, support at least ``min_support``), or None."""
+    best: tuple[float, int] | None = None
+    for number, passage in enumerate(passages, start=1):
+        share, missing_numbers = support(sentence, [passage])
+        if missing_numbers or share < min_support:
+            continue
+        if best is None or share > best[0]:
+            best = (share, number)
+    return None if best is None else best[1]

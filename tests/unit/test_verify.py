@@ -77,9 +77,16 @@ def test_number_absent_from_cited_passage_is_unsupported() -> None:
     assert "25" in verdict.detail
 
 
-def test_claim_cited_to_the_wrong_passage_is_unsupported() -> None:
-    # True in P2, but cited to P1: the citation must point at the claim.
+def test_claim_cited_to_the_wrong_passage_is_re_pointed_to_the_one_that_holds_it() -> None:
+    # True in P2, but cited to P1: the citation must end up pointing at the claim.
     verdict = verify("The first cohort had 15 use cases from 10 banks [1].", [P1, P2], 0.5)
+    assert verdict.failure is None and verdict.reattributed == 1
+    assert verdict.text == "The first cohort had 15 use cases from 10 banks. [2]"
+    assert [(c.number, c.page) for c in verdict.citations] == [(2, 2)]
+
+
+def test_claim_no_given_passage_holds_stays_unsupported() -> None:
+    verdict = verify("The first cohort had 25 use cases from 10 banks [1].", [P1, P2], 0.5)
     assert verdict.failure is RefusalReason.UNSUPPORTED
 
 
