@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.boundary-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run ingest model test test-fast lint eval clean-index help
+.PHONY: setup browser run ingest model test test-fast lint eval clean-index help
 
 help:
 	@echo "make run      set up, ingest corpus/, start the LLM server and the web UI"
@@ -30,13 +30,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
-	$(BIN)/python -c "import torch, vllm, chromadb, gradio, sentence_transformers" 
-	# Headless browser for tests/browser (Playwright drives Debian's chromium; its
-	# own browser download cannot work here). Fonts so CJK and emoji render.
+	$(BIN)/python -c "import torch, vllm, chromadb, gradio, sentence_transformers"
+	touch $(STAMP)
+
+# Headless browser for tests/browser, needed by `make test` only: Playwright
+# drives Debian's chromium (its own browser download cannot work here); the
+# fonts make Chinese and emoji render in screenshots.
+browser:
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		fonts-noto-cjk fonts-noto-color-emoji)
-	touch $(STAMP)
 
 setup: $(STAMP)
 
@@ -49,7 +52,7 @@ ingest: setup
 run: setup
 	$(BIN)/python app.py
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -6,7 +6,9 @@ that is writing) with two tables:
 - ``interactions``: who asked what through which channel, whether it was
   answered or refused (and why), the answer text, its citations, every
   passage retrieved with its fused/dense/keyword scores, the gate's evidence,
-  the model, a fingerprint of the retrieval and gate settings, and timings;
+  the model, a fingerprint of the retrieval and gate settings, timings, and
+  for a follow-up the standalone question it was rewritten into (what was
+  actually retrieved for and answered);
 - ``feedback``: a user's "helpful / not helpful" (and an optional comment) on
   one interaction.
 
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS interactions (
     evidence TEXT,
     model TEXT NOT NULL,
     settings_version TEXT NOT NULL,
-    timings TEXT NOT NULL
+    timings TEXT NOT NULL,
+    standalone_question TEXT
 );
 CREATE INDEX IF NOT EXISTS interactions_timestamp ON interactions (timestamp);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -120,6 +123,7 @@ class Interaction:
     model: str
     settings_version: str
     timings: dict[str, float]
+    standalone_question: str | None = None  # set for questions asked with history
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -163,6 +167,7 @@ def interaction_from(
         "retrieve_s": outcome.timings.retrieve_s,
         "generate_s": outcome.timings.generate_s,
         "verify_s": outcome.timings.verify_s,
+        "condense_s": outcome.timings.condense_s,
         "wall_s": wall_s,
     }
     evidence = None
@@ -180,6 +185,7 @@ def interaction_from(
         "user_id": user_id,
         "conversation_id": conversation_id,
         "question": question,
+        "standalone_question": outcome.standalone_question,
         "passages": [_passage_json(p) for p in outcome.passages],
         "evidence": evidence,
         "settings_version": settings_version,
@@ -228,6 +234,10 @@ class AuditStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            # Stores created before conversation memory lack the column.
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(interactions)")}
+            if "standalone_question" not in columns:
+                db.execute("ALTER TABLE interactions ADD COLUMN standalone_question TEXT")
         self.purge()
 
     @contextmanager
@@ -326,4 +336,5 @@ def _interaction(row: sqlite3.Row) -> Interaction:
         model=row["model"],
         settings_version=row["settings_version"],
         timings=loads(row["timings"]),
+        standalone_question=row["standalone_question"],
     )

@@ -104,15 +104,18 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Timings:
-    """Seconds spent per pipeline step; 0.0 for steps that did not run."""
+    """Seconds spent per pipeline step; 0.0 for steps that did not run.
+
+    ``condense_s`` is the follow-up rewrite (see ``chatbot.conversation``)."""
 
     retrieve_s: float = 0.0
     generate_s: float = 0.0
     verify_s: float = 0.0
+    condense_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        return self.retrieve_s + self.generate_s + self.verify_s
+        return self.condense_s + self.retrieve_s + self.generate_s + self.verify_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,9 @@ class Answer:
     model: str
     timings: Timings = field(default_factory=Timings)
     evidence: Evidence | None = None
+    # The follow-up rewritten to stand alone, which is what was retrieved for and
+    # answered; None when the question was asked without conversation history.
+    standalone_question: str | None = None
 
     def cited_passages(self) -> tuple[Passage, ...]:
         seen: dict[str, Passage] = {}
@@ -170,8 +176,9 @@ class Refusal:
     passages: tuple[Passage, ...] = ()
     detail: str = ""  # for logs and risk teams: scores, the failing sentence
     timings: Timings = field(default_factory=Timings)
-    llm_called: bool = False
+    llm_called: bool = False  # the answering LLM call, not the follow-up rewrite
     evidence: Evidence | None = None
+    standalone_question: str | None = None  # as on ``Answer``
 
 
 Outcome = Answer | Refusal

@@ -47,7 +47,12 @@ class _Strict(BaseModel):
 class AskRequest(_Strict):
     question: str = Field(min_length=1, max_length=20_000, description="The question.")
     conversation_id: str | None = Field(
-        None, max_length=200, description="Caller's conversation id, kept in the audit trail."
+        None,
+        max_length=200,
+        description="Caller's conversation id, kept in the audit trail. Questions with the "
+        "same id are one conversation: a follow-up ('When was it announced?') is rewritten "
+        "into a standalone question from the last turns. Without it, every question stands "
+        "alone.",
     )
     user: str | None = Field(
         None, max_length=200, description="Caller's user id, kept in the audit trail."
@@ -75,6 +80,9 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     timings: TimingsOut
     interaction_id: str | None = Field(description="Audit id; send it with feedback.")
+    standalone_question: str | None = Field(
+        None, description="For a follow-up: the self-contained question that was answered."
+    )
 
 
 class RefusalOut(BaseModel):
@@ -87,6 +95,9 @@ class RefusalOut(BaseModel):
     label: str = Field(description="The reason in words.")
     timings: TimingsOut
     interaction_id: str | None = Field(description="Audit id; send it with feedback.")
+    standalone_question: str | None = Field(
+        None, description="For a follow-up: the self-contained question that was answered."
+    )
 
 
 AskResponse = Annotated[AnswerOut | RefusalOut, Field(discriminator="kind")]
@@ -183,6 +194,7 @@ def create_app(assistant: Assistant, index_status: Callable[[], IndexStatus]) ->
                 citations=[_citation(s) for s in shown.sources],
                 timings=timings,
                 interaction_id=recorded.interaction_id,
+                standalone_question=recorded.outcome.standalone_question,
             )
         assert shown.reason is not None
         return RefusalOut(
@@ -191,6 +203,7 @@ def create_app(assistant: Assistant, index_status: Callable[[], IndexStatus]) ->
             label=shown.label,
             timings=timings,
             interaction_id=recorded.interaction_id,
+            standalone_question=recorded.outcome.standalone_question,
         )
 
     @app.post("/v1/feedback", responses={404: {"model": ErrorOut}})

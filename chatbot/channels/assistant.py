@@ -4,6 +4,12 @@
 handlers stay thin: they pass the question and who asked, and render the
 ``Recorded`` outcome they get back. Generator failures still raise (they are
 faults, not outcomes) and are not recorded as interactions.
+
+It also keeps each conversation's last turns (``ConversationMemory``, keyed
+by the channel's conversation id: the Gradio session, the Slack channel and
+thread, the Teams conversation, the API caller's ``conversation_id``) so the
+pipeline can resolve follow-ups. An empty conversation id means a one-off
+question with no memory.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatbot.audit import AuditStore, Channel, interaction_from, settings_version
-from chatbot.domain import Outcome, Refusal
+from chatbot.conversation import ConversationMemory, Turn
+from chatbot.domain import Answer, Outcome, Refusal, RefusalReason
 from chatbot.pipeline import Draft, Pipeline
 
 if TYPE_CHECKING:
@@ -34,9 +41,15 @@ class Recorded:
 
 
 class Assistant:
-    def __init__(self, pipeline: Pipeline, audit: AuditStore | None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        audit: AuditStore | None,
+        memory: ConversationMemory | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.audit = audit
+        self.memory = memory if memory is not None else ConversationMemory()
         self.settings_version = settings_version(pipeline.retrieval, pipeline.gate)
 
     def ask(
@@ -57,10 +70,12 @@ class Assistant:
     ) -> Iterator[Draft | Recorded]:
         """Drafts while the model writes, then exactly one ``Recorded``."""
         started = time.perf_counter()
-        for event in self.pipeline.stream(question):
+        history = self.memory.history(conversation_id)
+        for event in self.pipeline.stream(question, history):
             if isinstance(event, Draft):
                 yield event
                 continue
+            self._remember(conversation_id, question, event)
             yield Recorded(
                 event,
                 self._record(
@@ -72,6 +87,19 @@ class Assistant:
                     time.perf_counter() - started,
                 ),
             )
+
+    def forget(self, conversation_id: str) -> None:
+        """Drop a conversation's turns (the user started over)."""
+        self.memory.forget(conversation_id)
+
+    def _remember(self, conversation_id: str, question: str, outcome: Outcome) -> None:
+        if isinstance(outcome, Refusal) and outcome.reason is RefusalReason.INVALID_QUESTION:
+            return  # an empty or oversized message is nothing to refer back to
+        # The standalone form names what the follow-up was about, so a later
+        # "it" resolves without re-reading the whole chain.
+        asked = outcome.standalone_question or question
+        answer = outcome.text if isinstance(outcome, Answer) else None
+        self.memory.add(conversation_id, Turn(asked, answer))
 
     def feedback(self, interaction_id: str, helpful: bool, comment: str = "") -> None:
         """Store a user's verdict; raises ``UnknownInteractionError`` for a bad id."""

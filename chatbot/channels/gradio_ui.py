@@ -32,6 +32,7 @@ from chatbot.channels.render import (
     render_draft,
     render_error,
     render_outcome,
+    render_understood,
 )
 from chatbot.domain import Answer
 from chatbot.errors import BoundaryError
@@ -47,6 +48,7 @@ CSS = """
                     padding: 0.4em 0.8em; border-radius: 4px; }
 .boundary-answer { border-left: 4px solid #2e7d32; padding: 0.2em 0.8em; }
 .boundary-draft { opacity: 0.65; font-style: italic; }
+.boundary-understood { font-size: 0.85em; opacity: 0.8; }
 .boundary-answer a code, .boundary-refusal a code { text-decoration: underline;
                                                     color: var(--link-text-color); }
 #feedback-status { font-size: 0.9em; }
@@ -112,6 +114,11 @@ def chat_turn(
             else:
                 rendered = render_outcome(outcome, language, topics(), link)
                 shown = _block("boundary-refusal", rendered)
+            standalone = outcome.standalone_question
+            if standalone and standalone.strip() != question.strip():
+                # Say which question was answered when a follow-up was rewritten.
+                understood = _block("boundary-understood", render_understood(standalone, language))
+                shown = f"{understood}\n\n{shown}"
             yield Turn(reply(shown), event.interaction_id, final=True)
     except BoundaryError as exc:
         log.warning("web question failed: %s", exc)
@@ -253,11 +260,15 @@ def build_ui(
             [feedback_status, comment],
         )
         chat.like(like, [session, language], feedback_status)
-        clear.click(
-            lambda: ([], None, None, gr.update(visible=False), ""),
-            None,
-            [chat, session, last_reply, feedback_row, feedback_status],
-        )
+
+        def clear_chat(state: ChatSession | None) -> tuple[Any, ...]:
+            # A new session (and so a new conversation id) starts on the next
+            # question; the old conversation's memory goes now.
+            if state is not None:
+                assistant.forget(state.conversation_id)
+            return [], None, None, gr.update(visible=False), ""
+
+        clear.click(clear_chat, session, [chat, session, last_reply, feedback_row, feedback_status])
         language.change(
             relabel,
             language,

@@ -33,6 +33,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "sources": ("Sources", "來源"),
     "open": ("open", "開啟"),
     "not_answered": ("Not answered", "未作答"),
+    "understood_as": ("Understood as", "理解為"),
     "closest": (
         "Closest passages looked at (they do not answer the question):",
         "曾查閱的最接近段落（它們並未回答此問題）：",

@@ -111,5 +111,15 @@ def render_error(error: BoundaryError, language: str = "en") -> str:
     return f"⚠️ **{text('unavailable', language)}** {error}"
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def render_understood(standalone: str, language: str = "en") -> str:
+    """The line that says which question a rewritten follow-up became (model
+    text, so shown literally, never as Markdown)."""
+    literal = _MARKDOWN_SPECIAL.sub(r"\\\1", standalone)
+    return f"_{text('understood_as', language)}: {literal}_"
+
+
 def render_draft(draft: str, language: str = "en") -> str:
     return f"_{text('draft', language)}_\n\n{draft}"
