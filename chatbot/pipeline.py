@@ -116,7 +116,7 @@ class Pipeline:
         generate_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        verdict = verify(text, shown, self.gate.min_support)
+        verdict = verify(text, shown, self.gate.min_support, query)
         timings = Timings(retrieve_s, generate_s, time.perf_counter() - started, condense_s)
         if verdict.failure is not None:
             log.info("refused (%s): %s", verdict.failure.value, verdict.detail)

@@ -90,12 +90,21 @@ def support(sentence: str, passages: Sequence[Passage]) -> tuple[float, list[str
     return found / len(wanted), missing_numbers
 
 
-def verify(answer: str, passages: Sequence[Passage], min_support: float) -> Verdict:
-    """Check ``answer`` against the numbered ``passages`` (1-based)."""
+def verify(
+    answer: str, passages: Sequence[Passage], min_support: float, question: str = ""
+) -> Verdict:
+    """Check ``answer`` to ``question`` against the numbered ``passages`` (1-based)."""
     if not answer.strip() or is_model_refusal(answer):
         return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="model used refusal sentence")
-    if not content_terms(_CITATION_RE.sub(" ", answer)):
+    said = set(content_terms(_CITATION_RE.sub(" ", answer)))
+    if not said:
         return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="no statement besides markers")
+    if question and said <= set(content_terms(question)):
+        # "The 10 banks were [1]." says nothing the question did not: a non-answer
+        # dressed as one (small models do this when the passages lack the fact).
+        return Verdict(
+            failure=RefusalReason.MODEL_DECLINED, detail="answer only restates the question"
+        )
     numbers = cited_numbers(answer)
     invalid = sorted({n for n in numbers if not 1 <= n <= len(passages)})
     if invalid:

@@ -107,3 +107,16 @@ def test_abbreviations_and_decimals_do_not_split_sentences() -> None:
         "The GenA.I. Sandbox grew 3.5 times [1].",
         "It ended. [2]",
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("首批參與沙盒的10家銀行是哪幾家？", "首批參與沙盒的10家銀行是[1]。"),
+        ("Who were the 4 technology partners?", "The 4 technology partners were [1], [2]."),
+    ],
+)
+def test_answer_that_only_restates_the_question_is_a_decline(question: str, answer: str) -> None:
+    verdict = verify(answer, [P1, P2], 0.5, question)
+    assert verdict.failure is RefusalReason.MODEL_DECLINED
+    assert "restates" in verdict.detail
