@@ -21,29 +21,18 @@ from chatbot.channels.web_app import create_web_app, source_url
 from chatbot.domain import Answer, Citation, Passage, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.pipeline import Pipeline
-from chatbot.settings import GateSettings, IngestSettings, RetrievalSettings
+from chatbot.settings import IngestSettings
 from ingest.sync import Ingestor
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS, make_chunk
+from tests.unit.test_pipeline import TEXTS, make_chunk, pipeline_over
 
 IN_CORPUS = "When was the GenA.I. Sandbox launched?"
 REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
 
 
 def pipeline_with(generator: ScriptedGenerator) -> Pipeline:
-    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
-    chunks = [make_chunk(i, *row) for i, row in enumerate(TEXTS)]
-    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
-    keywords.upsert(chunks)
-    return Pipeline(
-        embedder,
-        vectors,
-        keywords,
-        generator,
-        RetrievalSettings(),
-        GateSettings(min_dense_score=0.05),
-    )
+    return pipeline_over(TEXTS, generator)
 
 
 @pytest.fixture

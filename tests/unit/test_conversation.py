@@ -25,10 +25,8 @@ from chatbot.errors import GeneratorTimeoutError
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.protocols import ChatMessage
-from chatbot.settings import GateSettings, RetrievalSettings
-from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS, make_chunk
+from tests.unit.test_pipeline import TEXTS, pipeline_over
 
 PHASE_TEXTS = [
     (
@@ -56,18 +54,7 @@ CONDENSED = "When was the second phase of the GenA.I. Sandbox announced?"
 
 
 def make_pipeline(generator: ScriptedGenerator) -> Pipeline:
-    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
-    chunks = [make_chunk(i, *row) for i, row in enumerate([*TEXTS, *PHASE_TEXTS])]
-    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
-    keywords.upsert(chunks)
-    return Pipeline(
-        embedder,
-        vectors,
-        keywords,
-        generator,
-        RetrievalSettings(),
-        GateSettings(min_dense_score=0.05),
-    )
+    return pipeline_over([*TEXTS, *PHASE_TEXTS], generator)
 
 
 def cite_page_4(messages: Sequence[ChatMessage]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from chatbot.domain import Answer, Chunk, Refusal, RefusalReason
@@ -44,6 +46,25 @@ def make_chunk(i: int, source: str, page: int | None, text: str) -> Chunk:
         content_hash=f"h{i}",
         file_hash="f",
         position=i,
+    )
+
+
+def pipeline_over(
+    rows: Sequence[tuple[str, int | None, str]], generator: ScriptedGenerator
+) -> Pipeline:
+    """A pipeline on fakes holding ``rows`` (source, page, text), with a gate
+    loose enough for the hash embedder's small similarities."""
+    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
+    chunks = [make_chunk(i, *row) for i, row in enumerate(rows)]
+    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    keywords.upsert(chunks)
+    return Pipeline(
+        embedder,
+        vectors,
+        keywords,
+        generator,
+        RetrievalSettings(),
+        GateSettings(min_dense_score=0.05),
     )
 
 
