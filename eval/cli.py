@@ -22,6 +22,7 @@ import click
 from pydantic import ValidationError
 
 from chatbot.errors import BoundaryError
+from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 from eval.items import EvalSet
 from eval.loaders import DRCD_PATH, OWN_SET_PATH, REPO_ROOT, SQUAD2_PATH
@@ -49,14 +50,6 @@ not asked again. Public data is read from ../shared/data by default.
 """
 
 
-def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
-        for noisy in ("pypdf", "chromadb", "httpx", "openai", "sentence_transformers"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_FAILED)
@@ -73,7 +66,7 @@ def main(verbose: int) -> None:
       chatbot-eval report runs/own
       chatbot-eval compare runs/own-baseline runs/own
     """
-    _configure_logging(verbose)
+    configure_logging(verbose)
 
 
 # --- run ------------------------------------------------------------------------------

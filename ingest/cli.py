@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from chatbot.compose import build_ingestor
 from chatbot.errors import BoundaryError
+from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,6 @@ Examples:
   chatbot-ingest --rebuild            # after changing CHATBOT_EMBEDDER__MODEL
   CHATBOT_INDEX__PATH=/tmp/idx chatbot-ingest
 """
-
-
-def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
-        # pypdf narrates every odd PDF object it repairs; that is not our news.
-        for noisy in ("pypdf", "chromadb", "httpx", "sentence_transformers", "transformers"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 @click.command(epilog=_EPILOG)
@@ -61,7 +53,7 @@ def main(corpus: Path | None, rebuild: bool, verbose: int) -> None:
     removed. A file that cannot be read is reported with a hint and keeps its
     previously indexed version.
     """
-    _configure_logging(verbose)
+    configure_logging(verbose)
     try:
         settings = Settings()
     except ValidationError as exc:
