@@ -165,6 +165,13 @@ class RefusalReason(enum.StrEnum):
     NO_VALID_CITATION = "no_valid_citation"  # answer cited nothing it was given
     UNSUPPORTED = "unsupported"  # cited passages do not back the sentences
     INVALID_QUESTION = "invalid_question"  # empty, too long or not a question
+    # passages were found and are on topic, but the calibrated answerability
+    # check says they probably do not hold the answer (before any LLM call)
+    WEAK_EVIDENCE = "weak_evidence"
+    # not a question the documents can answer: a task (poem, code, email,
+    # translation), personal investment or legal advice, role-play, or an
+    # instruction to ignore the documents or rules (prompt injection)
+    OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,19 @@ _REFUSALS: dict[RefusalReason, dict[str, str]] = {
         "en": "Please type a question (at most {limit} characters).",
         "zh": "請輸入問題（最多 {limit} 個字元）。",
     },
+    RefusalReason.WEAK_EVIDENCE: {
+        "en": "I found passages on this topic, but they probably don't contain the answer, "
+        "so I won't guess. Try a more specific question, or ask the document owners.",
+        "zh": "我找到與這個主題相關的段落，但它們很可能沒有包含答案，因此不會猜測。"
+        "請嘗試提出更具體的問題，或聯絡文件負責人。",
+    },
+    RefusalReason.OUT_OF_SCOPE: {
+        "en": "I only answer questions from the bank's approved documents, so I can't take "
+        "this kind of request (such as writing, translating, personal investment or legal "
+        "advice, or setting my rules aside). Please ask a question about the documents.",
+        "zh": "我只會根據銀行認可的文件回答問題，因此未能處理這類要求（例如寫作、翻譯、"
+        "個人投資或法律意見，或要求我擱置規則）。請就文件內容提問。",
+    },
 }
 
 

@@ -89,8 +89,8 @@ class RefusalOut(BaseModel):
     kind: Literal["refusal"] = "refusal"
     message: str = Field(description="Why no answer is given, in the question's language.")
     reason: str = Field(
-        description="Stable reason code: no_evidence, model_declined, "
-        "no_valid_citation, unsupported or invalid_question."
+        description="Stable reason code: no_evidence, weak_evidence, model_declined, "
+        "no_valid_citation, unsupported, invalid_question or out_of_scope."
     )
     label: str = Field(description="The reason in words.")
     timings: TimingsOut

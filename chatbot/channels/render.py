@@ -25,7 +25,14 @@ _REASON_LABEL = {
     RefusalReason.NO_VALID_CITATION: ("Answer could not be tied to a source", "答案無法對應來源"),
     RefusalReason.UNSUPPORTED: ("Answer not supported by its sources", "答案未獲來源支持"),
     RefusalReason.INVALID_QUESTION: ("Not a question I can take", "無法處理此問題"),
+    RefusalReason.WEAK_EVIDENCE: ("Evidence too weak to answer", "證據不足以作答"),
+    RefusalReason.OUT_OF_SCOPE: ("Not a question about the documents", "並非有關文件的提問"),
 }
+
+
+# Refusals about the message itself, not about the documents: passages that
+# retrieval happened to find were not "close" to a poem request or an empty box.
+PASSAGES_NOT_SHOWN = frozenset({RefusalReason.INVALID_QUESTION, RefusalReason.OUT_OF_SCOPE})
 
 
 def reason_label(reason: RefusalReason, language: str = "en") -> str:
@@ -81,12 +88,15 @@ def render_refusal(
     label = reason_label(refusal.reason, language)
     heading = text("not_answered", language)
     lines = [f"🚫 **{heading}: {label}** (`{refusal.reason.value}`)", "", refusal.message]
-    if refusal.reason is not RefusalReason.INVALID_QUESTION:
+    covered = f"{text('suggest_topics', language)} " + "; ".join(f"*{t}*" for t in topics)
+    if refusal.reason is RefusalReason.OUT_OF_SCOPE:
+        # Rephrasing does not turn a task into a question; say what can be asked.
+        if topics:
+            lines += ["", f"💡 {covered}"]
+    elif refusal.reason is not RefusalReason.INVALID_QUESTION:
         suggestion = text("suggest_rephrase", language)
         if topics:
-            suggestion += f" {text('suggest_topics', language)} " + "; ".join(
-                f"*{t}*" for t in topics
-            )
+            suggestion += f" {covered}"
         lines += ["", f"💡 {suggestion}"]
         if refusal.passages:
             lines += ["", f"_{text('closest', language)}_"]

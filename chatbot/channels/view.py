@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from chatbot.channels.render import quote, reason_label
+from chatbot.channels.render import PASSAGES_NOT_SHOWN, quote, reason_label
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 
 
@@ -66,7 +66,7 @@ def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> Outc
                 ),
             )
         case Refusal():
-            shown = () if outcome.reason is RefusalReason.INVALID_QUESTION else outcome.passages
+            shown = () if outcome.reason in PASSAGES_NOT_SHOWN else outcome.passages
             return OutcomeView(
                 kind="refusal",
                 text=outcome.message,

@@ -17,9 +17,11 @@ from chatbot.channels.assistant import Assistant
 from chatbot.channels.gradio_ui import chat_turn, give_feedback
 from chatbot.channels.i18n import text
 from chatbot.channels.render import reason_label, render_answer, render_outcome, render_refusal
+from chatbot.channels.view import view
 from chatbot.channels.web_app import create_web_app, source_url
 from chatbot.domain import Answer, Citation, Passage, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
+from chatbot.messages import refusal_message
 from chatbot.pipeline import Pipeline
 from chatbot.settings import IngestSettings
 from ingest.sync import Ingestor
@@ -83,6 +85,24 @@ def test_refusal_is_marked_with_reason_suggestion_and_is_not_an_answer() -> None
 def test_invalid_question_gets_no_topic_hint() -> None:
     refusal = Refusal(RefusalReason.INVALID_QUESTION, "Please type a question.")
     assert "rephrasing" not in render_refusal(refusal, topics=["Anything"])
+
+
+@pytest.mark.parametrize("reason", list(RefusalReason))
+def test_every_reason_has_a_label_and_a_message_in_both_languages(reason: RefusalReason) -> None:
+    labels = {reason_label(reason, "en"), reason_label(reason, "zh")}
+    messages = {refusal_message(reason, "en", limit=10), refusal_message(reason, "zh", limit=10)}
+    assert len(labels) == 2 and len(messages) == 2 and all(labels | messages)
+
+
+def test_out_of_scope_lists_topics_but_no_rephrasing_hint_or_passages() -> None:
+    passage = Passage(make_chunk(1, "overview.pdf", 1, "It opened in 2024."), 0.1, 0.2, 1.0)
+    refusal = Refusal(RefusalReason.OUT_OF_SCOPE, "I only answer...", (passage,))
+    text_ = render_refusal(refusal, topics=["Sandbox Overview"])
+    assert "(`out_of_scope`)" in text_ and "*Sandbox Overview*" in text_
+    assert "rephrasing" not in text_ and "overview.pdf" not in text_
+    assert view(refusal).sources == ()
+    weak = render_refusal(Refusal(RefusalReason.WEAK_EVIDENCE, "Probably not here.", (passage,)))
+    assert "(`weak_evidence`)" in weak and "rephrasing" in weak and "overview.pdf" in weak
 
 
 # -- the chat turn ----------------------------------------------------------
