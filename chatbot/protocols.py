@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatbot.domain import Chunk
 
@@ -95,5 +95,26 @@ class Generator(Protocol):
 
         Raises ``GeneratorUnavailableError``, ``GeneratorTimeoutError`` or
         ``GeneratorOutputError``; never yields an error as text.
+        """
+        ...
+
+
+class JsonGenerator(Protocol):
+    def complete_json(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: dict[str, Any],
+        *,
+        name: str,
+        max_tokens: int,
+    ) -> dict[str, Any]:
+        """One deterministic completion constrained to ``schema`` (a JSON
+        Schema for an object), parsed; ``name`` labels the schema for the server
+        and for error messages.
+
+        Raises ``GeneratorUnavailableError`` or ``GeneratorTimeoutError`` for
+        faults and ``GeneratorOutputError`` when the reply is not a JSON object
+        (e.g. cut off at ``max_tokens``). The object's fields are not validated
+        against ``schema`` here: the caller checks what it reads.
         """
         ...

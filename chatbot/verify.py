@@ -6,10 +6,20 @@ Checks, in order, each one a reason to refuse:
 2. a citation points outside the numbered passages, or there is none
    -> NO_VALID_CITATION;
 3. a sentence is not backed by the passages it cites: too few of its content
-   words occur there, or a number in it does not -> UNSUPPORTED.
+   words occur there, or a number in it does not -> UNSUPPORTED, unless the
+   answer survives without it (below).
 
 A sentence without its own marker is checked against the citations of the
 next cited sentence in the answer (models often cite once at the end).
+
+Partial answers: unsupported sentences are dropped, not fatal, when what
+remains still answers something: at least one supported, cited sentence, and
+among the remaining sentences at least one of the question's content terms and
+one term the question did not already contain. Otherwise the whole answer is
+refused as UNSUPPORTED, as a single bad sentence used to do. Small models
+often add one embellishing sentence to a correct answer; refusing the correct
+part with it cost more than it protected. ``Verdict.dropped`` counts the
+dropped sentences and ``detail`` names them.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ class Verdict:
     detail: str = ""
     text: str = ""  # the answer as verified (markers re-pointed where needed)
     reattributed: int = 0  # sentences whose citation was moved to the passage that holds it
+    dropped: int = 0  # unsupported sentences removed from the answer (see module docstring)
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -117,42 +128,79 @@ def verify(
 
     sentences = split_sentences(answer)
     per_sentence = [cited_numbers(s) for s in sentences]
-    checked: list[str] = []
+    checked: dict[int, str] = {}  # sentence index -> the sentence as verified
+    borrowed: dict[int, tuple[int, list[int]]] = {}  # uncited index -> (lender, its markers)
+    failures: list[str] = []
     moved = 0
     for index, sentence in enumerate(sentences):
         own = per_sentence[index]
         if not own:  # borrow the next cited sentence's markers, else the last seen
-            later = [c for c in per_sentence[index + 1 :] if c]
-            earlier = [c for c in per_sentence[:index] if c]
-            own = later[0] if later else earlier[-1]
+            later = [i for i in range(index + 1, len(sentences)) if per_sentence[i]]
+            earlier = [i for i in range(index) if per_sentence[i]]
+            lender = later[0] if later else earlier[-1]
+            own = per_sentence[lender]
+            borrowed[index] = (lender, own)
         cited = [passages[n - 1] for n in dict.fromkeys(own)]
         share, missing_numbers = support(sentence, cited)
         if not missing_numbers and share >= min_support:
-            checked.append(sentence)
+            checked[index] = sentence
             continue
         # Small models often cite the neighbour of the passage they used. If one
         # given passage fully backs the sentence, point the citation there; the
         # claim is still checked, only its address is corrected.
         better = _best_single_passage(sentence, passages, min_support)
         if better is not None:
-            bare = re.sub(r"\s*" + _CITATION_RE.pattern, "", sentence).rstrip()
-            checked.append(f"{bare} [{better}]")
+            checked[index] = f"{_without_markers(sentence)} [{better}]"
+            borrowed.pop(index, None)
             moved += 1
             continue
         if missing_numbers:
-            return Verdict(
-                failure=RefusalReason.UNSUPPORTED,
-                detail=f"numbers {missing_numbers} not in cited passages: {sentence[:160]!r}",
-            )
-        return Verdict(
-            failure=RefusalReason.UNSUPPORTED,
-            detail=f"support {share:.2f} < {min_support:.2f}: {sentence[:160]!r}",
-        )
+            failures.append(f"numbers {missing_numbers} not in cited passages: {sentence[:160]!r}")
+        else:
+            failures.append(f"support {share:.2f} < {min_support:.2f}: {sentence[:160]!r}")
+
+    dropped = len(sentences) - len(checked)
+    if dropped:
+        reason = _partial_answer_problem(list(checked.values()), question)
+        if reason is not None:
+            detail = failures[0] if not checked else f"{failures[0]}; not dropped: {reason}"
+            return Verdict(failure=RefusalReason.UNSUPPORTED, detail=detail)
+        for index, (lender, markers) in borrowed.items():
+            # An uncited sentence that borrowed the markers of a dropped one
+            # keeps them, so that every remaining sentence stays cited.
+            if index in checked and lender not in checked:
+                numbers_text = ", ".join(str(n) for n in dict.fromkeys(markers))
+                checked[index] = f"{_without_markers(checked[index])} [{numbers_text}]"
     joiner = "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
-    text = joiner.join(checked) if moved else answer.strip()
+    text = joiner.join(checked.values()) if moved or dropped else answer.strip()
     numbers = cited_numbers(text)
     citations = tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
-    return Verdict(citations=citations, text=text, reattributed=moved)
+    detail = ""
+    if dropped:
+        detail = f"dropped {dropped} of {len(sentences)} sentences: " + "; ".join(failures)
+    return Verdict(
+        citations=citations, text=text, reattributed=moved, dropped=dropped, detail=detail
+    )
+
+
+def _without_markers(sentence: str) -> str:
+    return re.sub(r"\s*" + _CITATION_RE.pattern, "", sentence).rstrip()
+
+
+def _partial_answer_problem(kept: Sequence[str], question: str) -> str | None:
+    """Why the supported sentences ``kept`` cannot stand as the answer once the
+    unsupported ones are dropped, or None when they can."""
+    if not kept:
+        return "no sentence is supported"
+    if not question:
+        return "no question to check the remaining sentences against"
+    remaining = {stem(t) for t in content_terms(_CITATION_RE.sub(" ", " ".join(kept)))}
+    asked = {stem(t) for t in content_terms(question)}
+    if not remaining & asked:
+        return "the remaining sentences share no term with the question"
+    if remaining <= asked:
+        return "the remaining sentences only restate the question"
+    return None
 
 
 def _best_single_passage(

@@ -3,12 +3,24 @@
 The embedded CPU server and a production vLLM deployment take exactly the
 same code path; only the base URL, key and model name differ. Third-party
 errors become ``GeneratorError`` subclasses whose messages say what to do.
+
+``complete_json`` constrains a reply to a JSON Schema. vLLM's default JSON
+grammar allows any whitespace between tokens, and a small model sometimes
+emits whitespace after ``{`` until ``max_tokens`` runs out. vLLM only turns
+that off server-wide (``--structured-outputs-config.disable_any_whitespace``;
+the per-request field of that name is ignored in vLLM 0.32), so for a flat
+object schema the request carries an equivalent regular expression for the
+compact JSON text instead (vLLM's ``structured_outputs.regex``), which has no
+free whitespace and bounds every string by its ``maxLength``. Other schemas
+go as the standard ``response_format`` ``json_schema``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
@@ -37,6 +49,48 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 _TRANSPORT_ERRORS = _transport_errors()
+
+# One character of a JSON string: anything but a quote, a backslash or a
+# control character, or an escape.
+_JSON_STRING_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})'
+_DEFAULT_MAX_STRING = 500  # for string properties without maxLength
+
+
+def compact_json_pattern(schema: Mapping[str, Any]) -> str | None:
+    """A regular expression matching exactly the compact JSON texts (no
+    whitespace between tokens, properties in schema order) that ``schema``
+    allows, or None when ``schema`` is not a flat object whose properties are
+    all required and each a boolean, an integer, a string or an enum."""
+    properties = schema.get("properties")
+    if schema.get("type") != "object" or not isinstance(properties, dict) or not properties:
+        return None
+    if set(schema.get("required", ())) != set(properties):
+        return None
+    parts: list[str] = []
+    for key, spec in properties.items():
+        value = _value_pattern(spec) if isinstance(spec, dict) else None
+        if value is None:
+            return None
+        parts.append(re.escape(json.dumps(key, ensure_ascii=False)) + ":" + value)
+    return r"\{" + ",".join(parts) + r"\}"
+
+
+def _value_pattern(spec: Mapping[str, Any]) -> str | None:
+    if "enum" in spec:
+        values = spec["enum"]
+        if not values or not all(isinstance(v, str | bool | int) for v in values):
+            return None
+        return "(?:" + "|".join(re.escape(json.dumps(v, ensure_ascii=False)) for v in values) + ")"
+    kind = spec.get("type")
+    if kind == "boolean":
+        return "(?:true|false)"
+    if kind == "integer":
+        return "-?(?:0|[1-9][0-9]{0,17})"
+    if kind == "string":
+        low = int(spec.get("minLength", 0))
+        high = int(spec.get("maxLength", _DEFAULT_MAX_STRING))
+        return f'"{_JSON_STRING_CHAR}{{{low},{high}}}"'
+    return None
 
 
 class OpenAIChatGenerator:
@@ -121,6 +175,66 @@ class OpenAIChatGenerator:
             ) from exc
         if not produced:
             raise GeneratorOutputError(f"the LLM server at {self._base_url} returned no text")
+
+    def complete_json(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: dict[str, Any],
+        *,
+        name: str,
+        max_tokens: int,
+    ) -> dict[str, Any]:
+        """One non-streamed completion at temperature 0 constrained to
+        ``schema``, parsed (see the module docstring for how)."""
+        payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+        pattern = compact_json_pattern(schema)
+        constraint: dict[str, Any] = (
+            {"extra_body": {"structured_outputs": {"regex": pattern}}}
+            if pattern is not None
+            else {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": schema, "strict": True},
+                }
+            }
+        )
+        try:
+            completion = self._client.chat.completions.create(
+                model=self.model_name,
+                messages=payload,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                seed=self._seed,
+                stream=False,
+                **constraint,
+            )
+            choice = completion.choices[0] if completion.choices else None
+            text = (choice.message.content or "") if choice is not None else ""
+            finish = choice.finish_reason if choice is not None else None
+        except openai.APIError as exc:
+            raise self._translate(exc) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise GeneratorUnavailableError(
+                f"the connection to the LLM server at {self._base_url} broke: {exc}"
+            ) from exc
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise GeneratorOutputError(
+                f"the LLM server at {self._base_url} sent a malformed reply ({exc}); is "
+                "CHATBOT_LLM__BASE_URL an OpenAI-compatible endpoint?"
+            ) from exc
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GeneratorOutputError(
+                f"the LLM server at {self._base_url} returned no usable JSON for {name!r} "
+                f"(finish_reason={finish}): {text[:120]!r}"
+            ) from exc
+        if not isinstance(value, dict):
+            raise GeneratorOutputError(
+                f"the LLM server at {self._base_url} returned JSON that is not an object "
+                f"for {name!r}: {text[:120]!r}"
+            )
+        return value
 
     def _translate(self, exc: openai.APIError) -> GeneratorError:
         where = self._base_url

@@ -120,3 +120,74 @@ def test_answer_that_only_restates_the_question_is_a_decline(question: str, answ
     verdict = verify(answer, [P1, P2], 0.5, question)
     assert verdict.failure is RefusalReason.MODEL_DECLINED
     assert "restates" in verdict.detail
+
+
+def test_unsupported_sentence_is_dropped_when_the_rest_answers_the_question() -> None:
+    verdict = verify(
+        "The HKMA and Cyberport launched the Sandbox in August 2024 [1]. "
+        "It was funded with 300 million dollars [1].",
+        [P1, P2],
+        0.5,
+        "When was the GenA.I. Sandbox launched?",
+    )
+    assert verdict.failure is None and verdict.dropped == 1
+    assert verdict.text == "The HKMA and Cyberport launched the Sandbox in August 2024 [1]."
+    assert [c.number for c in verdict.citations] == [1]
+    assert "dropped 1 of 2 sentences" in verdict.detail and "300" in verdict.detail
+
+
+def test_uncited_sentence_keeps_the_markers_of_the_dropped_sentence_it_borrowed() -> None:
+    verdict = verify(
+        "The first cohort had 15 use cases. Each bank paid 300 dollars to join [2].",
+        [P1, P2],
+        0.5,
+        "How many use cases were in the first cohort?",
+    )
+    assert verdict.failure is None and verdict.dropped == 1
+    assert verdict.text == "The first cohort had 15 use cases. [2]"
+    assert [c.number for c in verdict.citations] == [2]
+
+
+def test_answer_is_refused_when_what_remains_does_not_touch_the_question() -> None:
+    verdict = verify(
+        "The HKMA and Cyberport launched it in August 2024 [1]. "
+        "It was funded with 300 million dollars [1].",
+        [P1, P2],
+        0.5,
+        "How much funding did the Sandbox receive?",
+    )
+    assert verdict.failure is RefusalReason.UNSUPPORTED and verdict.dropped == 0
+    assert "300" in verdict.detail and "no term with the question" in verdict.detail
+
+
+def test_answer_is_refused_when_what_remains_only_restates_the_question() -> None:
+    verdict = verify(
+        "The HKMA and Cyberport launched the Sandbox [1]. It launched in March 2023 [1].",
+        [P1, P2],
+        0.5,
+        "When did the HKMA and Cyberport launch the Sandbox?",
+    )
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+    assert "2023" in verdict.detail and "restate" in verdict.detail
+
+
+def test_without_a_question_an_unsupported_sentence_still_refuses_the_answer() -> None:
+    verdict = verify(
+        "The HKMA and Cyberport launched the Sandbox in August 2024 [1]. "
+        "It was funded with 300 million dollars [1].",
+        [P1, P2],
+        0.5,
+    )
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+
+
+def test_chinese_unsupported_sentence_is_dropped() -> None:
+    zh = passage("金管局與數碼港於2024年8月推出生成式人工智能沙盒。")
+    verdict = verify(
+        "金管局與數碼港於2024年8月推出沙盒[1]。沙盒預算為三億元[1]。",
+        [zh],
+        0.5,
+        "沙盒何時推出？",
+    )
+    assert verdict.failure is None and verdict.dropped == 1
+    assert verdict.text == "金管局與數碼港於2024年8月推出沙盒[1]。"

@@ -1,0 +1,204 @@
+"""A second, constrained LLM call that judges a verified answer.
+
+The lexical verifier (``chatbot.verify``) checks that an answer's words occur
+in the passages it cites; it cannot tell whether those passages answer *this*
+question. ``SupportJudge`` asks the model, with output constrained to a small
+JSON object, for the shortest phrase copied from the cited passages that
+answers the question, and whether the passages state the answer at all.
+
+The model's word is not taken on trust: its phrase must occur in the cited
+passages (case- and whitespace-insensitive; for Chinese, as a run of
+characters) and must say something the question does not (a span made only of
+the question's own words, "Who adopted the doctrines of the Normans?" ->
+"the Normans", is the typical near-miss), or the answer counts as
+unsupported. The yes/no alone is weak
+(the 1.5B model says "yes" to most near-miss questions); the copied span is the
+stronger signal and is returned as ``short_answer``.
+
+Output that cannot be used (not JSON, wrong fields) is a policy decision: by
+default the judge fails open (``supported=True``, the lexical check already
+passed) and logs a warning; ``fail_closed=True`` makes it a rejection. A
+server that is down or too slow is a fault, not a judgement: those
+``GeneratorError``s propagate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chatbot.domain import Passage
+from chatbot.errors import GeneratorOutputError
+from chatbot.prompts import question_language
+from chatbot.protocols import ChatMessage, JsonGenerator
+from chatbot.text import content_terms, is_cjk, stem
+
+log = logging.getLogger(__name__)
+
+MAX_SPAN_CHARS = 120
+
+# "answer" comes first so the model commits to a copied phrase before it
+# judges; the span is what the code can check.
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string", "maxLength": MAX_SPAN_CHARS},
+        "supported": {"type": "boolean"},
+    },
+    "required": ["answer", "supported"],
+    "additionalProperties": False,
+}
+
+_CITATION_RE = re.compile(r"\s*\[\d+(?:\s*[,，、]\s*\d+)*\]")
+
+_SYSTEM = {
+    "en": (
+        "You check answers against source passages. You are given numbered passages, a "
+        "question and a proposed answer. Use only the passages, never outside knowledge. "
+        "Reply with one JSON object and nothing else."
+    ),
+    "zh": (
+        "你負責根據原文段落核對答案。你會收到編號的段落、一個問題和一個擬定答案。"
+        "只可使用段落內容，不可使用外部知識。只回覆一個 JSON 物件，不要有其他文字。"
+    ),
+}
+
+_TASK = {
+    "en": (
+        '"answer": the shortest exact phrase copied from the passages that answers this exact '
+        'question (a name, number, date or short phrase), or "" if the passages do not state '
+        "it.\n"
+        '"supported": true only if the passage text states the answer to this exact question; '
+        "false if it does not, or if it answers a different question.\n"
+        'Reply like: {"answer":"...","supported":true}'
+    ),
+    "zh": (
+        '"answer"：從段落中原文照抄、能回答這個問題的最短詞語（名稱、數字、日期或短語）；'
+        '如段落沒有說明答案，填 ""。\n'
+        '"supported"：只有當段落原文說明了這個問題的答案時才填 true；'
+        "如段落沒有說明，或回答的是另一個問題，填 false。\n"
+        '回覆格式：{"answer":"...","supported":true}'
+    ),
+}
+
+_LABELS = {
+    "en": ("Passages", "Question", "Proposed answer"),
+    "zh": ("段落", "問題", "擬定答案"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """Whether the cited passages state the answer, and the span that does.
+
+    ``short_answer`` is set only when ``supported`` is true and the span was
+    found in the passages (or None when the judge's output was unusable and
+    the policy is to fail open). ``detail`` is for logs and audit."""
+
+    supported: bool
+    short_answer: str | None
+    detail: str
+
+
+def build_judge_messages(
+    question: str, answer_text: str, cited: Sequence[Passage]
+) -> list[ChatMessage]:
+    """The judge's prompt: numbered passages, the question, the proposed
+    answer without its citation markers, and the two fields to fill."""
+    language = question_language(question)
+    passages_label, question_label, answer_label = _LABELS[language]
+    blocks = "\n\n".join(
+        f"[{number}] {passage.chunk.text.strip()}" for number, passage in enumerate(cited, 1)
+    )
+    user = (
+        f"{passages_label}:\n\n{blocks}\n\n"
+        f"{question_label}: {question.strip()}\n"
+        f"{answer_label}: {_CITATION_RE.sub('', answer_text).strip()}\n\n"
+        f"{_TASK[language]}"
+    )
+    return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
+
+
+def span_in_passages(span: str, cited: Sequence[Passage]) -> bool:
+    """True when ``span`` occurs in the text of one of ``cited``, ignoring case,
+    runs of whitespace and compatibility forms; for Chinese, ignoring all
+    whitespace (a run of characters, as PDF text breaks lines anywhere)."""
+    needle = _comparable(span)
+    if not needle:
+        return False
+    return any(needle in _comparable(p.chunk.text, cjk=is_cjk(needle)) for p in cited)
+
+
+def repeats_question(span: str, question: str) -> bool:
+    """True when every content term of ``span`` (stemmed) is one of the
+    question's: the span names nothing the question did not. A span without
+    content terms (a bare "5") does not count as repeating."""
+    said = {stem(t) for t in content_terms(span)}
+    return bool(said) and said <= {stem(t) for t in content_terms(question)}
+
+
+def _comparable(text: str, cjk: bool | None = None) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    if cjk if cjk is not None else is_cjk(text):
+        return "".join(text.split())
+    return " ".join(text.split())
+
+
+def _clean_span(value: str) -> str:
+    # The model sometimes wraps the phrase in quotes or ends it with the
+    # sentence's full stop; neither is part of the answer.
+    return value.strip().strip("\"'“”「」").strip().rstrip(".。,，;；:：").strip()
+
+
+class SupportJudge:
+    """Judges whether cited passages state the answer to a question."""
+
+    def __init__(
+        self, generator: JsonGenerator, max_tokens: int = 160, *, fail_closed: bool = False
+    ) -> None:
+        self.generator = generator
+        self.max_tokens = max_tokens
+        self.fail_closed = fail_closed
+
+    def judge(self, question: str, answer_text: str, cited: Sequence[Passage]) -> Judgement:
+        """One constrained LLM call. Raises ``GeneratorUnavailableError`` or
+        ``GeneratorTimeoutError`` for faults; unusable output follows the
+        ``fail_closed`` policy."""
+        if not cited:
+            return Judgement(False, None, "no cited passages to judge against")
+        messages = build_judge_messages(question, answer_text, cited)
+        try:
+            reply = self.generator.complete_json(
+                messages, SCHEMA, name="support_judgement", max_tokens=self.max_tokens
+            )
+            span, supported = _fields(reply)
+        except GeneratorOutputError as exc:
+            return self._unusable(str(exc))
+
+        if not supported:
+            return Judgement(False, None, f"judge: passages do not state it (span {span!r})")
+        if not span:
+            return Judgement(False, None, "judge said supported but gave no answer span")
+        if not span_in_passages(span, cited):
+            return Judgement(False, None, f"answer span not found in cited passages: {span!r}")
+        if repeats_question(span, question):
+            return Judgement(False, None, f"answer span only repeats the question: {span!r}")
+        return Judgement(True, span, f"judge: supported, span {span!r} found in cited passages")
+
+    def _unusable(self, why: str) -> Judgement:
+        policy = "rejecting (fail closed)" if self.fail_closed else "accepting (fail open)"
+        log.warning("judge output unusable, %s: %s", policy, why)
+        return Judgement(not self.fail_closed, None, f"judge output unusable: {why[:200]}")
+
+
+def _fields(reply: dict[str, Any]) -> tuple[str, bool]:
+    """(answer span, supported) from the judge's JSON, or GeneratorOutputError."""
+    span = reply.get("answer")
+    supported = reply.get("supported")
+    if not isinstance(span, str) or not isinstance(supported, bool):
+        raise GeneratorOutputError(f"judge reply lacks answer/supported fields: {reply!r:.200}")
+    return _clean_span(span), supported
