@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
     from chatbot.pipeline import Pipeline
-    from chatbot.protocols import Generator
+    from chatbot.protocols import Generator, Reranker
     from ingest.sync import Ingestor
 
 CHROMA_DIRNAME = "chroma"
@@ -141,6 +141,19 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
         temperature=cfg.temperature,
         seed=cfg.seed,
     )
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    """The cross-encoder reranker from a local folder, or None when none is set.
+
+    The folder is checked now (a wrong path fails at start-up); the model loads
+    on the first question."""
+    model = (settings.retrieval.reranker_model or "").strip()
+    if not model:
+        return None
+    from chatbot.adapters.cross_encoder import CrossEncoderReranker
+
+    return CrossEncoderReranker(model)
 
 
 def build_pipeline(

@@ -71,6 +71,9 @@ class Passage:
     fused_score: float
     dense_score: float | None = None
     keyword_score: float | None = None
+    # Set when a cross-encoder reranked the candidates (higher is more relevant;
+    # the scale is the model's own); the order then follows it, not fused_score.
+    rerank_score: float | None = None
 
     @property
     def id(self) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chatbot.domain import Chunk
+from chatbot.domain import Chunk, Passage
 
 
 class Embedder(Protocol):
@@ -74,6 +74,22 @@ class KeywordIndex(Protocol):
         """(number of chunks, {term: chunks containing it}) for IDF weighting.
 
         Terms are in the form ``chatbot.text.terms`` produces.
+        """
+        ...
+
+
+class Reranker(Protocol):
+    @property
+    def name(self) -> str:
+        """Identifier of the reranking model, for logs and audit."""
+        ...
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """The same passages, reordered best first for ``question``.
+
+        Every passage comes back exactly once, with ``rerank_score`` set (higher
+        is more relevant; the scale is the model's own) and nothing else
+        changed; ties keep their input order. No passages in, none out.
         """
         ...
 

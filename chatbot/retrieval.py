@@ -2,7 +2,8 @@
 
 Reciprocal rank fusion needs no score calibration between the two sides, so
 a BM25 score and a cosine similarity never have to be compared directly. The
-raw scores are kept on each passage for the gate and for audit.
+raw scores are kept on each passage for the gate and for audit. An optional
+cross-encoder then reorders the best few fused candidates (``rerank``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from chatbot.domain import Chunk, Passage
-from chatbot.protocols import Embedder, Hit, KeywordIndex, VectorIndex
+from chatbot.protocols import Embedder, Hit, KeywordIndex, Reranker, VectorIndex
 from chatbot.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,39 @@ def fuse(dense: Sequence[Hit], keyword: Sequence[Hit], rrf_k: int = 60) -> list[
     ]
 
 
+def rerank(
+    question: str, passages: Sequence[Passage], reranker: Reranker, candidates: int
+) -> list[Passage]:
+    """The first ``candidates`` passages reordered by ``reranker``, then the rest
+    in their original order (they were never rescored)."""
+    head = reranker.rerank(question, passages[:candidates])
+    if head:
+        top = head[0]
+        log.info(
+            "reranked %d of %d with %s; top %s rerank=%s",
+            len(head),
+            len(passages),
+            reranker.name,
+            top.id[:12],
+            None if top.rerank_score is None else round(top.rerank_score, 3),
+        )
+    return [*head, *passages[candidates:]]
+
+
 def retrieve(
     question: str,
     embedder: Embedder,
     vectors: VectorIndex,
     keywords: KeywordIndex,
     settings: RetrievalSettings,
+    *,
+    reranker: Reranker | None = None,
 ) -> list[Passage]:
-    """Candidates for ``question`` from both indexes, fused, best first."""
+    """Candidates for ``question`` from both indexes, fused, best first.
+
+    With a ``reranker``, the best ``settings.rerank_candidates`` fused passages
+    are rescored and reordered; the rest follow in fused order.
+    """
     query_vector = embedder.embed([question])[0]
     dense = vectors.query(query_vector, settings.dense_k)
     keyword = keywords.search(question, settings.keyword_k)
@@ -70,4 +96,6 @@ def retrieve(
             None if top.dense_score is None else round(top.dense_score, 3),
             None if top.keyword_score is None else round(top.keyword_score, 2),
         )
+    if reranker is not None and passages:
+        passages = rerank(question, passages, reranker, settings.rerank_candidates)
     return passages

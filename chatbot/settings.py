@@ -111,6 +111,18 @@ class RetrievalSettings(BaseModel):
     passage_token_budget: int = Field(
         900, description="Most tokens of passages in one prompt (measured budget, see README)."
     )
+    reranker_model: str | None = Field(
+        None,
+        description="Local folder of a sentence-transformers CrossEncoder (e.g. a copy of "
+        "cross-encoder/ms-marco-MiniLM-L-6-v2) that rescores the fused candidates; "
+        "never fetched from a hub. Unset or empty: no reranking.",
+    )
+    rerank_candidates: int = Field(
+        20,
+        ge=1,
+        description="How many of the best fused candidates the reranker rescores; the "
+        "rest keep their fused order after them.",
+    )
 
 
 class GateSettings(BaseModel):

@@ -1,0 +1,272 @@
+"""Cross-encoder reranking: the step in retrieval, the adapter, and its wiring.
+
+One contract suite runs against a scripted fake and, marked ``real``, against
+``CrossEncoderReranker`` on a cross-encoder folder built offline from the
+packaged MiniLM (a randomly initialised scoring head: enough to prove the
+load, save and scoring path, not relevance).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from chatbot.adapters.cross_encoder import CrossEncoderReranker, check_folder
+from chatbot.compose import build_reranker
+from chatbot.domain import Chunk, Passage
+from chatbot.errors import ConfigurationError
+from chatbot.protocols import Reranker
+from chatbot.retrieval import fuse, rerank, retrieve
+from chatbot.settings import RetrievalSettings, Settings
+from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+
+SETTING = "CHATBOT_RETRIEVAL__RERANKER_MODEL"
+
+TEXTS = {
+    "limit": "The deposit protection limit is HKD 800,000 per depositor per bank.",
+    "payout": "Compensation is paid within seven days after the scheme is triggered.",
+    "eligible": "Savings, current and time deposits of up to five years are protected.",
+    "excluded": "Structured deposits and bearer instruments are not protected.",
+    "claims": "Depositors do not need to file a claim; payment is automatic.",
+}
+
+
+def make_chunk(chunk_id: str, text: str) -> Chunk:
+    return Chunk(chunk_id, text, "dps.pdf", "DPS guide", 1, "", "en", f"c-{chunk_id}", "f", 0)
+
+
+def make_passages() -> list[Passage]:
+    return [
+        Passage(make_chunk(cid, text), fused_score=1.0 / (60 + rank))
+        for rank, (cid, text) in enumerate(TEXTS.items(), start=1)
+    ]
+
+
+class ScriptedReranker:
+    """Implements ``Reranker``: scores from a table by chunk id (0.0 if absent);
+    records every call as (question, ids)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.calls: list[tuple[str, list[str]]] = []
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        self.calls.append((question, [p.id for p in passages]))
+        scored = [replace(p, rerank_score=self.scores.get(p.id, 0.0)) for p in passages]
+        return sorted(scored, key=lambda p: -(p.rerank_score or 0.0))
+
+
+# -- the rerank step in retrieval ----------------------------------------------
+
+
+def test_reranked_passages_come_best_first() -> None:
+    passages = make_passages()
+    reranker = ScriptedReranker({"claims": 3.0, "eligible": 2.0, "limit": 1.0})
+    out = rerank("q", passages, reranker, candidates=10)
+    assert [p.id for p in out] == ["claims", "eligible", "limit", "payout", "excluded"]
+    assert [p.rerank_score for p in out] == [3.0, 2.0, 1.0, 0.0, 0.0]
+    # Only the rerank score is new: fused scores and chunks are untouched.
+    by_id = {p.id: p for p in passages}
+    assert all(replace(p, rerank_score=None) == by_id[p.id] for p in out)
+
+
+def test_only_the_first_candidates_are_rescored() -> None:
+    passages = make_passages()
+    reranker = ScriptedReranker({"payout": 5.0, "claims": 9.0})
+    out = rerank("q", passages, reranker, candidates=2)
+    assert reranker.calls == [("q", ["limit", "payout"])]
+    # "claims" scores highest but was not a candidate: it stays in fused order.
+    assert [p.id for p in out] == ["payout", "limit", "eligible", "excluded", "claims"]
+    assert [p.rerank_score for p in out] == [5.0, 0.0, None, None, None]
+
+
+@pytest.fixture
+def stores() -> tuple[HashEmbedder, InMemoryVectorIndex, InMemoryKeywordIndex]:
+    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
+    chunks = [make_chunk(cid, text) for cid, text in TEXTS.items()]
+    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    keywords.upsert(chunks)
+    return embedder, vectors, keywords
+
+
+def test_retrieve_without_a_reranker_is_the_fused_order(
+    stores: tuple[HashEmbedder, InMemoryVectorIndex, InMemoryKeywordIndex],
+) -> None:
+    embedder, vectors, keywords = stores
+    settings = RetrievalSettings()
+    question = "Which deposits are protected?"
+    expected = fuse(
+        vectors.query(embedder.embed([question])[0], settings.dense_k),
+        keywords.search(question, settings.keyword_k),
+        settings.rrf_k,
+    )
+    plain = retrieve(question, embedder, vectors, keywords, settings)
+    assert plain == retrieve(question, embedder, vectors, keywords, settings, reranker=None)
+    assert plain == expected and len(plain) == len(TEXTS)
+    assert all(p.rerank_score is None for p in plain)
+
+
+def test_retrieve_reranks_the_configured_number_of_candidates(
+    stores: tuple[HashEmbedder, InMemoryVectorIndex, InMemoryKeywordIndex],
+) -> None:
+    embedder, vectors, keywords = stores
+    settings = RetrievalSettings(rerank_candidates=3)
+    question = "Which deposits are protected?"
+    fused = retrieve(question, embedder, vectors, keywords, settings)
+    last_candidate = fused[2].id
+    reranker = ScriptedReranker({last_candidate: 1.0})
+
+    out = retrieve(question, embedder, vectors, keywords, settings, reranker=reranker)
+
+    assert reranker.calls == [(question, [p.id for p in fused[:3]])]
+    assert out[0].id == last_candidate and out[0].rerank_score == 1.0
+    assert [p.id for p in out[1:3]] == [p.id for p in fused[:2]]
+    assert out[3:] == fused[3:]
+
+
+def test_nothing_retrieved_means_no_rerank_call() -> None:
+    reranker = ScriptedReranker({})
+    out = retrieve(
+        "anything",
+        HashEmbedder(),
+        InMemoryVectorIndex(),
+        InMemoryKeywordIndex(),
+        RetrievalSettings(),
+        reranker=reranker,
+    )
+    assert out == [] and reranker.calls == []
+
+
+# -- one contract, two implementations -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cross_encoder_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CrossEncoder saved offline from the packaged MiniLM, random one-label head."""
+    from sentence_transformers import CrossEncoder
+
+    from chatbot.adapters.st_embedder import resolve_model
+
+    source, _ = resolve_model("all-MiniLM-L6-v2")
+    folder = tmp_path_factory.mktemp("reranker") / "minilm-cross-encoder"
+    model = CrossEncoder(str(source), num_labels=1, device="cpu", local_files_only=True)
+    model.save(str(folder))
+    return folder
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.real)])
+def reranker(request: pytest.FixtureRequest) -> Reranker:
+    if request.param == "fake":
+        return ScriptedReranker({"limit": 0.9, "claims": 0.4, "payout": 0.4})
+    folder: Path = request.getfixturevalue("cross_encoder_folder")
+    return CrossEncoderReranker(str(folder))
+
+
+class TestRerankerContract:
+    def test_every_passage_comes_back_once_best_first(self, reranker: Reranker) -> None:
+        passages = make_passages()
+        out = reranker.rerank("What is the deposit protection limit?", passages)
+        assert sorted(p.id for p in out) == sorted(p.id for p in passages)
+        scores = [p.rerank_score for p in out]
+        assert all(s is not None and math.isfinite(s) for s in scores)
+        assert scores == sorted(scores, key=lambda s: -(s or 0.0))
+        by_id = {p.id: p for p in passages}
+        assert all(replace(p, rerank_score=None) == by_id[p.id] for p in out)
+
+    def test_no_passages_in_none_out(self, reranker: Reranker) -> None:
+        assert reranker.rerank("anything", []) == []
+
+    def test_it_has_a_name(self, reranker: Reranker) -> None:
+        assert reranker.name
+
+
+# -- the adapter's folder checks and the composition root -------------------------
+
+
+def test_a_missing_folder_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        CrossEncoderReranker(str(tmp_path / "no-such-model"))
+    message = str(info.value)
+    assert "does not exist" in message and SETTING in message and "unset it" in message
+
+
+def test_an_empty_folder_is_not_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"no config\.json"):
+        check_folder(str(tmp_path))
+
+
+def test_an_embedding_model_is_not_a_cross_encoder() -> None:
+    from chatbot.adapters.st_embedder import resolve_model
+
+    packaged, _ = resolve_model("all-MiniLM-L6-v2")
+    with pytest.raises(ConfigurationError, match=r"SentenceTransformer .*not a cross-encoder"):
+        check_folder(str(packaged))
+
+
+def test_a_plain_transformers_folder_needs_a_classification_head(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertModel"]}), "utf-8")
+    with pytest.raises(ConfigurationError, match="ForSequenceClassification"):
+        check_folder(str(tmp_path))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"architectures": ["XLMRobertaForSequenceClassification"]}), "utf-8"
+    )
+    assert check_folder(str(tmp_path)) == tmp_path.resolve()
+
+
+def test_construction_checks_the_folder_but_does_not_load_the_model(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"architectures": ["BertForSequenceClassification"]}), "utf-8"
+    )
+    reranker = CrossEncoderReranker(str(tmp_path))
+    assert reranker.name == f"local:{tmp_path.resolve()}"
+    assert reranker._model is None
+    assert reranker.rerank("q", []) == []
+    assert reranker._model is None
+
+
+def test_reranking_is_off_by_default(settings: Settings) -> None:
+    assert settings.retrieval.reranker_model is None
+    assert settings.retrieval.rerank_candidates == 20
+    assert build_reranker(settings) is None
+
+
+def test_an_empty_setting_means_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SETTING, "")
+    assert build_reranker(Settings(_env_file=None)) is None
+
+
+def test_the_environment_selects_the_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"architectures": ["BertForSequenceClassification"]}), "utf-8"
+    )
+    monkeypatch.setenv(SETTING, str(tmp_path))
+    monkeypatch.setenv("CHATBOT_RETRIEVAL__RERANK_CANDIDATES", "8")
+    settings = Settings(_env_file=None)
+    assert settings.retrieval.rerank_candidates == 8
+    reranker = build_reranker(settings)
+    assert isinstance(reranker, CrossEncoderReranker)
+    assert reranker.folder == tmp_path.resolve()
+
+
+def test_a_missing_folder_fails_when_the_reranker_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(SETTING, str(tmp_path / "gone"))
+    with pytest.raises(ConfigurationError, match=SETTING):
+        build_reranker(Settings(_env_file=None))
+
+
+def test_at_least_one_candidate() -> None:
+    with pytest.raises(ValueError, match="rerank_candidates"):
+        RetrievalSettings(rerank_candidates=0)
