@@ -12,10 +12,12 @@ the local SQLite file ``index.path/keywords.sqlite3``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chatbot.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError
 from chatbot.settings import Settings
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from chatbot.pipeline import Pipeline
     from chatbot.protocols import Generator, Reranker
     from ingest.sync import Ingestor
+
+log = logging.getLogger(__name__)
 
 CHROMA_DIRNAME = "chroma"
 KEYWORD_FILENAME = "keywords.sqlite3"
@@ -161,20 +165,51 @@ def build_pipeline(
     base_url: str | None = None,
     stores: Stores | None = None,
     generator: Generator | None = None,
+    index_path: Path | None = None,
 ) -> Pipeline:
-    """The answering pipeline, wired from settings (parts may be passed in)."""
+    """The answering pipeline, wired from settings (parts may be passed in).
+
+    ``index_path`` is where the index's own calibration is looked for
+    [default: ``settings.index.path``]."""
     from chatbot.pipeline import Pipeline
 
     stores = stores or build_stores(settings)
+    generator = generator or build_generator(settings, base_url)
+    judge = None
+    if settings.gate.judge:
+        from chatbot.judge import SupportJudge
+        from chatbot.protocols import JsonGenerator
+
+        if isinstance(generator, JsonGenerator):
+            judge = SupportJudge(generator)
+        else:
+            log.warning("the generator cannot make JSON calls; the support judge is off")
     return Pipeline(
         embedder=stores.embedder,
         vectors=stores.vectors,
         keywords=stores.keywords,
-        generator=generator or build_generator(settings, base_url),
+        generator=generator,
         retrieval=settings.retrieval,
         gate=settings.gate,
         max_question_chars=settings.max_question_chars,
+        calibration=load_calibration(settings, index_path),
+        reranker=build_reranker(settings),
+        judge=judge,
     )
+
+
+def load_calibration(settings: Settings, index_path: Path | None = None) -> Calibration | None:
+    """The answerability calibration that applies (see chatbot.answerability),
+    or None when it is switched off or none exists."""
+    if not settings.gate.answerability:
+        return None
+    path = find_calibration(index_path or settings.index.path, settings.gate.calibration_file)
+    if path is None:
+        log.warning("no answerability calibration found; only the fixed gate thresholds apply")
+        return None
+    calibration = Calibration.load(path)
+    log.info("answerability calibration: %s", path)
+    return calibration
 
 
 def status_line(stores: Stores, model: str) -> str:

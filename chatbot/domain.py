@@ -130,11 +130,19 @@ class Evidence:
     coverage: float  # 0..1
     matched: tuple[str, ...]
     missing: tuple[str, ...]
+    # Finer signals for the calibrated answerability model (chatbot.answerability):
+    sentence_coverage: float = 0.0  # coverage by the single best sentence shown
+    best_sentence: str = ""  # that sentence (truncated)
+    dense_gap: float = 0.0  # best minus second-best dense similarity
+    heaviest_missing: float = 0.0  # weight share of the most important missing unit
+    answerability: float | None = None  # the calibrated model's P(answerable), if run
 
     def describe(self) -> str:
         dense = "n/a" if self.best_dense is None else f"{self.best_dense:.3f}"
+        model = "" if self.answerability is None else f" p_answerable={self.answerability:.2f}"
         return (
             f"best_dense={dense} coverage={self.coverage:.2f} "
+            f"sentence_coverage={self.sentence_coverage:.2f}{model} "
             f"missing={list(self.missing)[:8]} lang={self.language}"
         )
 
@@ -152,6 +160,9 @@ class Answer:
     # The follow-up rewritten to stand alone, which is what was retrieved for and
     # answered; None when the question was asked without conversation history.
     standalone_question: str | None = None
+    # The shortest phrase of the cited passages that answers the question, as
+    # extracted by the support judge (chatbot.judge); None when it did not run.
+    short_answer: str | None = None
 
     def cited_passages(self) -> tuple[Passage, ...]:
         seen: dict[str, Passage] = {}

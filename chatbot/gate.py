@@ -19,6 +19,7 @@ harness for a bank's own corpus.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from chatbot.domain import Evidence, Passage
@@ -37,6 +38,26 @@ def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[s
     }
 
 
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(\[\u3400-\u9fff])|(?<=[。！？；])")
+
+
+_ABBREVIATION_END_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")
+
+
+def sentences_of(text: str) -> list[str]:
+    """Rough sentence split, good enough to find the sentence that covers most:
+    ". " before a capital or digit ends one, "3.5" and "GenA.I. Sandbox" do not."""
+    sentences: list[str] = []
+    for part in (p.strip() for p in _SENTENCE_END_RE.split(text)):
+        if not part:
+            continue
+        if sentences and _ABBREVIATION_END_RE.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {part}"
+        else:
+            sentences.append(part)
+    return sentences
+
+
 def assess(
     question: str,
     shown: Sequence[Passage],
@@ -45,26 +66,48 @@ def assess(
 ) -> Evidence:
     """Measure how well ``shown`` passages cover ``question``."""
     units = evidence_units(question)
-    dense_scores = [p.dense_score for p in candidates if p.dense_score is not None]
-    best_dense = max(dense_scores) if dense_scores else None
+    dense_scores = sorted(
+        (p.dense_score for p in candidates if p.dense_score is not None), reverse=True
+    )
+    best_dense = dense_scores[0] if dense_scores else None
+    dense_gap = dense_scores[0] - dense_scores[1] if len(dense_scores) > 1 else 0.0
     language = detect_language(question)
     if not units:
-        return Evidence(language, best_dense, 0.0, (), ())
+        return Evidence(language, best_dense, 0.0, (), (), dense_gap=dense_gap)
     idf = idf_weights(sorted({t for _, grams in units for t in grams}), keywords)
-    present = {stem(t) for p in shown for t in terms(p.chunk.text)}
-    matched: list[str] = []
-    missing: list[str] = []
-    covered = total = 0.0
-    for unit, grams in units:
-        weight = max(idf[g] for g in grams)
-        total += weight
-        if any(stem(g) in present for g in grams):
-            covered += weight
-            matched.append(unit)
-        else:
-            missing.append(unit)
-    coverage = covered / total if total > 0 else 0.0
-    return Evidence(language, best_dense, coverage, tuple(matched), tuple(missing))
+    weights = [max(idf[g] for g in grams) for _, grams in units]
+    total = sum(weights)
+    if total <= 0:
+        return Evidence(language, best_dense, 0.0, (), (), dense_gap=dense_gap)
+
+    def covered_by(present: set[str]) -> list[bool]:
+        return [any(stem(g) in present for g in grams) for _, grams in units]
+
+    hits = covered_by({stem(t) for p in shown for t in terms(p.chunk.text)})
+    matched = tuple(unit for (unit, _), hit in zip(units, hits, strict=True) if hit)
+    missing = tuple(unit for (unit, _), hit in zip(units, hits, strict=True) if not hit)
+    coverage = sum(w for w, hit in zip(weights, hits, strict=True) if hit) / total
+    heaviest_missing = max(
+        (w for w, hit in zip(weights, hits, strict=True) if not hit), default=0.0
+    )
+    best_sentence, sentence_coverage = "", 0.0
+    for passage in shown:
+        for sentence in sentences_of(passage.chunk.text):
+            present = {stem(t) for t in terms(sentence)}
+            share = sum(w for w, hit in zip(weights, covered_by(present), strict=True) if hit)
+            if share / total > sentence_coverage:
+                best_sentence, sentence_coverage = sentence, share / total
+    return Evidence(
+        language,
+        best_dense,
+        coverage,
+        matched,
+        missing,
+        sentence_coverage=sentence_coverage,
+        best_sentence=best_sentence[:400],
+        dense_gap=dense_gap,
+        heaviest_missing=heaviest_missing / total,
+    )
 
 
 def weak_evidence(evidence: Evidence, settings: GateSettings) -> str | None:

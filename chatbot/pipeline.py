@@ -17,15 +17,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from chatbot.answerability import Calibration
 from chatbot.conversation import Turn, condense
-from chatbot.domain import Answer, Outcome, Refusal, RefusalReason, Timings
+from chatbot.domain import Answer, Evidence, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.gate import assess, weak_evidence
+from chatbot.judge import SupportJudge
 from chatbot.messages import refusal_message
 from chatbot.prompts import build_messages, question_language, select_passages
-from chatbot.protocols import Embedder, Generator, KeywordIndex, VectorIndex
+from chatbot.protocols import Embedder, Generator, KeywordIndex, Reranker, VectorIndex
 from chatbot.retrieval import retrieve
+from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
 from chatbot.verify import verify
 
@@ -39,6 +42,17 @@ class Draft:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Examination:
+    """What retrieval and the gate found for one question, before any LLM call."""
+
+    candidates: list[Passage]
+    shown: list[Passage]
+    evidence: Evidence
+    # (reason, why) when the question must be refused here; None to go on.
+    refusal: tuple[RefusalReason, str] | None
+
+
 class Pipeline:
     def __init__(
         self,
@@ -49,6 +63,9 @@ class Pipeline:
         retrieval: RetrievalSettings,
         gate: GateSettings,
         max_question_chars: int = 2000,
+        calibration: Calibration | None = None,
+        reranker: Reranker | None = None,
+        judge: SupportJudge | None = None,
     ) -> None:
         self.embedder = embedder
         self.vectors = vectors
@@ -57,6 +74,9 @@ class Pipeline:
         self.retrieval = retrieval
         self.gate = gate
         self.max_question_chars = max_question_chars
+        self.calibration = calibration
+        self.reranker = reranker
+        self.judge = judge
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Outcome:
         """Answer ``question`` from the corpus, or refuse and say why.
@@ -86,21 +106,30 @@ class Pipeline:
         # shows what a follow-up was understood as.
         standalone = query if history else None
 
-        started = time.perf_counter()
-        candidates = retrieve(query, self.embedder, self.vectors, self.keywords, self.retrieval)
-        shown = select_passages(
-            candidates, self.retrieval.max_passages, self.retrieval.passage_token_budget
-        )
-        evidence = assess(query, shown, candidates, self.keywords)
-        retrieve_s = time.perf_counter() - started
-        weak = weak_evidence(evidence, self.gate)
-        if weak is not None:
-            log.info("refused (no_evidence): %s; %s", weak, evidence.describe())
+        scope = out_of_scope(query)
+        if scope is not None:
+            log.info("refused (out_of_scope): %s", scope)
             yield Refusal(
-                reason=RefusalReason.NO_EVIDENCE,
-                message=refusal_message(RefusalReason.NO_EVIDENCE, language),
+                reason=RefusalReason.OUT_OF_SCOPE,
+                message=refusal_message(RefusalReason.OUT_OF_SCOPE, language),
+                detail=scope,
+                timings=Timings(condense_s=condense_s),
+                standalone_question=standalone,
+            )
+            return
+
+        started = time.perf_counter()
+        found = self.examine(query)
+        shown, evidence = found.shown, found.evidence
+        retrieve_s = time.perf_counter() - started
+        if found.refusal is not None:
+            reason, why = found.refusal
+            log.info("refused (%s): %s; %s", reason.value, why, evidence.describe())
+            yield Refusal(
+                reason=reason,
+                message=refusal_message(reason, language),
                 passages=tuple(shown),
-                detail=f"{weak}; {evidence.describe()}",
+                detail=f"{why}; {evidence.describe()}",
                 timings=Timings(retrieve_s=retrieve_s, condense_s=condense_s),
                 evidence=evidence,
                 standalone_question=standalone,
@@ -131,10 +160,30 @@ class Pipeline:
                 standalone_question=standalone,
             )
             return
+        short_answer: str | None = None
+        if self.judge is not None:
+            cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
+            judgement = self.judge.judge(query, verdict.text, cited)
+            timings = replace(timings, verify_s=time.perf_counter() - started)
+            if not judgement.supported:
+                log.info("refused (unsupported): judge: %s", judgement.detail)
+                yield Refusal(
+                    reason=RefusalReason.UNSUPPORTED,
+                    message=refusal_message(RefusalReason.UNSUPPORTED, language),
+                    passages=tuple(shown),
+                    detail=f"support judge: {judgement.detail}; draft={text[:300]!r}",
+                    timings=timings,
+                    llm_called=True,
+                    evidence=evidence,
+                    standalone_question=standalone,
+                )
+                return
+            short_answer = judgement.short_answer
         log.info(
-            "answered with citations %s (%d re-pointed)",
+            "answered with citations %s (%d re-pointed, %d sentences dropped)",
             [c.number for c in verdict.citations],
             verdict.reattributed,
+            verdict.dropped,
         )
         yield Answer(
             text=verdict.text,
@@ -144,7 +193,41 @@ class Pipeline:
             timings=timings,
             evidence=evidence,
             standalone_question=standalone,
+            short_answer=short_answer,
         )
+
+    def examine(self, query: str) -> Examination:
+        """Retrieve for ``query`` and run the gate: fixed thresholds first
+        (no_evidence), then the calibrated answerability model (weak_evidence)."""
+        candidates = retrieve(
+            query,
+            self.embedder,
+            self.vectors,
+            self.keywords,
+            self.retrieval,
+            reranker=self.reranker,
+        )
+        shown = select_passages(
+            candidates, self.retrieval.max_passages, self.retrieval.passage_token_budget
+        )
+        evidence = assess(query, shown, candidates, self.keywords)
+        weak = weak_evidence(evidence, self.gate)
+        if weak is not None:
+            return Examination(candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, weak))
+        if self.calibration is not None and self.gate.answerability:
+            scored = self.calibration.score(query, evidence)
+            if scored is not None:
+                probability, threshold = scored
+                evidence = replace(evidence, answerability=probability)
+                if probability < threshold:
+                    why = (
+                        f"passages found but probably not holding the answer "
+                        f"(P(answerable)={probability:.2f} below {threshold:.2f})"
+                    )
+                    return Examination(
+                        candidates, shown, evidence, (RefusalReason.WEAK_EVIDENCE, why)
+                    )
+        return Examination(candidates, shown, evidence, None)
 
     def _validate(self, question: str, language: str) -> Refusal | None:
         stripped = (question or "").strip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chatbot.domain import Chunk, Passage
 
@@ -115,6 +115,7 @@ class Generator(Protocol):
         ...
 
 
+@runtime_checkable
 class JsonGenerator(Protocol):
     def complete_json(
         self,

@@ -151,6 +151,22 @@ class GateSettings(BaseModel):
         description="Verification: least share of an answer sentence's content words "
         "that must appear in the passages it cites.",
     )
+    answerability: bool = Field(
+        True,
+        description="Also refuse (weak_evidence) when the calibrated answerability model "
+        "says the passages probably do not hold the answer (no LLM call).",
+    )
+    judge: bool = Field(
+        True,
+        description="After verification, a second constrained LLM call (JSON schema) judges "
+        "whether the cited passages state the answer and extracts the short answer; "
+        "unsupported answers become refusals (unsupported).",
+    )
+    calibration_file: Path | None = Field(
+        None,
+        description="Answerability calibration to use [default: <index path>/calibration.json "
+        "if present, else the packaged chatbot/calibration/default.json].",
+    )
 
 
 class IngestSettings(BaseModel):

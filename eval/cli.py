@@ -25,7 +25,7 @@ from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 from eval.items import EvalSet
-from eval.loaders import DRCD_PATH, OWN_SET_PATH, REPO_ROOT, SQUAD2_PATH
+from eval.loaders import DRCD_PATH, OWN_SET_PATH, REPO_ROOT, SPLITS, SQUAD2_PATH
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ def load_dataset(
     seed: int,
     drcd_fraction: float,
     rgb_negative: bool,
+    split: str = "all",
 ) -> tuple[EvalSet, Path]:
     """The (seeded) question sample and the file it came from."""
     from eval.loaders import load_drcd, load_jsonl, load_rgb, load_squad2
@@ -87,9 +88,9 @@ def load_dataset(
     if path is None:
         raise click.UsageError(f"--dataset {dataset} needs --data PATH (there is no default)")
     if dataset == "squad2":
-        return load_squad2(path, limit, seed), path
+        return load_squad2(path, limit, seed, split=split), path
     if dataset == "drcd":
-        return load_drcd(path, limit, seed, indexed_fraction=drcd_fraction), path
+        return load_drcd(path, limit, seed, indexed_fraction=drcd_fraction, split=split), path
     if dataset == "rgb":
         return load_rgb(path, limit, seed, negative_rejection=rgb_negative), path
     return load_jsonl(path, limit, seed), path  # own and jsonl share the format
@@ -134,7 +135,9 @@ def _run(
             system = NaiveBaseline(embedder, index.vectors, generator)
         else:
             stores = Stores(embedder, index.vectors, index.keywords)
-            system = build_pipeline(settings, stores=stores, generator=generator)
+            system = build_pipeline(
+                settings, stores=stores, generator=generator, index_path=index.folder
+            )
         meta = {
             "dataset": eval_set.name if dataset in ("drcd", "rgb", "jsonl") else dataset,
             "data_path": str(data_path.resolve()),
@@ -192,6 +195,14 @@ def _run(
     help="DRCD: index only this share of articles; questions on the rest must be refused.",
 )
 @click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="all",
+    show_default=True,
+    help="squad2/drcd: ask only the calibration or the held-out test half of the articles "
+    "(split by article; every article is still indexed). Report on test.",
+)
+@click.option(
     "--rgb-negative-rejection",
     is_flag=True,
     help="RGB: index only the negative passages (every question must be refused).",
@@ -230,6 +241,7 @@ def run_command(
     seed: int,
     system_name: str,
     drcd_indexed_fraction: float,
+    split: str,
     rgb_negative_rejection: bool,
     concurrency: int,
     corpus: Path | None,
@@ -251,11 +263,16 @@ def run_command(
         options["drcd_indexed_fraction"] = drcd_indexed_fraction
     if dataset == "rgb":
         options["rgb_negative_rejection"] = rgb_negative_rejection
+    if dataset in ("squad2", "drcd"):
+        if split != "all":
+            options["split"] = split
+    elif split != "all":
+        raise click.UsageError("--split applies to squad2 and drcd only")
     if corpus is None:
         corpus = REPO_ROOT / "corpus" if dataset == "own" else settings.ingest.corpus_dir
     try:
         eval_set, data_path = load_dataset(
-            dataset, data, limit, seed, drcd_indexed_fraction, rgb_negative_rejection
+            dataset, data, limit, seed, drcd_indexed_fraction, rgb_negative_rejection, split
         )
         if not eval_set.items:
             _fail(f"{data_path} has no questions")
@@ -277,6 +294,152 @@ def run_command(
         _fail(str(exc))
     click.echo(headline_text(summary, out))
     sys.exit(EXIT_SOME_ERRORS if summary["counts"]["errors"] else EXIT_OK)
+
+
+# --- calibrate ------------------------------------------------------------------------
+
+
+@main.command("calibrate")
+@click.option(
+    "--squad2-limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seeded sample of the SQuAD 2.0 calibration half [default: all; 0 skips it].",
+)
+@click.option(
+    "--drcd-limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seeded sample of the DRCD calibration half [default: all; 0 skips it].",
+)
+@click.option(
+    "--drcd-indexed-fraction",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="DRCD articles indexed; questions on the rest are the out-of-corpus examples.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--min-recall",
+    type=click.FloatRange(0.05, 1.0),
+    default=0.85,
+    show_default=True,
+    help="Share of answerable calibration questions (answer shown) the gate must let through.",
+)
+@click.option(
+    "--index-cache",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("runs/.index-cache"),
+    show_default=True,
+)
+@click.option(
+    "--rows",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("runs/calibration-rows.jsonl"),
+    show_default=True,
+    help="Feature rows are saved here; with --reuse-rows they are read back instead of "
+    "retrieving again (to refit with another --min-recall in seconds).",
+)
+@click.option("--reuse-rows", is_flag=True, help="Fit from --rows without retrieving.")
+@click.option(
+    "--out-only", is_flag=True, help="Write only --out, not next to the datasets' indexes."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the calibration JSON here (e.g. chatbot/calibration/default.json "
+    "for the packaged default). It is always stored next to each dataset's index.",
+)
+def calibrate_command(
+    squad2_limit: int | None,
+    drcd_limit: int | None,
+    drcd_indexed_fraction: float,
+    seed: int,
+    min_recall: float,
+    index_cache: Path,
+    rows: Path,
+    reuse_rows: bool,
+    out_only: bool,
+    out: Path | None,
+) -> None:
+    """Fit the answerability model on the calibration half of the articles.
+
+    English from SQuAD 2.0, Traditional Chinese from DRCD with part of the
+    articles indexed. No LLM is called. Evaluate afterwards with
+    `chatbot-eval run ... --split test`.
+    """
+    from chatbot.answerability import CALIBRATION_FILE
+    from chatbot.compose import build_embedder
+    from chatbot.pipeline import Pipeline
+    from eval.calibrate import NoGenerator, Row, collect, fit, read_rows, write_rows
+    from eval.indexing import build_context_index
+    from eval.loaders import load_drcd, load_squad2
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        _fail(f"invalid configuration:\n{exc}")
+    folders: list[Path] = []
+    try:
+        if reuse_rows:
+            found_rows, sources, folders = read_rows(rows)
+        else:
+            embedder = build_embedder(settings)
+            found_rows, sources = [], {}
+            sets = []
+            if squad2_limit != 0:
+                sets.append(load_squad2(SQUAD2_PATH, squad2_limit, seed, split="calibration"))
+            if drcd_limit != 0:
+                sets.append(
+                    load_drcd(
+                        DRCD_PATH,
+                        drcd_limit,
+                        seed,
+                        indexed_fraction=drcd_indexed_fraction,
+                        split="calibration",
+                    )
+                )
+            for eval_set in sets:
+                index = build_context_index(eval_set, settings, embedder, index_cache)
+                folders.append(index.folder)
+                pipeline = Pipeline(
+                    embedder,
+                    index.vectors,
+                    index.keywords,
+                    NoGenerator(),
+                    settings.retrieval,
+                    settings.gate,
+                )
+                collected, refused = collect(eval_set, pipeline)
+                found_rows.extend(collected)
+                sources[eval_set.name] = {
+                    "questions": len(eval_set.items),
+                    "refused_by_fixed_gate": refused,
+                    "seed": seed,
+                    "index": str(index.folder),
+                }
+            write_rows(rows, found_rows, sources, folders)
+        by_language: dict[str, list[Row]] = {}
+        for row in found_rows:
+            by_language.setdefault(row.language, []).append(row)
+        calibration = fit(by_language, min_recall, sources)
+    except BoundaryError as exc:
+        _fail(str(exc))
+    if not calibration.models:
+        _fail("no model could be fitted (each language needs both classes)")
+    if out_only and out is None:
+        _fail("--out-only needs --out")
+    targets = [] if out_only else [folder / CALIBRATION_FILE for folder in folders]
+    if out is not None:
+        targets.append(out)
+    for target in targets:
+        calibration.save(target)
+    for language, fitted in calibration.meta["calibration_fit"].items():
+        click.echo(f"{language}: {fitted}")
+    for target in targets:
+        click.echo(f"wrote {target}")
 
 
 # --- report and compare ---------------------------------------------------------------

@@ -61,6 +61,26 @@ def sample(items: Sequence[EvalItem], n: int | None, seed: int) -> tuple[EvalIte
     return tuple(items[i] for i in chosen)
 
 
+# Held-out calibration: articles, never single questions, are split, so that no
+# article a threshold or classifier was fitted on is ever reported on. The split
+# has its own fixed seed, independent of the sampling seed.
+SPLITS = ("all", "calibration", "test")
+SPLIT_SEED = 20261280  # puts the four articles used for early prompt probes in calibration
+
+
+def article_split(titles: Sequence[str], split: str) -> set[str]:
+    """The article titles that belong to ``split``: half the distinct titles
+    (rounded down) for calibration, the rest for test, chosen reproducibly."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    distinct = sorted(set(titles))
+    if split == "all":
+        return set(distinct)
+    random.Random(SPLIT_SEED).shuffle(distinct)
+    half = len(distinct) // 2
+    return set(distinct[:half] if split == "calibration" else distinct[half:])
+
+
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise DatasetNotFoundError(path)
@@ -99,16 +119,21 @@ def _squad_articles(data: Any, path: Path) -> list[dict[str, Any]]:
 # --- SQuAD 2.0 -------------------------------------------------------------------------
 
 
-def load_squad2(path: Path = SQUAD2_PATH, n: int | None = None, seed: int = 0) -> EvalSet:
+def load_squad2(
+    path: Path = SQUAD2_PATH, n: int | None = None, seed: int = 0, split: str = "all"
+) -> EvalSet:
     """SQuAD 2.0 JSON: answerable and adversarially unanswerable questions.
 
     Every paragraph becomes a context ``squad2/<title>/<index>``; unanswerable
     questions keep the paragraph they were written against in ``context_ids``
-    but have no gold source.
+    but have no gold source. ``split`` keeps only the questions of the
+    calibration or test half of the articles; every article is still indexed.
     """
     contexts: list[Context] = []
     items: list[EvalItem] = []
-    for article in _squad_articles(_read_json(path), path):
+    articles = _squad_articles(_read_json(path), path)
+    asked = article_split([str(a.get("title", "untitled")) for a in articles], split)
+    for article in articles:
         title = str(article.get("title", "untitled"))
         for index, paragraph in enumerate(article.get("paragraphs", [])):
             context = Context(
@@ -117,6 +142,8 @@ def load_squad2(path: Path = SQUAD2_PATH, n: int | None = None, seed: int = 0) -
                 text=str(paragraph["context"]),
             )
             contexts.append(context)
+            if title not in asked:
+                continue
             for qa in paragraph.get("qas", []):
                 impossible = bool(qa.get("is_impossible", False))
                 answers = () if impossible else _distinct([a["text"] for a in qa["answers"]])
@@ -132,7 +159,8 @@ def load_squad2(path: Path = SQUAD2_PATH, n: int | None = None, seed: int = 0) -
                         context_ids=(context.id,),
                     )
                 )
-    return EvalSet("squad2", sample(items, n, seed), tuple(contexts))
+    name = "squad2" if split == "all" else f"squad2-{split}"
+    return EvalSet(name, sample(items, n, seed), tuple(contexts))
 
 
 # --- DRCD ------------------------------------------------------------------------------
@@ -143,6 +171,7 @@ def load_drcd(
     n: int | None = None,
     seed: int = 0,
     indexed_fraction: float = 1.0,
+    split: str = "all",
 ) -> EvalSet:
     """DRCD JSON (Traditional Chinese, all answerable).
 
@@ -151,12 +180,16 @@ def load_drcd(
     (category ``out_of_corpus``, no gold answers). This tests refusal on
     questions that are plausible but outside the index; it assumes DRCD
     articles do not answer each other's questions, which holds for nearly all.
+    ``split`` keeps the questions of the calibration or test half of the
+    articles (split independently of which articles are indexed).
     """
     if not 0.0 <= indexed_fraction <= 1.0:
         raise ValueError(f"indexed_fraction must be in [0, 1], got {indexed_fraction}")
     articles = _squad_articles(_read_json(path), path)
     keep = round(indexed_fraction * len(articles))
     indexed = set(random.Random(seed).sample(range(len(articles)), keep))
+    keys = [str(a.get("id", i)) for i, a in enumerate(articles)]
+    asked = article_split(keys, split)
     contexts: list[Context] = []
     items: list[EvalItem] = []
     for article_index, article in enumerate(articles):
@@ -169,6 +202,8 @@ def load_drcd(
             )
             if in_index:
                 contexts.append(context)
+            if keys[article_index] not in asked:
+                continue
             for qa in paragraph.get("qas", []):
                 items.append(
                     EvalItem(
@@ -183,6 +218,7 @@ def load_drcd(
                     )
                 )
     name = "drcd" if indexed_fraction == 1.0 else f"drcd-ooc{indexed_fraction:g}"
+    name = name if split == "all" else f"{name}-{split}"
     return EvalSet(name, sample(items, n, seed), tuple(contexts))
 
 

@@ -110,6 +110,10 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
                 "coverage": evidence.coverage,
                 "matched": list(evidence.matched),
                 "missing": list(evidence.missing),
+                "sentence_coverage": evidence.sentence_coverage,
+                "dense_gap": evidence.dense_gap,
+                "heaviest_missing": evidence.heaviest_missing,
+                "answerability": evidence.answerability,
             },
             "timings": {
                 "retrieve": timings.retrieve_s,
@@ -123,8 +127,13 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
     )
     match outcome:
         case Answer():
-            prediction: str | None = strip_citations(outcome.text)
+            full_answer = strip_citations(outcome.text)
+            # EM/F1 score the judge's extracted short answer when there is one
+            # (SQuAD golds are short spans); "contains gold" and the sentence
+            # F1 below look at the whole answer the user reads.
+            prediction: str | None = outcome.short_answer or full_answer
             record["answer"] = outcome.text
+            record["short_answer"] = outcome.short_answer
             record["model"] = outcome.model
             record["citations"] = [[c.number, c.source, c.page] for c in outcome.citations]
             if outcome.citations:  # uncited answers (the baseline) have nothing to check
@@ -142,10 +151,16 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
             record["message"] = outcome.message
             record["detail"] = outcome.detail
     score = score_question(prediction, item.answers, item.answerable)
+    shown_text = record["answer"] and strip_citations(record["answer"])
     record["scores"] = {
         "em": score.exact,
         "f1": score.f1,
-        "contains_gold": contains_gold(prediction, item.answers) if item.answerable else None,
+        "sentence_f1": score_question(shown_text, item.answers, item.answerable).f1
+        if shown_text
+        else score.f1,
+        "contains_gold": contains_gold(shown_text or prediction, item.answers)
+        if item.answerable
+        else None,
     }
     return record
 

@@ -40,7 +40,9 @@ def test_own_set_sample_end_to_end(
     assert off_topic, "seed 0 samples two off-topic questions"
     assert all(r["outcome"] == "refusal" and not r["llm_called"] for r in off_topic)
     for r in records:
-        if r["outcome"] != "error":
+        if r["refusal_reason"] == "out_of_scope":  # refused before retrieval
+            assert r["passages"] == [] and not r["llm_called"], r["id"]
+        elif r["outcome"] != "error":
             assert r["evidence"] is not None and r["passages"], r["id"]
         if r["outcome"] == "answer":
             assert r["citations"] and r["grounding"] is not None, r["id"]

@@ -1,0 +1,252 @@
+"""A calibrated answerability model: P(the shown passages hold the answer).
+
+The evidence gate's fixed thresholds (``GateSettings``) catch questions whose
+words the corpus lacks. Many questions that must be refused share nearly all
+their words with a real passage, so one threshold on one signal is not enough.
+This module combines the gate's signals, and a few cheap facts about the
+question, in a logistic model fitted on held-out public data by
+``chatbot-eval calibrate`` (split by article: the articles it is fitted on are
+never reported on). No LLM call is involved, so refusing costs milliseconds.
+
+A calibration is a small JSON file, one model and threshold per language,
+with what it was fitted on and how well it did there. It lives next to the
+index it was made for (``<index path>/calibration.json``); without one, the
+packaged default in ``chatbot/calibration/default.json`` is used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatbot.domain import Evidence
+from chatbot.errors import ConfigurationError
+
+PACKAGED_CALIBRATION = Path(__file__).resolve().parent / "calibration" / "default.json"
+CALIBRATION_FILE = "calibration.json"
+FORMAT_VERSION = 1
+
+FEATURES = (
+    "best_dense",
+    "coverage",
+    "sentence_coverage",
+    "dense_gap",
+    "heaviest_missing",
+    "n_units",
+    "negation",
+    "asks_number",
+    "number_in_sentence",
+)
+
+_NEGATION_RE = re.compile(
+    r"\b(?:not|never|no|none|without|n't|cannot|neither|nor|didn't|doesn't|isn't|wasn't)\b"
+    r"|n't\b|[不沒没無无未非否]",
+    re.IGNORECASE,
+)
+_NUMBER_QUESTION_RE = re.compile(
+    r"\bhow (?:many|much|long|old|far|often)\b|\bwhat (?:year|date|percentage|number)\b"
+    r"|\bwhen\b|\bwhich year\b|[幾几]|多少|何時|何时|哪一?年|什麼時候|什么时候|多久|多長|多长",
+    re.IGNORECASE,
+)
+_DIGIT_RE = re.compile(r"\d|[一二三四五六七八九十百千萬万億亿兩两]")
+
+
+def features(question: str, evidence: Evidence) -> dict[str, float]:
+    """The model's inputs for one question, all from the gate's measurements."""
+    asks_number = bool(_NUMBER_QUESTION_RE.search(question))
+    units = len(evidence.matched) + len(evidence.missing)
+    return {
+        "best_dense": evidence.best_dense if evidence.best_dense is not None else 0.0,
+        "coverage": evidence.coverage,
+        "sentence_coverage": evidence.sentence_coverage,
+        "dense_gap": evidence.dense_gap,
+        "heaviest_missing": evidence.heaviest_missing,
+        "n_units": math.log1p(units),
+        "negation": 1.0 if _NEGATION_RE.search(question) else 0.0,
+        "asks_number": 1.0 if asks_number else 0.0,
+        "number_in_sentence": 1.0
+        if asks_number and _DIGIT_RE.search(evidence.best_sentence)
+        else 0.0,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class LogisticModel:
+    """Standardised logistic regression over ``FEATURES`` with a threshold."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float  # refuse when P(answerable) is below this
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        z = self.bias
+        for name, mu, sd, w in zip(self.names, self.mean, self.scale, self.weights, strict=True):
+            z += w * (values.get(name, 0.0) - mu) / sd
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Per-language answerability models and where they came from."""
+
+    models: dict[str, LogisticModel]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def model_for(self, language: str) -> LogisticModel | None:
+        return self.models.get("zh" if language == "zh" else "en")
+
+    def score(self, question: str, evidence: Evidence) -> tuple[float, float] | None:
+        """(P(answerable), threshold), or None when no model covers the language."""
+        model = self.model_for(evidence.language)
+        if model is None:
+            return None
+        return model.probability(features(question, evidence)), model.threshold
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "features": list(FEATURES),
+            "models": {lang: asdict(model) for lang, model in self.models.items()},
+            "meta": self.meta,
+        }
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "calibration") -> Calibration:
+        try:
+            if data.get("format") != FORMAT_VERSION:
+                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT_VERSION}")
+            models = {}
+            for lang, raw in dict(data["models"]).items():
+                model = LogisticModel(
+                    names=tuple(raw["names"]),
+                    mean=tuple(float(v) for v in raw["mean"]),
+                    scale=tuple(float(v) for v in raw["scale"]),
+                    weights=tuple(float(v) for v in raw["weights"]),
+                    bias=float(raw["bias"]),
+                    threshold=float(raw["threshold"]),
+                )
+                sizes = {len(model.names), len(model.mean), len(model.scale), len(model.weights)}
+                if len(sizes) != 1 or any(s <= 0 for s in model.scale):
+                    raise ValueError(f"model {lang!r} has inconsistent sizes or scales")
+                unknown = set(model.names) - set(FEATURES)
+                if unknown:
+                    raise ValueError(f"model {lang!r} uses unknown features {sorted(unknown)}")
+                models[str(lang)] = model
+            return cls(models, dict(data.get("meta", {})))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"{where} is not a valid answerability calibration ({exc}); "
+                "re-create it with `chatbot-eval calibrate`, or delete it to use the packaged one"
+            ) from exc
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigurationError(
+                f"cannot read the answerability calibration {path}: {exc}; "
+                "re-create it with `chatbot-eval calibrate`"
+            ) from exc
+        return cls.from_json(data, str(path))
+
+
+def find_calibration(index_path: Path | None, override: Path | None = None) -> Path | None:
+    """Which calibration file applies: an explicit one, the index's own, or the
+    packaged default (None if even that is missing)."""
+    if override is not None:
+        return override
+    if index_path is not None and (index_path / CALIBRATION_FILE).is_file():
+        return index_path / CALIBRATION_FILE
+    return PACKAGED_CALIBRATION if PACKAGED_CALIBRATION.is_file() else None
+
+
+# --- fitting (used by chatbot-eval calibrate; pure Python, small data) ---------------
+
+
+def fit_logistic(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[int],
+    names: Sequence[str] = FEATURES,
+    l2: float = 1.0,
+    steps: int = 2000,
+    learning_rate: float = 0.5,
+) -> LogisticModel:
+    """Fit by full-batch gradient descent on standardised features, with an
+    L2 penalty (per example) against over-fitting small calibration sets.
+    The threshold is left at 0.5; ``choose_threshold`` sets it."""
+    import numpy as np
+
+    if len(rows) != len(labels) or not rows:
+        raise ValueError("need as many labels as rows, and at least one row")
+    y = np.asarray(labels, dtype=float)
+    if y.min() == y.max():
+        raise ValueError("need both answerable and unanswerable examples")
+    raw = np.asarray([[float(r.get(name, 0.0)) for name in names] for r in rows])
+    mean = raw.mean(axis=0)
+    scale = raw.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    x = (raw - mean) / scale
+    n = len(y)
+    w = np.zeros(len(names))
+    b = float(np.log(y.sum() / (n - y.sum())))
+    for _ in range(steps):
+        z = np.clip(x @ w + b, -40.0, 40.0)
+        err = 1.0 / (1.0 + np.exp(-z)) - y
+        w -= learning_rate * (x.T @ err / n + l2 * w / n)
+        b -= learning_rate * float(err.mean())
+    return LogisticModel(
+        tuple(names),
+        tuple(float(v) for v in mean),
+        tuple(float(v) for v in scale),
+        tuple(float(v) for v in w),
+        b,
+        0.5,
+    )
+
+
+def choose_threshold(
+    probabilities: Sequence[float], labels: Sequence[int], min_recall: float
+) -> float:
+    """The highest threshold that still passes ``min_recall`` of the answerable
+    examples: refuse as many unanswerable ones as that recall allows."""
+    positives = sorted((p for p, y in zip(probabilities, labels, strict=True) if y), reverse=True)
+    if not positives:
+        raise ValueError("no answerable examples to calibrate on")
+    keep = max(1, math.ceil(min_recall * len(positives)))
+    return positives[keep - 1]
+
+
+def auc(probabilities: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve (probability a random positive outranks a
+    random negative; ties count half)."""
+    pos = [p for p, y in zip(probabilities, labels, strict=True) if y]
+    neg = [p for p, y in zip(probabilities, labels, strict=True) if not y]
+    if not pos or not neg:
+        return float("nan")
+    ranked = sorted(probabilities)
+    # rank sums with average ranks for ties
+    ranks: dict[float, float] = {}
+    i = 0
+    while i < len(ranked):
+        j = i
+        while j + 1 < len(ranked) and ranked[j + 1] == ranked[i]:
+            j += 1
+        ranks[ranked[i]] = (i + j) / 2 + 1
+        i = j + 1
+    rank_sum = sum(ranks[p] for p in pos)
+    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))

@@ -1,0 +1,152 @@
+"""Fit the answerability model (chatbot.answerability) on held-out questions.
+
+Only the *calibration* half of a dataset's articles is used (see
+``eval.loaders.article_split``); evaluation runs report on the *test* half, so
+no question, and no article, that shaped the model is ever scored.
+
+For each question the real pipeline retrieves and runs the fixed gate, with
+no LLM call. Questions the fixed gate already refuses are left out (the model
+only sees what gets past it). The label is 1 when the question is answerable
+*and* a passage holding its answer is among those shown to the model: an
+answerable question whose answer was not retrieved cannot be answered from
+what is shown either. One logistic model is fitted per language, and its
+threshold is the highest one that still keeps ``min_recall`` of the label-1
+questions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from chatbot.answerability import (
+    FEATURES,
+    Calibration,
+    LogisticModel,
+    auc,
+    choose_threshold,
+    features,
+    fit_logistic,
+)
+from chatbot.pipeline import Pipeline
+from chatbot.protocols import ChatMessage
+from eval.items import EvalSet
+
+log = logging.getLogger(__name__)
+
+
+class NoGenerator:
+    """Calibration never calls the LLM; this makes sure of it."""
+
+    model_name = "none"
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        raise AssertionError("calibration must not call the LLM")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    language: str
+    values: dict[str, float]
+    label: int  # 1: answerable and its passage was shown
+    answerable: bool  # the dataset's own label
+
+
+def collect(eval_set: EvalSet, pipeline: Pipeline, progress: bool = True) -> tuple[list[Row], int]:
+    """Feature rows for the questions that pass the fixed gate, and how many
+    the fixed gate refused."""
+    rows: list[Row] = []
+    refused = 0
+    for item in tqdm(eval_set.items, desc=f"gate {eval_set.name}", disable=not progress):
+        found = pipeline.examine(item.question)
+        if found.refusal is not None:
+            refused += 1
+            continue
+        shown_sources = {p.chunk.source for p in found.shown}
+        holds = item.answerable and bool(shown_sources & set(item.gold_sources))
+        rows.append(
+            Row(
+                found.evidence.language,
+                features(item.question, found.evidence),
+                int(holds),
+                item.answerable,
+            )
+        )
+    return rows, refused
+
+
+def _rates(model: LogisticModel, rows: Sequence[Row]) -> dict[str, Any]:
+    probs = [model.probability(r.values) for r in rows]
+    labels = [r.label for r in rows]
+
+    def passed(select: Sequence[bool]) -> float | None:
+        chosen = [p >= model.threshold for p, s in zip(probs, select, strict=True) if s]
+        return round(sum(chosen) / len(chosen), 4) if chosen else None
+
+    return {
+        "rows": len(rows),
+        "label_1": sum(labels),
+        "auc": round(auc(probs, labels), 4),
+        "passed_label_1": passed([bool(y) for y in labels]),
+        "passed_label_0": passed([not y for y in labels]),
+        "passed_unanswerable": passed([not r.answerable for r in rows]),
+    }
+
+
+def fit(
+    rows_by_language: dict[str, list[Row]],
+    min_recall: float,
+    sources: dict[str, Any],
+) -> Calibration:
+    models: dict[str, LogisticModel] = {}
+    report: dict[str, Any] = {}
+    for language, rows in sorted(rows_by_language.items()):
+        labels = [r.label for r in rows]
+        if len(set(labels)) < 2:
+            log.warning("%s: only one class among %d rows, no model fitted", language, len(rows))
+            continue
+        model = fit_logistic([r.values for r in rows], labels, FEATURES)
+        probs = [model.probability(r.values) for r in rows]
+        threshold = choose_threshold(probs, labels, min_recall)
+        model = LogisticModel(
+            model.names, model.mean, model.scale, model.weights, model.bias, threshold
+        )
+        models[language] = model
+        report[language] = _rates(model, rows)
+        log.info("%s: %s", language, report[language])
+    meta = {
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "min_recall": min_recall,
+        "fitted_on": sources,
+        "calibration_fit": report,
+        "note": "fitted on the calibration half of the articles only; report on --split test",
+    }
+    return Calibration(models, meta)
+
+
+def write_rows(
+    path: Path, rows: Sequence[Row], sources: dict[str, Any], folders: Sequence[Path]
+) -> None:
+    """Save feature rows (first line: where they came from) for quick refits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        head = {"sources": sources, "folders": [str(f) for f in folders]}
+        handle.write(json.dumps(head, ensure_ascii=False) + "\n")
+        for row in rows:
+            handle.write(json.dumps(asdict(row)) + "\n")
+
+
+def read_rows(path: Path) -> tuple[list[Row], dict[str, Any], list[Path]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        raise ValueError(f"{path} is empty; run calibrate without --reuse-rows first")
+    head = json.loads(lines[0])
+    rows = [Row(**json.loads(line)) for line in lines[1:] if line.strip()]
+    return rows, dict(head["sources"]), [Path(f) for f in head["folders"]]
