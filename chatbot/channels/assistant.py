@@ -93,8 +93,14 @@ class Assistant:
         self.memory.forget(conversation_id)
 
     def _remember(self, conversation_id: str, question: str, outcome: Outcome) -> None:
-        if isinstance(outcome, Refusal) and outcome.reason is RefusalReason.INVALID_QUESTION:
-            return  # an empty or oversized message is nothing to refer back to
+        if isinstance(outcome, Refusal) and outcome.reason in (
+            RefusalReason.INVALID_QUESTION,
+            RefusalReason.OUT_OF_SCOPE,
+        ):
+            # An empty or oversized message is nothing to refer back to, and an
+            # out-of-scope request ("ignore your documents…") must not be fed to
+            # the follow-up rewriter as context.
+            return
         # The standalone form names what the follow-up was about, so a later
         # "it" resolves without re-reading the whole chain.
         asked = outcome.standalone_question or question

@@ -1,0 +1,68 @@
+"""Fitting the answerability model from gate rows (eval.calibrate), on fakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.answerability import Calibration
+from eval.calibrate import NoGenerator, Row, collect, fit, read_rows, write_rows
+from eval.items import ANSWERABLE, UNANSWERABLE, EvalItem, EvalSet
+from tests.fakes_llm import ScriptedGenerator
+from tests.unit.test_pipeline import TEXTS, pipeline_over
+
+
+def item(n: int, question: str, answerable: bool, source: str = "") -> EvalItem:
+    return EvalItem(
+        id=f"q{n}",
+        question=question,
+        answers=("x",) if answerable else (),
+        answerable=answerable,
+        language="en",
+        category=ANSWERABLE if answerable else UNANSWERABLE,
+        gold_sources=(source,) if source else (),
+    )
+
+
+def test_collect_labels_rows_by_whether_the_answer_was_shown() -> None:
+    generator = ScriptedGenerator()  # no replies: any LLM call would fail the test
+    pipeline = pipeline_over(TEXTS, generator)
+    items = (
+        item(1, "How many use cases were in the first cohort?", True, "overview.pdf"),
+        item(2, "How many use cases were in the first cohort?", True, "elsewhere.pdf"),
+        item(3, "How many use cases were in the first cohort?", False),
+        item(4, "What is the best recipe for egg tarts?", False),
+    )
+    rows, refused = collect(EvalSet("tiny", items, ()), pipeline, progress=False)
+    assert refused == 1  # the egg tarts: no shared content word, fixed gate
+    assert [r.label for r in rows] == [1, 0, 0]
+    assert [r.answerable for r in rows] == [True, True, False]
+    assert generator.calls == []
+
+
+def test_no_generator_refuses_to_be_called() -> None:
+    with pytest.raises(AssertionError):
+        next(NoGenerator().stream([]))
+
+
+def test_fit_writes_a_loadable_calibration_and_rows_round_trip(tmp_path: Path) -> None:
+    rows = [
+        Row("en", {"sentence_coverage": 0.9 - 0.01 * i, "coverage": 1.0}, 1, True)
+        for i in range(20)
+    ] + [
+        Row("en", {"sentence_coverage": 0.3 + 0.01 * i, "coverage": 0.8}, 0, False)
+        for i in range(20)
+    ]
+    path = tmp_path / "rows.jsonl"
+    write_rows(path, rows, {"tiny": {"questions": 40}}, [tmp_path])
+    back, sources, folders = read_rows(path)
+    assert back == rows and sources == {"tiny": {"questions": 40}} and folders == [tmp_path]
+
+    calibration = fit({"en": back}, min_recall=0.9, sources=sources)
+    fitted = calibration.meta["calibration_fit"]["en"]
+    assert fitted["auc"] == 1.0 and fitted["passed_label_1"] >= 0.9
+    assert fitted["passed_label_0"] == 0.0
+    out = tmp_path / "calibration.json"
+    calibration.save(out)
+    assert Calibration.load(out).models["en"].threshold == calibration.models["en"].threshold
