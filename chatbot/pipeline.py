@@ -197,8 +197,12 @@ class Pipeline:
         )
 
     def examine(self, query: str) -> Examination:
-        """Retrieve for ``query`` and run the gate: fixed thresholds first
-        (no_evidence), then the calibrated answerability model (weak_evidence)."""
+        """Retrieve for ``query`` and run the gate, with no LLM call.
+
+        First the fixed thresholds (``GateSettings``, or the calibration's
+        learned ones for the question's language): failing them is
+        no_evidence. Then, where a calibrated answerability model covers the
+        language, a probability below its threshold is weak_evidence."""
         candidates = retrieve(
             query,
             self.embedder,
@@ -211,23 +215,39 @@ class Pipeline:
             candidates, self.retrieval.max_passages, self.retrieval.passage_token_budget
         )
         evidence = assess(query, shown, candidates, self.keywords)
-        weak = weak_evidence(evidence, self.gate)
-        if weak is not None:
-            return Examination(candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, weak))
-        if self.calibration is not None and self.gate.answerability:
-            scored = self.calibration.score(query, evidence)
-            if scored is not None:
-                probability, threshold = scored
-                evidence = replace(evidence, answerability=probability)
-                if probability < threshold:
-                    why = (
-                        f"passages found but probably not holding the answer "
-                        f"(P(answerable)={probability:.2f} below {threshold:.2f})"
-                    )
-                    return Examination(
-                        candidates, shown, evidence, (RefusalReason.WEAK_EVIDENCE, why)
-                    )
-        return Examination(candidates, shown, evidence, None)
+        fixed = weak_evidence(evidence, self._gate_for(evidence.language))
+        if fixed is not None:
+            return Examination(candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, fixed))
+        if self.calibration is None or not self.gate.answerability:
+            return Examination(candidates, shown, evidence, None)
+        scored = self.calibration.score(query, evidence)
+        if scored is None:  # no model for this language
+            return Examination(candidates, shown, evidence, None)
+        probability, threshold = scored
+        evidence = replace(evidence, answerability=probability)
+        if probability >= threshold:
+            return Examination(candidates, shown, evidence, None)
+        why = (
+            f"passages found but probably not holding the answer "
+            f"(P(answerable)={probability:.2f} below the calibrated {threshold:.2f})"
+        )
+        return Examination(candidates, shown, evidence, (RefusalReason.WEAK_EVIDENCE, why))
+
+    def _gate_for(self, language: str) -> GateSettings:
+        """The fixed thresholds, with the calibration's learned ones for
+        ``language`` in place of the configured ones where it has them."""
+        if self.calibration is None or not self.gate.answerability:
+            return self.gate
+        floors = self.calibration.floors_for(language)
+        if not floors:
+            return self.gate
+        zh = language == "zh"
+        update: dict[str, float] = {}
+        if "min_coverage" in floors:
+            update["min_term_coverage_cjk" if zh else "min_term_coverage"] = floors["min_coverage"]
+        if "min_dense" in floors:
+            update["min_dense_score_cjk" if zh else "min_dense_score"] = floors["min_dense"]
+        return self.gate.model_copy(update=update)
 
     def _validate(self, question: str, language: str) -> Refusal | None:
         stripped = (question or "").strip()

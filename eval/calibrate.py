@@ -4,9 +4,10 @@ Only the *calibration* half of a dataset's articles is used (see
 ``eval.loaders.article_split``); evaluation runs report on the *test* half, so
 no question, and no article, that shaped the model is ever scored.
 
-For each question the real pipeline retrieves and runs the fixed gate, with
-no LLM call. Questions the fixed gate already refuses are left out (the model
-only sees what gets past it). The label is 1 when the question is answerable
+For each question the real pipeline retrieves and measures the evidence,
+with no LLM call. Questions that share no content word with any passage are
+left out (they are always refused); the fixed thresholds are not applied,
+because with a calibration the model replaces them. The label is 1 when the question is answerable
 *and* a passage holding its answer is among those shown to the model: an
 answerable question whose answer was not retrieved cannot be answered from
 what is shown either. One logistic model is fitted per language, and its
@@ -60,13 +61,13 @@ class Row:
 
 
 def collect(eval_set: EvalSet, pipeline: Pipeline, progress: bool = True) -> tuple[list[Row], int]:
-    """Feature rows for the questions that pass the fixed gate, and how many
-    the fixed gate refused."""
+    """Feature rows for the questions that share a content word with the
+    passages, and how many did not (refused whatever the model says)."""
     rows: list[Row] = []
     refused = 0
     for item in tqdm(eval_set.items, desc=f"gate {eval_set.name}", disable=not progress):
         found = pipeline.examine(item.question)
-        if found.refusal is not None:
+        if not found.evidence.matched:
             refused += 1
             continue
         shown_sources = {p.chunk.source for p in found.shown}
@@ -100,12 +101,30 @@ def _rates(model: LogisticModel, rows: Sequence[Row]) -> dict[str, Any]:
     }
 
 
+def learned_floors(rows: Sequence[Row], language: str, floor_recall: float) -> dict[str, float]:
+    """Fixed-gate thresholds that keep ``floor_recall`` of the label-1 rows:
+    the (1 - floor_recall) quantile of their coverage and, for English (the
+    packaged embedder is English-only), of their best dense similarity."""
+    positives = [r.values for r in rows if r.label]
+    if not positives:
+        return {}
+    cut = max(0, int((1.0 - floor_recall) * len(positives)) - 1)
+    floors = {"min_coverage": sorted(v["coverage"] for v in positives)[cut]}
+    if language != "zh":
+        floors["min_dense"] = sorted(v["best_dense"] for v in positives)[cut]
+    return {k: round(v, 4) for k, v in floors.items()}
+
+
 def fit(
     rows_by_language: dict[str, list[Row]],
     min_recall: float,
     sources: dict[str, Any],
+    floor_recall: float | None = 0.99,
 ) -> Calibration:
+    """One model per language; with ``floor_recall``, also learned fixed-gate
+    thresholds (see ``learned_floors``) that replace the configured ones."""
     models: dict[str, LogisticModel] = {}
+    floors: dict[str, dict[str, float]] = {}
     report: dict[str, Any] = {}
     for language, rows in sorted(rows_by_language.items()):
         labels = [r.label for r in rows]
@@ -120,15 +139,19 @@ def fit(
         )
         models[language] = model
         report[language] = _rates(model, rows)
+        if floor_recall is not None:
+            floors[language] = learned_floors(rows, language, floor_recall)
+            report[language]["floors"] = floors[language]
         log.info("%s: %s", language, report[language])
     meta = {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "min_recall": min_recall,
+        "floor_recall": floor_recall,
         "fitted_on": sources,
         "calibration_fit": report,
         "note": "fitted on the calibration half of the articles only; report on --split test",
     }
-    return Calibration(models, meta)
+    return Calibration(models, meta, floors)
 
 
 def write_rows(

@@ -328,6 +328,19 @@ def run_command(
     help="Share of answerable calibration questions (answer shown) the gate must let through.",
 )
 @click.option(
+    "--floor-recall",
+    type=click.FloatRange(0.5, 1.0),
+    default=0.99,
+    show_default=True,
+    help="Also learn the fixed gate's coverage/dense thresholds, keeping this share of "
+    "answerable questions (answer shown).",
+)
+@click.option(
+    "--no-floors",
+    is_flag=True,
+    help="Keep the configured fixed thresholds (CHATBOT_GATE__*) instead of learned ones.",
+)
+@click.option(
     "--index-cache",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("runs/.index-cache"),
@@ -358,6 +371,8 @@ def calibrate_command(
     drcd_indexed_fraction: float,
     seed: int,
     min_recall: float,
+    floor_recall: float,
+    no_floors: bool,
     index_cache: Path,
     rows: Path,
     reuse_rows: bool,
@@ -416,7 +431,7 @@ def calibrate_command(
                 found_rows.extend(collected)
                 sources[eval_set.name] = {
                     "questions": len(eval_set.items),
-                    "refused_by_fixed_gate": refused,
+                    "no_shared_word": refused,
                     "seed": seed,
                     "index": str(index.folder),
                 }
@@ -424,7 +439,7 @@ def calibrate_command(
         by_language: dict[str, list[Row]] = {}
         for row in found_rows:
             by_language.setdefault(row.language, []).append(row)
-        calibration = fit(by_language, min_recall, sources)
+        calibration = fit(by_language, min_recall, sources, None if no_floors else floor_recall)
     except BoundaryError as exc:
         _fail(str(exc))
     if not calibration.models:

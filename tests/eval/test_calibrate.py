@@ -48,10 +48,17 @@ def test_no_generator_refuses_to_be_called() -> None:
 
 def test_fit_writes_a_loadable_calibration_and_rows_round_trip(tmp_path: Path) -> None:
     rows = [
-        Row("en", {"sentence_coverage": 0.9 - 0.01 * i, "coverage": 1.0}, 1, True)
+        Row(
+            "en", {"sentence_coverage": 0.9 - 0.01 * i, "coverage": 1.0, "best_dense": 0.5}, 1, True
+        )
         for i in range(20)
     ] + [
-        Row("en", {"sentence_coverage": 0.3 + 0.01 * i, "coverage": 0.8}, 0, False)
+        Row(
+            "en",
+            {"sentence_coverage": 0.3 + 0.01 * i, "coverage": 0.8, "best_dense": 0.4},
+            0,
+            False,
+        )
         for i in range(20)
     ]
     path = tmp_path / "rows.jsonl"
@@ -66,3 +73,13 @@ def test_fit_writes_a_loadable_calibration_and_rows_round_trip(tmp_path: Path) -
     out = tmp_path / "calibration.json"
     calibration.save(out)
     assert Calibration.load(out).models["en"].threshold == calibration.models["en"].threshold
+
+
+def test_learned_floors_keep_the_requested_share_of_answerable_rows() -> None:
+    from eval.calibrate import learned_floors
+
+    rows = [Row("en", {"coverage": i / 100, "best_dense": i / 200}, 1, True) for i in range(100)]
+    floors = learned_floors(rows, "en", floor_recall=0.9)
+    kept = sum(r.values["coverage"] >= floors["min_coverage"] for r in rows)
+    assert kept >= 90 and floors["min_dense"] <= 0.05
+    assert "min_dense" not in learned_floors(rows, "zh", 0.9)

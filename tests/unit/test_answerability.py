@@ -194,3 +194,14 @@ def test_sentence_split_keeps_abbreviations_and_decimals() -> None:
         "首批有十五個用例。",
         "第二批。",
     ]
+
+
+def test_learned_floors_replace_the_configured_fixed_thresholds() -> None:
+    generator = ScriptedGenerator("The first cohort brought together 15 use cases [2].")
+    pipeline = pipeline_over(TEXTS, generator)
+    pipeline.gate = pipeline.gate.model_copy(update={"min_term_coverage": 0.99})
+    question = "How many use cases were in the first cohort of the programme?"
+    assert pipeline.examine(question).refusal is not None  # "programme" is missing
+    model = constant_model(3.0, 0.5)
+    pipeline.calibration = Calibration({"en": model}, floors={"en": {"min_coverage": 0.2}})
+    assert pipeline.examine(question).refusal is None
