@@ -53,6 +53,12 @@ HEADLINE: tuple[tuple[str, str, str, str], ...] = (
     ("answerable_em", "answerable EM (refusal scores 0)", "up", "rate"),
     ("answerable_f1", "answerable F1 (refusal scores 0)", "up", "rate"),
     ("answered_f1", "F1 of answered answerable questions", "up", "rate"),
+    (
+        "answerable_correct_cited",
+        "answerable answered correctly, citing the gold source/page",
+        "up",
+        "rate",
+    ),
     ("overall_em", "SQuAD 2.0 overall EM", "up", "rate"),
     ("overall_f1", "SQuAD 2.0 overall F1", "up", "rate"),
     ("refusal_precision", "refusal precision", "up", "rate"),
@@ -69,6 +75,7 @@ HEADLINE: tuple[tuple[str, str, str, str], ...] = (
     ("latency_answer_p95", "answer latency p95", "down", "seconds"),
     ("latency_refusal_p50", "refusal latency p50", "down", "seconds"),
     ("latency_refusal_p95", "refusal latency p95", "down", "seconds"),
+    ("latency_gate_refusal_p95", "refusal without an LLM call, p95", "down", "seconds"),
 )
 
 
@@ -87,8 +94,23 @@ def item_of(record: Record) -> EvalItem:
 
 
 def prediction(record: Record) -> str | None:
-    """The answer text without citation markers; None for a refusal."""
-    return strip_citations(record["answer"]) if record["outcome"] == ANSWER else None
+    """What EM/F1 score: the support judge's short answer when there is one,
+    else the answer text without citation markers; None for a refusal."""
+    if record["outcome"] != ANSWER:
+        return None
+    return record.get("short_answer") or strip_citations(record["answer"])
+
+
+def cites_gold(record: Record) -> bool:
+    """An answer citing a gold location: the gold source and, where the set
+    names pages, one of the gold pages."""
+    item = item_of(record)
+    gold = set(item.gold_keys("page" if item.gold_pages else "source"))
+    cited = {
+        location_key(source, page) if item.gold_pages else source
+        for _, source, page in record.get("citations", [])
+    }
+    return bool(gold & cited)
 
 
 def _answered(record: Record) -> bool:
@@ -131,6 +153,15 @@ def answer_quality(scored: Sequence[Record]) -> dict[str, Any]:
         "answered_correct": rate_dict(rate(bool(r["scores"]["contains_gold"]) for r in answered)),
         "answerable_correct": rate_dict(
             rate(bool(r["scores"]["contains_gold"]) for r in answerable)
+        ),
+        # answerable questions answered with the gold answer AND a citation of
+        # its gold source (and page, where the set has pages)
+        "answerable_correct_cited": rate_dict(
+            rate(
+                _answered(r) and bool(r["scores"]["contains_gold"]) and cites_gold(r)
+                for r in answerable
+                if r["gold_sources"]
+            )
         ),
     }
 
@@ -303,6 +334,7 @@ def headline(summary: Mapping[str, Any]) -> dict[str, float | None]:
         "answerable_em": squad["has_ans_exact"],
         "answerable_f1": squad["has_ans_f1"],
         "answered_f1": quality["answered_f1"],
+        "answerable_correct_cited": value(quality.get("answerable_correct_cited")),
         "overall_em": squad["exact"],
         "overall_f1": squad["f1"],
         "refusal_precision": value(summary["refusal"]["precision"]),
@@ -319,4 +351,5 @@ def headline(summary: Mapping[str, Any]) -> dict[str, float | None]:
         "latency_answer_p95": latency["answer"]["total"]["p95"],
         "latency_refusal_p50": latency["refusal"]["total"]["p50"],
         "latency_refusal_p95": latency["refusal"]["total"]["p95"],
+        "latency_gate_refusal_p95": latency["refusal_no_llm"]["total"]["p95"],
     }

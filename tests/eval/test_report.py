@@ -54,6 +54,10 @@ def test_answer_scores(summary: dict[str, Any]) -> None:
     assert quality["answered_f1"] == pytest.approx(a1_f1 / 2)
     correct = quality["answered_correct"]
     assert (correct["successes"], correct["total"]) == (1, 2)
+    # a1 is right and cites overview.pdf page 1; a2 is wrong; a3 was refused
+    cited = quality["answerable_correct_cited"]
+    assert (cited["successes"], cited["total"]) == (1, 3)
+    assert summary["headline"]["answerable_correct_cited"] == pytest.approx(1 / 3)
 
 
 def test_grounding_and_verifier(summary: dict[str, Any]) -> None:
