@@ -123,14 +123,60 @@ def build_judge_messages(
     return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
 
 
-def span_in_passages(span: str, cited: Sequence[Passage]) -> bool:
-    """True when ``span`` occurs in the text of one of ``cited``, ignoring case,
-    runs of whitespace and compatibility forms; for Chinese, ignoring all
-    whitespace (a run of characters, as PDF text breaks lines anywhere)."""
+def span_in_passages(span: str, cited: Sequence[Passage], min_aligned: float = 0.85) -> bool:
+    """True when ``span`` is, near enough, a piece of one of ``cited``.
+
+    Exact containment (ignoring case, runs of whitespace and compatibility
+    forms; for Chinese, all whitespace) is accepted at once. Otherwise the
+    span is aligned locally against each passage, token by token (characters
+    for Chinese): it passes when at least ``min_aligned`` of its tokens match
+    in order within one stretch of the passage, so "A, B, C" still matches
+    "A, B, and C" and a phrase cut off by the length limit still matches,
+    while words gathered from different sentences do not."""
     needle = _comparable(span)
     if not needle:
         return False
-    return any(needle in _comparable(p.chunk.text, cjk=is_cjk(needle)) for p in cited)
+    cjk = is_cjk(needle)
+    if any(needle in _comparable(p.chunk.text, cjk=cjk) for p in cited):
+        return True
+    wanted = _tokens(needle, cjk)
+    if not wanted:
+        return False
+    return any(
+        _local_alignment(wanted, _tokens(_comparable(p.chunk.text, cjk=cjk), cjk))
+        >= min_aligned * len(wanted)
+        for p in cited
+    )
+
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def _tokens(text: str, cjk: bool) -> list[str]:
+    if cjk:
+        return [ch for ch in text if ch.isalnum()]
+    return _WORD_RE.findall(text)
+
+
+def _local_alignment(span: list[str], text: list[str]) -> float:
+    """Best local alignment score of ``span`` inside ``text``: +1 per matching
+    token, -0.5 per token skipped on either side (Smith-Waterman)."""
+    best = 0.0
+    previous = [0.0] * (len(text) + 1)
+    for token in span:
+        current = [0.0] * (len(text) + 1)
+        for j, other in enumerate(text, start=1):
+            score = max(
+                0.0,
+                previous[j - 1] + (1.0 if token == other else -0.5),
+                previous[j] - 0.5,  # a span token with no counterpart
+                current[j - 1] - 0.5,  # a passage token the span leaves out
+            )
+            current[j] = score
+            if score > best:
+                best = score
+        previous = current
+    return best
 
 
 def repeats_question(span: str, question: str) -> bool:

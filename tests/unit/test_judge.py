@@ -142,3 +142,23 @@ def test_span_in_passages_is_literal_not_word_overlap() -> None:
     assert not span_in_passages("use cases 15", [P1, P2])
     assert not span_in_passages("", [P1])
     assert span_in_passages("數碼港於2024", [ZH]) and not span_in_passages("數碼 港口", [ZH])
+
+
+def test_span_alignment_tolerates_a_dropped_word_or_a_cut_off_end_but_not_a_collage() -> None:
+    from chatbot.domain import Passage
+    from chatbot.judge import span_in_passages
+    from tests.unit.test_pipeline import make_chunk
+
+    def passage(text: str) -> Passage:
+        return Passage(make_chunk(0, "a.pdf", 1, text), 1.0)
+
+    focus = passage(
+        "Three focus areas: risk management, anti-fraud measures, and customer experience."
+    )
+    assert span_in_passages("risk management, anti-fraud measures, customer experience", [focus])
+    assert span_in_passages("Three focus areas: risk management, anti-fraud meas", [focus])
+    cohort = passage("The first cohort brought together 15 use cases from 10 banks.")
+    assert not span_in_passages("15 banks took part in the first cohort", [cohort])
+    assert span_in_passages("15 use cases", [cohort])
+    assert span_in_passages("首批有十五個用例", [passage("首批沙盒有十五個用例，來自十家銀行。")])
+    assert not span_in_passages("二十家銀行", [passage("首批沙盒有十五個用例，來自十家銀行。")])
