@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chatbot.domain import Chunk, Passage
-from eval.items import EvalItem, passage_key
+from eval.items import EvalItem, EvalSet, passage_key
 from eval.loaders import (
     DRCD_PATH,
     SQUAD2_PATH,
@@ -309,3 +309,27 @@ def test_real_drcd_counts_and_out_of_corpus() -> None:
     assert 0 < len(unanswerable) < len(half.items)
     assert all(i.context_ids[0] not in indexed for i in unanswerable)
     assert all(i.gold_sources[0] in indexed for i in half.items if i.answerable)
+
+
+@pytest.mark.skipif(not SQUAD2_PATH.is_file(), reason="shared SQuAD 2.0 split not present")
+def test_real_squad2_calibration_and_test_halves_split_by_article() -> None:
+    whole = load_squad2()
+    halves = {split: load_squad2(split=split) for split in ("calibration", "test")}
+
+    def articles(eval_set: EvalSet) -> set[str]:
+        return {item.context_ids[0].split("/")[1] for item in eval_set.items}
+
+    assert articles(halves["calibration"]).isdisjoint(articles(halves["test"]))
+    assert len(halves["calibration"].items) + len(halves["test"].items) == len(whole.items)
+    # every article stays indexed: the corpus is the same for both halves
+    assert halves["test"].contexts == whole.contexts == halves["calibration"].contexts
+    assert halves["test"].name == "squad2-test"
+
+
+@pytest.mark.skipif(not DRCD_PATH.is_file(), reason="shared DRCD dev set not present")
+def test_real_drcd_halves_keep_the_indexed_articles() -> None:
+    calibration = load_drcd(indexed_fraction=0.5, split="calibration")
+    test = load_drcd(indexed_fraction=0.5, split="test")
+    assert calibration.contexts == test.contexts
+    assert {i.id for i in calibration.items}.isdisjoint({i.id for i in test.items})
+    assert any(i.answerable for i in test.items) and any(not i.answerable for i in test.items)
