@@ -151,6 +151,9 @@ def _run(
             "embedder": embedder.name,
             "settings": settings_snapshot(settings),
             "index": {"folder": str(index.folder), "chunks": index.chunks, "cached": index.cached},
+            "calibration": _calibration_meta(settings, index.folder)
+            if system_name == "pipeline"
+            else None,
             "git": git_state(),
             "concurrency": concurrency,
         }
@@ -166,6 +169,24 @@ def _run(
         if server is not None:
             server.stop()  # only a server this run started; an adopted one keeps running
     return write_report(out)
+
+
+def _calibration_meta(settings: Settings, index_folder: Path) -> dict[str, Any] | None:
+    """Which answerability calibration the pipeline used, and its thresholds."""
+    from chatbot.answerability import Calibration, find_calibration
+
+    if not settings.gate.answerability:
+        return None
+    path = find_calibration(index_folder, settings.gate.calibration_file)
+    if path is None:
+        return None
+    calibration = Calibration.load(path)
+    return {
+        "file": str(path),
+        "thresholds": {lang: m.threshold for lang, m in calibration.models.items()},
+        "floors": calibration.floors,
+        "fitted_on": calibration.meta.get("fitted_on"),
+    }
 
 
 @main.command("run", epilog=_RUN_EXAMPLES)
