@@ -149,7 +149,7 @@ def test_follow_up_is_rewritten_and_an_off_corpus_follow_up_is_refused(
 
     first = ask("When was the second phase of the GenA.I. Sandbox announced?")
     assert isinstance(first, Answer), first
-    assert counting.calls == 1  # no rewrite on the first turn
+    assert counting.calls == 2  # no rewrite on the first turn: answer + support judge
 
     second = ask("What was announced together with it?")
     assert isinstance(second, Answer), second
@@ -157,7 +157,7 @@ def test_follow_up_is_rewritten_and_an_off_corpus_follow_up_is_refused(
     assert "second" in second.standalone_question.lower(), second.standalone_question
     pages = {(c.source, c.page) for c in second.citations}
     assert ("hkma-genai-sandbox-overview.pdf", 4) in pages, second
-    assert counting.calls == 3  # rewrite + answer
+    assert counting.calls == 5  # rewrite + answer + support judge
 
     third = ask("What will its budget be in 2027?")
     assert isinstance(third, Refusal), third
