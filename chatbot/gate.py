@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from chatbot.domain import Evidence, Passage
 from chatbot.protocols import KeywordIndex
 from chatbot.settings import GateSettings
-from chatbot.text import detect_language, evidence_units, stem, terms
+from chatbot.text import ABBREVIATION_END_RE, detect_language, evidence_units, stem, terms
 
 
 def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[str, float]:
@@ -41,9 +41,6 @@ def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[s
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(\[\u3400-\u9fff])|(?<=[。！？；])")
 
 
-_ABBREVIATION_END_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")
-
-
 def sentences_of(text: str) -> list[str]:
     """Rough sentence split, good enough to find the sentence that covers most:
     ". " before a capital or digit ends one, "3.5" and "GenA.I. Sandbox" do not."""
@@ -51,7 +48,7 @@ def sentences_of(text: str) -> list[str]:
     for part in (p.strip() for p in _SENTENCE_END_RE.split(text)):
         if not part:
             continue
-        if sentences and _ABBREVIATION_END_RE.search(sentences[-1]):
+        if sentences and ABBREVIATION_END_RE.search(sentences[-1]):
             sentences[-1] = f"{sentences[-1]} {part}"
         else:
             sentences.append(part)

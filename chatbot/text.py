@@ -20,6 +20,9 @@ _CJK = (
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[.'’-][^\W_{_CJK}]+)*", re.UNICODE)
 _CJK_RE = re.compile(rf"[{_CJK}]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
+# Text ending in an abbreviation made of single letters and dots ("GenA.I.",
+# "e.g.", "U.S."): a full stop there does not end a sentence.
+ABBREVIATION_END_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")
 
 # Function words carry no evidence; a question built only from them must not
 # look answered just because every passage contains "the".

@@ -30,14 +30,13 @@ from dataclasses import dataclass
 
 from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
-from chatbot.text import content_terms, is_cjk, stem, terms
+from chatbot.text import ABBREVIATION_END_RE, content_terms, is_cjk, stem, terms
 
 _CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 # A sentence ends at CJK end punctuation, or at . ! ? followed by a space, a
 # citation or the end of text; "3.5" never ends one, nor does an abbreviation
 # made of single letters and dots ("GenA.I.", "e.g.", "U.S.").
 _END_RE = re.compile(r"[。！？]+|[.!?]+(?=\s|\[|$)")
-_ABBREVIATION_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")
 _TRAILING_MARKERS_RE = re.compile(r"(?:\s*\[[\d,，、\s]+\])+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -67,7 +66,7 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _END_RE.finditer(text):
-        if match.group(0) == "." and _ABBREVIATION_RE.search(text[start : match.end()]):
+        if match.group(0) == "." and ABBREVIATION_END_RE.search(text[start : match.end()]):
             continue
         end = match.end()
         markers = _TRAILING_MARKERS_RE.match(text, end)
