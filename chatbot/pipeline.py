@@ -106,16 +106,29 @@ class Pipeline:
         # shows what a follow-up was understood as.
         standalone = query if history else None
 
-        scope = out_of_scope(query)
-        if scope is not None:
-            log.info("refused (out_of_scope): %s", scope)
-            yield Refusal(
-                reason=RefusalReason.OUT_OF_SCOPE,
-                message=refusal_message(RefusalReason.OUT_OF_SCOPE, language),
-                detail=scope,
-                timings=Timings(condense_s=condense_s),
+        def refuse(
+            reason: RefusalReason,
+            detail: str,
+            timings: Timings,
+            passages: Sequence[Passage] = (),
+            evidence: Evidence | None = None,
+            llm_called: bool = False,
+        ) -> Refusal:
+            log.info("refused (%s): %s", reason.value, detail)
+            return Refusal(
+                reason=reason,
+                message=refusal_message(reason, language),
+                passages=tuple(passages),
+                detail=detail,
+                timings=timings,
+                llm_called=llm_called,
+                evidence=evidence,
                 standalone_question=standalone,
             )
+
+        scope = out_of_scope(query)
+        if scope is not None:
+            yield refuse(RefusalReason.OUT_OF_SCOPE, scope, Timings(condense_s=condense_s))
             return
 
         started = time.perf_counter()
@@ -124,16 +137,8 @@ class Pipeline:
         retrieve_s = time.perf_counter() - started
         if found.refusal is not None:
             reason, why = found.refusal
-            log.info("refused (%s): %s; %s", reason.value, why, evidence.describe())
-            yield Refusal(
-                reason=reason,
-                message=refusal_message(reason, language),
-                passages=tuple(shown),
-                detail=f"{why}; {evidence.describe()}",
-                timings=Timings(retrieve_s=retrieve_s, condense_s=condense_s),
-                evidence=evidence,
-                standalone_question=standalone,
-            )
+            timings = Timings(retrieve_s=retrieve_s, condense_s=condense_s)
+            yield refuse(reason, f"{why}; {evidence.describe()}", timings, shown, evidence)
             return
 
         messages = build_messages(query, shown)
@@ -147,18 +152,10 @@ class Pipeline:
         started = time.perf_counter()
         verdict = verify(text, shown, self.gate.min_support, query)
         timings = Timings(retrieve_s, generate_s, time.perf_counter() - started, condense_s)
+        draft = f"draft={text[:300]!r}"
         if verdict.failure is not None:
-            log.info("refused (%s): %s", verdict.failure.value, verdict.detail)
-            yield Refusal(
-                reason=verdict.failure,
-                message=refusal_message(verdict.failure, language),
-                passages=tuple(shown),
-                detail=f"{verdict.detail}; draft={text[:300]!r}",
-                timings=timings,
-                llm_called=True,
-                evidence=evidence,
-                standalone_question=standalone,
-            )
+            detail = f"{verdict.detail}; {draft}"
+            yield refuse(verdict.failure, detail, timings, shown, evidence, llm_called=True)
             return
         short_answer: str | None = None
         if self.judge is not None:
@@ -166,16 +163,9 @@ class Pipeline:
             judgement = self.judge.judge(query, verdict.text, cited)
             timings = replace(timings, verify_s=time.perf_counter() - started)
             if not judgement.supported:
-                log.info("refused (unsupported): judge: %s", judgement.detail)
-                yield Refusal(
-                    reason=RefusalReason.UNSUPPORTED,
-                    message=refusal_message(RefusalReason.UNSUPPORTED, language),
-                    passages=tuple(shown),
-                    detail=f"support judge: {judgement.detail}; draft={text[:300]!r}",
-                    timings=timings,
-                    llm_called=True,
-                    evidence=evidence,
-                    standalone_question=standalone,
+                detail = f"support judge: {judgement.detail}; {draft}"
+                yield refuse(
+                    RefusalReason.UNSUPPORTED, detail, timings, shown, evidence, llm_called=True
                 )
                 return
             short_answer = judgement.short_answer
