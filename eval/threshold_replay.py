@@ -13,6 +13,7 @@ refusals, so the replay is exact for those questions; nothing is re-asked.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,24 +48,22 @@ def main(run_dir: Path, language: str, rows: Path, recalls: str) -> None:
             print(f"{target:10.2f}  {threshold:9.3f}  (below the run's threshold: not replayable)")
             continue
 
-        def answered(record: dict[str, object], cut: float = threshold) -> bool:
-            if record["outcome"] != "answer":
-                return False
-            evidence = record.get("evidence") or {}
-            p = evidence.get("answerability") if isinstance(evidence, dict) else None
-            return p is None or p >= cut
-
-        def reached_llm(record: dict[str, object], cut: float = threshold) -> bool:
-            evidence = record.get("evidence") or {}
-            p = evidence.get("answerability") if isinstance(evidence, dict) else None
-            return bool(record["llm_called"]) and (p is None or p >= cut)
-
-        coverage = sum(answered(r) for r in answerable) / len(answerable)
-        hallucination = sum(answered(r) for r in unanswerable) / len(unanswerable)
-        calls = sum(reached_llm(r) for r in records)
+        kept = [r for r in records if _passes(r, threshold)]  # the rest: refused at the gate
+        coverage = sum(r["outcome"] == "answer" for r in kept if r["answerable"]) / len(answerable)
+        hallucination = sum(r["outcome"] == "answer" for r in kept if not r["answerable"]) / len(
+            unanswerable
+        )
+        calls = sum(bool(r["llm_called"]) for r in kept)
         print(
             f"{target:10.2f}  {threshold:9.3f}  {coverage:8.1%}  {hallucination:13.1%}  {calls:9d}"
         )
+
+
+def _passes(record: dict[str, Any], threshold: float) -> bool:
+    """Whether the recorded P(answerable) clears ``threshold`` (records without
+    one, refused before the model ran, keep their recorded outcome)."""
+    probability = (record.get("evidence") or {}).get("answerability")
+    return probability is None or probability >= threshold
 
 
 def _run_threshold(run_dir: Path, language: str) -> float | None:
