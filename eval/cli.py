@@ -171,6 +171,15 @@ def _run(
     return write_report(out)
 
 
+index_cache_option = click.option(
+    "--index-cache",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("runs") / ".index-cache",
+    show_default=True,
+    help="Where per-dataset indexes (and their calibrations) are cached.",
+)
+
+
 def _calibration_meta(settings: Settings, index_folder: Path) -> dict[str, Any] | None:
     """Which answerability calibration the pipeline used, and its thresholds."""
     from chatbot.answerability import Calibration, find_calibration
@@ -242,13 +251,7 @@ def _calibration_meta(settings: Settings, index_folder: Path) -> dict[str, Any] 
     help="own/jsonl: corpus folder to index [default: the repository's corpus/ for own, "
     "CHATBOT_INGEST__CORPUS_DIR for jsonl].",
 )
-@click.option(
-    "--index-cache",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs/.index-cache"),
-    show_default=True,
-    help="Where per-dataset indexes are cached.",
-)
+@index_cache_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -361,12 +364,7 @@ def run_command(
     is_flag=True,
     help="Keep the configured fixed thresholds (CHATBOT_GATE__*) instead of learned ones.",
 )
-@click.option(
-    "--index-cache",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs/.index-cache"),
-    show_default=True,
-)
+@index_cache_option
 @click.option(
     "--rows",
     type=click.Path(path_type=Path, dir_okay=False),
