@@ -39,6 +39,7 @@ from chatbot.answerability import (
 from chatbot.pipeline import Pipeline
 from chatbot.protocols import ChatMessage
 from eval.items import EvalSet
+from eval.loaders import DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +168,15 @@ def write_rows(
 
 
 def read_rows(path: Path) -> tuple[list[Row], dict[str, Any], list[Path]]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines:
-        raise ValueError(f"{path} is empty; run calibrate without --reuse-rows first")
-    head = json.loads(lines[0])
-    rows = [Row(**json.loads(line)) for line in lines[1:] if line.strip()]
-    return rows, dict(head["sources"]), [Path(f) for f in head["folders"]]
+    """Rows saved by ``write_rows``; a missing or damaged file is a
+    ``DatasetError`` that says to collect the rows again."""
+    hint = "run `chatbot-eval calibrate` without --reuse-rows to collect them again"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        head = json.loads(lines[0])
+        rows = [Row(**json.loads(line)) for line in lines[1:] if line.strip()]
+        return rows, dict(head["sources"]), [Path(f) for f in head["folders"]]
+    except FileNotFoundError as exc:
+        raise DatasetError(f"no calibration rows at {path}; {hint}") from exc
+    except (OSError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"calibration rows {path} are unreadable ({exc}); {hint}") from exc

@@ -83,3 +83,13 @@ def test_learned_floors_keep_the_requested_share_of_answerable_rows() -> None:
     kept = sum(r.values["coverage"] >= floors["min_coverage"] for r in rows)
     assert kept >= 90 and floors["min_dense"] <= 0.05
     assert "min_dense" not in learned_floors(rows, "zh", 0.9)
+
+
+def test_missing_or_damaged_rows_say_how_to_recollect(tmp_path: Path) -> None:
+    from eval.loaders import DatasetError
+
+    with pytest.raises(DatasetError, match="without --reuse-rows"):
+        read_rows(tmp_path / "absent.jsonl")
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    with pytest.raises(DatasetError, match="unreadable"):
+        read_rows(tmp_path / "bad.jsonl")
