@@ -35,7 +35,7 @@ from chatbot.domain import Passage
 from chatbot.errors import GeneratorOutputError
 from chatbot.prompts import question_language
 from chatbot.protocols import ChatMessage, JsonGenerator
-from chatbot.text import content_terms, is_cjk, stem
+from chatbot.text import is_cjk, says_nothing_new
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +180,10 @@ def _local_alignment(span: list[str], text: list[str]) -> float:
 
 
 def repeats_question(span: str, question: str) -> bool:
-    """True when every content term of ``span`` (stemmed) is one of the
-    question's: the span names nothing the question did not. A span without
-    content terms (a bare "5") does not count as repeating."""
-    said = {stem(t) for t in content_terms(span)}
-    return bool(said) and said <= {stem(t) for t in content_terms(question)}
+    """True when ``span`` names no content term (stemmed) and no figure the
+    question did not: it picks out nothing. A bare "5", or "4 technology
+    partners" for "How many technology partners…", is an answer, not a repeat."""
+    return says_nothing_new(span, question)
 
 
 def _comparable(text: str, cjk: bool | None = None) -> str:

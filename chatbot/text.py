@@ -120,6 +120,28 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
+_FIGURE_RE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def figures(text: str) -> set[str]:
+    """The numbers written in ``text``, thousands separators removed ("1,200"
+    and "1200" are one figure). ``content_terms`` skips one-digit tokens, so
+    a check built only on terms would miss that "4 partners" names a count."""
+    return {match.replace(",", "") for match in _FIGURE_RE.findall(text)}
+
+
+def says_nothing_new(text: str, question: str) -> bool:
+    """True when ``text`` names no content term and no figure that
+    ``question`` did not already contain: a restatement, not an answer.
+    Terms are compared stemmed; text with no content terms and no figures
+    does not count (there is nothing to compare)."""
+    said = {stem(t) for t in content_terms(text)}
+    new_figures = figures(text) - figures(question)
+    if new_figures:
+        return False
+    return bool(said) and said <= {stem(t) for t in content_terms(question)}
+
+
 def evidence_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
     """The pieces of a question that evidence must cover, each with the index
     terms that can cover it.

@@ -30,7 +30,15 @@ from dataclasses import dataclass
 
 from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
-from chatbot.text import ABBREVIATION_END_RE, content_terms, is_cjk, stem, terms
+from chatbot.text import (
+    ABBREVIATION_END_RE,
+    content_terms,
+    figures,
+    is_cjk,
+    says_nothing_new,
+    stem,
+    terms,
+)
 
 _CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 # A sentence ends at CJK end punctuation, or at . ! ? followed by a space, a
@@ -106,12 +114,13 @@ def verify(
     """Check ``answer`` to ``question`` against the numbered ``passages`` (1-based)."""
     if not answer.strip() or is_model_refusal(answer):
         return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="model used refusal sentence")
-    said = set(content_terms(_CITATION_RE.sub(" ", answer)))
-    if not said:
+    bare = _CITATION_RE.sub(" ", answer)
+    if not content_terms(bare) and not figures(bare):
         return Verdict(failure=RefusalReason.MODEL_DECLINED, detail="no statement besides markers")
-    if question and said <= set(content_terms(question)):
+    if question and says_nothing_new(bare, question):
         # "The 10 banks were [1]." says nothing the question did not: a non-answer
         # dressed as one (small models do this when the passages lack the fact).
+        # A figure the question lacks ("4 partners supported it [1]") is an answer.
         return Verdict(
             failure=RefusalReason.MODEL_DECLINED, detail="answer only restates the question"
         )

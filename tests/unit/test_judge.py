@@ -87,6 +87,11 @@ def test_span_that_only_repeats_the_question_is_unsupported() -> None:
     assert "repeats the question" in judgement.detail
     assert repeats_question("the Sandbox", "Who launched the sandbox?")
     assert not repeats_question("5", "How many banks?")  # no content term to compare
+    # a figure the question lacks is what the span adds, however few its words
+    assert not repeats_question("4 technology partners", "How many technology partners helped?")
+    assert not repeats_question("1,200 staff", "How many staff?")
+    assert repeats_question("10 banks", "Which were the 10 banks?")
+    assert repeats_question("supporting partners", "Who supported the partner?")  # stemmed
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,23 @@ def test_answer_that_only_restates_the_question_is_a_decline(question: str, answ
     assert "restates" in verdict.detail
 
 
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        # one-digit counts are not content terms; the figure is the answer
+        (
+            "How many technology partners supported the first cohort?",
+            "4 technology partners supported the first cohort [2].",
+        ),
+        ("How many banks took part?", "10 banks took part [2]."),
+    ],
+)
+def test_answer_adding_only_a_figure_is_not_a_restatement(question: str, answer: str) -> None:
+    verdict = verify(answer, [P1, P2], 0.5, question)
+    assert verdict.failure is None, verdict.detail
+    assert [c.number for c in verdict.citations] == [2]
+
+
 def test_unsupported_sentence_is_dropped_when_the_rest_answers_the_question() -> None:
     verdict = verify(
         "The HKMA and Cyberport launched the Sandbox in August 2024 [1]. "
