@@ -35,7 +35,7 @@ from chatbot.domain import Passage
 from chatbot.errors import GeneratorOutputError
 from chatbot.prompts import question_language
 from chatbot.protocols import ChatMessage, JsonGenerator
-from chatbot.text import is_cjk, says_nothing_new
+from chatbot.text import fold_chinese_script, is_cjk, says_nothing_new
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def repeats_question(span: str, question: str) -> bool:
 
 
 def _comparable(text: str, cjk: bool | None = None) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    text = fold_chinese_script(unicodedata.normalize("NFKC", text)).casefold().replace("’", "'")
     if cjk if cjk is not None else is_cjk(text):
         return "".join(text.split())
     return " ".join(text.split())

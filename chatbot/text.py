@@ -9,8 +9,10 @@ Traditional Chinese without a segmenter.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from typing import Any
 
 _CJK = (
     "\u3400-\u4dbf"  # extension A
@@ -118,6 +120,25 @@ def content_terms(text: str) -> list[str]:
             continue
         seen.setdefault(term, None)
     return list(seen)
+
+
+@functools.cache
+def _to_simplified() -> Any:
+    import opencc  # C++ OpenCC with its dictionaries, from the opencc wheel
+
+    return opencc.OpenCC("t2s")
+
+
+def fold_chinese_script(text: str) -> str:
+    """``text`` with Traditional Chinese characters written in their Simplified
+    form, for comparisons only. The small model sometimes writes a name from a
+    Traditional passage in Simplified (羅斯福 -> 罗斯福, 英國 -> 英国); folding
+    both sides lets such a span still match. Traditional-to-Simplified is
+    close to many-to-one, so folding loses no distinction that matters here.
+    Text without CJK characters is returned as it is."""
+    if not _CJK_RE.search(text):
+        return text
+    return str(_to_simplified().convert(text))
 
 
 _FIGURE_RE = re.compile(r"\d+(?:[.,]\d+)*")

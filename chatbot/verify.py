@@ -34,6 +34,7 @@ from chatbot.text import (
     ABBREVIATION_END_RE,
     content_terms,
     figures,
+    fold_chinese_script,
     is_cjk,
     says_nothing_new,
     stem,
@@ -94,9 +95,11 @@ def is_model_refusal(text: str) -> bool:
 def support(sentence: str, passages: Sequence[Passage]) -> tuple[float, list[str]]:
     """Share of the sentence's content words found in ``passages``, and any
     numbers of the sentence missing from them."""
-    bare = _CITATION_RE.sub(" ", sentence)
+    # Script folded on both sides: a Simplified 英国 in the answer is the
+    # Traditional 英國 of the passage.
+    bare = fold_chinese_script(_CITATION_RE.sub(" ", sentence))
     wanted = content_terms(bare)
-    evidence_text = " ".join(p.chunk.text for p in passages)
+    evidence_text = fold_chinese_script(" ".join(p.chunk.text for p in passages))
     present = {stem(t) for t in terms(evidence_text)}
     digits_in_evidence = {n.replace(",", "") for n in _NUMBER_RE.findall(evidence_text)}
     missing_numbers = [

@@ -167,3 +167,14 @@ def test_span_alignment_tolerates_a_dropped_word_or_a_cut_off_end_but_not_a_coll
     assert span_in_passages("15 use cases", [cohort])
     assert span_in_passages("首批有十五個用例", [passage("首批沙盒有十五個用例，來自十家銀行。")])
     assert not span_in_passages("二十家銀行", [passage("首批沙盒有十五個用例，來自十家銀行。")])
+
+
+def test_a_simplified_span_matches_its_traditional_passage() -> None:
+    # the 1.5B model often writes a Traditional name in Simplified in its JSON
+    passage_zh = passage("珍珠港事件後，羅斯福發表《國恥演說》。杜拜與英國簽訂和約。", "zh")
+    assert span_in_passages("罗斯福", [passage_zh])
+    assert span_in_passages("英国", [passage_zh])
+    assert not span_in_passages("法国", [passage_zh])
+    judge, _ = judge_with({"answer": "罗斯福", "supported": True})
+    judgement = judge.judge("哪位美國總統發表《國恥演說》?", "羅斯福發表了演說。[1]", [passage_zh])
+    assert judgement.supported and judgement.short_answer == "罗斯福"

@@ -208,3 +208,32 @@ def test_chinese_unsupported_sentence_is_dropped() -> None:
     )
     assert verdict.failure is None and verdict.dropped == 1
     assert verdict.text == "金管局與數碼港於2024年8月推出沙盒[1]。"
+
+
+def test_simplified_characters_in_a_chinese_answer_are_supported_by_a_traditional_passage() -> None:
+    zh = Passage(
+        chunk=Chunk(
+            id="zh-1",
+            text="杜拜的酋長於1820年1月8日與英國簽訂了基礎和約。",
+            source="doc.md",
+            title="Doc",
+            page=None,
+            section="",
+            language="zh",
+            content_hash="h",
+            file_hash="f",
+            position=0,
+        ),
+        fused_score=0.1,
+        dense_score=0.6,
+        keyword_score=3.0,
+    )
+    verdict = verify(
+        "杜拜的酋長与英国在1820年1月8日簽訂了基礎和約。[1]",
+        [zh],
+        0.5,
+        "杜拜的酋長曾於1820年1月8日時與哪一個國家簽訂了基礎和約?",
+    )
+    assert verdict.failure is None, verdict.detail
+    wrong = verify("杜拜的酋長与法国签订了和约。[1]", [zh], 0.9, "杜拜與哪國簽訂和約?")
+    assert wrong.failure is RefusalReason.UNSUPPORTED
