@@ -116,14 +116,53 @@ def learned_floors(rows: Sequence[Row], language: str, floor_recall: float) -> d
     return {k: round(v, 4) for k, v in floors.items()}
 
 
+TRADE_OFF_RECALLS = (0.80, 0.85, 0.88, 0.90, 0.92, 0.95, 0.97)
+
+
+def trade_off(
+    probs: Sequence[float], rows: Sequence[Row], recalls: Sequence[float] = TRADE_OFF_RECALLS
+) -> list[dict[str, float]]:
+    """What each recall level would cost: for the threshold keeping ``recall``
+    of the label-1 rows, the share of answerable and of unanswerable rows the
+    gate would let through. This is the table to choose ``min_recall`` from."""
+    labels = [r.label for r in rows]
+    answerable = [p for p, r in zip(probs, rows, strict=True) if r.answerable]
+    unanswerable = [p for p, r in zip(probs, rows, strict=True) if not r.answerable]
+    table = []
+    for recall in recalls:
+        threshold = choose_threshold(probs, labels, recall)
+        table.append(
+            {
+                "recall": recall,
+                "threshold": round(threshold, 4),
+                "passed_answerable": _share(answerable, threshold),
+                "passed_unanswerable": _share(unanswerable, threshold),
+            }
+        )
+    return table
+
+
+def _share(probs: Sequence[float], threshold: float) -> float:
+    return round(sum(p >= threshold for p in probs) / len(probs), 4) if probs else float("nan")
+
+
 def fit(
     rows_by_language: dict[str, list[Row]],
     min_recall: float,
     sources: dict[str, Any],
     floor_recall: float | None = 0.99,
+    recall_by_language: dict[str, float] | None = None,
 ) -> Calibration:
     """One model per language; with ``floor_recall``, also learned fixed-gate
-    thresholds (see ``learned_floors``) that replace the configured ones."""
+    thresholds (see ``learned_floors``) that replace the configured ones.
+    ``recall_by_language`` overrides ``min_recall`` for the languages it names
+    (the trade-off differs: see ``trade_off``)."""
+    recall_by_language = recall_by_language or {}
+    unknown = sorted(set(recall_by_language) - set(rows_by_language))
+    if unknown:
+        raise DatasetError(
+            f"--language-recall names {unknown}, but the rows hold only {sorted(rows_by_language)}"
+        )
     models: dict[str, LogisticModel] = {}
     floors: dict[str, dict[str, float]] = {}
     report: dict[str, Any] = {}
@@ -134,12 +173,16 @@ def fit(
             continue
         model = fit_logistic([r.values for r in rows], labels, FEATURES)
         probs = [model.probability(r.values) for r in rows]
-        threshold = choose_threshold(probs, labels, min_recall)
+        recall = recall_by_language.get(language, min_recall)
+        threshold = choose_threshold(probs, labels, recall)
         model = LogisticModel(
             model.names, model.mean, model.scale, model.weights, model.bias, threshold
         )
         models[language] = model
-        report[language] = _rates(model, rows)
+        report[language] = _rates(model, rows) | {
+            "min_recall": recall,
+            "trade_off": trade_off(probs, rows),
+        }
         if floor_recall is not None:
             floors[language] = learned_floors(rows, language, floor_recall)
             report[language]["floors"] = floors[language]
@@ -147,6 +190,7 @@ def fit(
     meta = {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "min_recall": min_recall,
+        "min_recall_by_language": dict(sorted(recall_by_language.items())),
         "floor_recall": floor_recall,
         "fitted_on": sources,
         "calibration_fit": report,

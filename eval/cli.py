@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -352,6 +353,14 @@ def run_command(
     help="Share of answerable calibration questions (answer shown) the gate must let through.",
 )
 @click.option(
+    "--language-recall",
+    "language_recall",
+    multiple=True,
+    metavar="LANG=RECALL",
+    help="Per-language --min-recall, e.g. zh=0.88 (repeatable). Choose it from the "
+    "trade-off table this command prints.",
+)
+@click.option(
     "--floor-recall",
     type=click.FloatRange(0.5, 1.0),
     default=0.99,
@@ -390,6 +399,7 @@ def calibrate_command(
     drcd_indexed_fraction: float,
     seed: int,
     min_recall: float,
+    language_recall: tuple[str, ...],
     floor_recall: float,
     no_floors: bool,
     index_cache: Path,
@@ -411,6 +421,7 @@ def calibrate_command(
     from eval.indexing import build_context_index
     from eval.loaders import load_drcd, load_squad2
 
+    recall_by_language = _language_recalls(language_recall)
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -458,7 +469,13 @@ def calibrate_command(
         by_language: dict[str, list[Row]] = {}
         for row in found_rows:
             by_language.setdefault(row.language, []).append(row)
-        calibration = fit(by_language, min_recall, sources, None if no_floors else floor_recall)
+        calibration = fit(
+            by_language,
+            min_recall,
+            sources,
+            None if no_floors else floor_recall,
+            recall_by_language,
+        )
     except BoundaryError as exc:
         _fail(str(exc))
     if not calibration.models:
@@ -471,9 +488,35 @@ def calibrate_command(
     for target in targets:
         calibration.save(target)
     for language, fitted in calibration.meta["calibration_fit"].items():
+        table = fitted.pop("trade_off")
         click.echo(f"{language}: {fitted}")
+        click.echo(f"  {'recall':>6}  {'threshold':>9}  {'answerable':>10}  {'unanswerable':>12}")
+        for line in table:
+            click.echo(
+                f"  {line['recall']:>6.2f}  {line['threshold']:>9.4f}  "
+                f"{line['passed_answerable']:>10.1%}  {line['passed_unanswerable']:>12.1%}"
+            )
+        fitted["trade_off"] = table
     for target in targets:
         click.echo(f"wrote {target}")
+
+
+def _language_recalls(pairs: Sequence[str]) -> dict[str, float]:
+    """``("zh=0.88",)`` -> ``{"zh": 0.88}``, or a usage error naming the bad pair."""
+    recalls: dict[str, float] = {}
+    for pair in pairs:
+        language, _, value = pair.partition("=")
+        try:
+            recall = float(value)
+        except ValueError:
+            recall = -1.0
+        if not language.strip() or not 0.05 <= recall <= 1.0:
+            raise click.BadParameter(
+                f"{pair!r}: write LANG=RECALL with RECALL between 0.05 and 1, e.g. zh=0.88",
+                param_hint="--language-recall",
+            )
+        recalls[language.strip()] = recall
+    return recalls
 
 
 # --- report and compare ---------------------------------------------------------------

@@ -93,3 +93,63 @@ def test_missing_or_damaged_rows_say_how_to_recollect(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     with pytest.raises(DatasetError, match="unreadable"):
         read_rows(tmp_path / "bad.jsonl")
+
+
+def _values(score: float) -> dict[str, float]:
+    return {"sentence_coverage": score, "coverage": score, "best_dense": 0.5}
+
+
+def _overlapping_rows(language: str) -> list[Row]:
+    # answerable rows score 0.50..0.99 on the one feature, unanswerable 0.00..0.79:
+    # the classes overlap, so a higher recall must let more unanswerable rows through
+    answerable = [Row(language, _values(0.5 + i / 100), 1, True) for i in range(50)]
+    unanswerable = [Row(language, _values(i / 100), 0, False) for i in range(80)]
+    return answerable + unanswerable
+
+
+def test_trade_off_table_grows_both_pass_rates_with_recall() -> None:
+    from eval.calibrate import trade_off
+
+    rows = _overlapping_rows("zh")
+    probs = [r.values["sentence_coverage"] for r in rows]
+    table = trade_off(probs, rows, recalls=(0.5, 0.8, 1.0))
+    assert [line["recall"] for line in table] == [0.5, 0.8, 1.0]
+    assert [line["passed_answerable"] for line in table] == [0.5, 0.8, 1.0]
+    unanswerable = [line["passed_unanswerable"] for line in table]
+    assert unanswerable == sorted(unanswerable) and unanswerable[0] == 0.0625  # 0.75..0.79
+    assert unanswerable[-1] == 0.375  # 30 of the 80 score >= 0.50
+
+
+def test_language_recall_overrides_the_global_recall_for_that_language_only() -> None:
+    from eval.loaders import DatasetError
+
+    by_language = {"en": _overlapping_rows("en"), "zh": _overlapping_rows("zh")}
+    calibration = fit(by_language, 0.8, {}, None, recall_by_language={"zh": 0.95})
+    fitted = calibration.meta["calibration_fit"]
+    assert fitted["en"]["min_recall"] == 0.8 and fitted["zh"]["min_recall"] == 0.95
+    assert calibration.meta["min_recall_by_language"] == {"zh": 0.95}
+    assert calibration.models["zh"].threshold < calibration.models["en"].threshold
+    assert fitted["zh"]["passed_label_1"] >= 0.95 > fitted["en"]["passed_label_1"] >= 0.8
+    with pytest.raises(DatasetError, match="fr"):
+        fit(by_language, 0.8, {}, None, recall_by_language={"fr": 0.9})
+
+
+def test_calibrate_cli_refits_saved_rows_with_a_per_language_recall(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eval.cli import main
+
+    rows_path = tmp_path / "rows.jsonl"
+    write_rows(rows_path, _overlapping_rows("en") + _overlapping_rows("zh"), {}, [])
+    out = tmp_path / "calibration.json"
+    args = ["calibrate", "--reuse-rows", "--rows", str(rows_path), "--out-only", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--language-recall", "zh=0.96"])
+    assert result.exit_code == 0, result.output
+    assert "recall  threshold  answerable  unanswerable" in result.output
+    saved = Calibration.load(out)
+    assert saved.meta["calibration_fit"]["zh"]["min_recall"] == 0.96
+    assert saved.meta["calibration_fit"]["en"]["min_recall"] == 0.85
+    assert len(saved.meta["calibration_fit"]["zh"]["trade_off"]) == 7
+
+    bad = CliRunner().invoke(main, [*args, "--language-recall", "zh:0.9"])
+    assert bad.exit_code == 2 and "LANG=RECALL" in bad.output
