@@ -4,17 +4,22 @@ One SQLite file (WAL mode, so readers such as an export never block a bot
 that is writing) with two tables:
 
 - ``interactions``: who asked what through which channel, whether it was
-  answered or refused (and why), the answer text, its citations, every
-  passage retrieved with its fused/dense/keyword scores, the gate's evidence,
-  the model, a fingerprint of the retrieval and gate settings, timings, and
-  for a follow-up the standalone question it was rewritten into (what was
-  actually retrieved for and answered);
+  answered or refused (and why), the answer text and its short answer phrase
+  (when the support judge gave one), its citations, every passage retrieved
+  with its fused/dense/keyword scores (and its rerank score when a
+  cross-encoder rescored it), the gate's evidence, the model, a fingerprint
+  of the retrieval and gate settings, timings, and for a follow-up the
+  standalone question it was rewritten into (what was actually retrieved for
+  and answered);
 - ``feedback``: a user's "helpful / not helpful" (and an optional comment) on
   one interaction.
 
-Rows older than the retention period are purged when the store opens and on
-each write. Nothing secret is stored: settings appear only as a hash, and no
-tokens or keys pass through here.
+Fields added over time are optional for readers: a store created before a
+column existed gets it (empty for old rows) when it is opened, and a passage
+recorded without a reranker has no ``rerank`` key. Rows older than the
+retention period are purged when the store opens and on each write. Nothing
+secret is stored: settings appear only as a hash, and no tokens or keys pass
+through here.
 
 Channels do not use this module directly; they go through
 ``chatbot.channels.assistant.Assistant``, which asks the pipeline and records
@@ -58,7 +63,8 @@ CREATE TABLE IF NOT EXISTS interactions (
     model TEXT NOT NULL,
     settings_version TEXT NOT NULL,
     timings TEXT NOT NULL,
-    standalone_question TEXT
+    standalone_question TEXT,
+    short_answer TEXT
 );
 CREATE INDEX IF NOT EXISTS interactions_timestamp ON interactions (timestamp);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -69,6 +75,10 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_interaction ON feedback (interaction_id);
 """
+
+# Columns added after the first release; stores created earlier lack them and
+# get them (NULL for existing rows) when opened.
+_ADDED_COLUMNS = {"standalone_question": "TEXT", "short_answer": "TEXT"}
 
 
 class UnknownInteractionError(LookupError):
@@ -124,6 +134,7 @@ class Interaction:
     settings_version: str
     timings: dict[str, float]
     standalone_question: str | None = None  # set for questions asked with history
+    short_answer: str | None = None  # an answer's short phrase, when the judge gave one
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -140,7 +151,7 @@ class Feedback:
 
 
 def _passage_json(passage: Passage) -> dict[str, Any]:
-    return {
+    row: dict[str, Any] = {
         "id": passage.id,
         "source": passage.chunk.source,
         "page": passage.chunk.page,
@@ -148,6 +159,11 @@ def _passage_json(passage: Passage) -> dict[str, Any]:
         "dense": passage.dense_score,
         "keyword": passage.keyword_score,
     }
+    if passage.rerank_score is not None:
+        # Only when a cross-encoder rescored the passage; rows without a
+        # reranker (and older rows) have no "rerank" key.
+        row["rerank"] = passage.rerank_score
+    return row
 
 
 def interaction_from(
@@ -204,6 +220,7 @@ def interaction_from(
                     for c in outcome.citations
                 ],
                 model=outcome.model,
+                short_answer=outcome.short_answer,
             )
         case Refusal():
             return Interaction(
@@ -234,10 +251,10 @@ class AuditStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
-            # Stores created before conversation memory lack the column.
             columns = {row["name"] for row in db.execute("PRAGMA table_info(interactions)")}
-            if "standalone_question" not in columns:
-                db.execute("ALTER TABLE interactions ADD COLUMN standalone_question TEXT")
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in columns:
+                    db.execute(f"ALTER TABLE interactions ADD COLUMN {column} {kind}")
         self.purge()
 
     @contextmanager
@@ -337,4 +354,5 @@ def _interaction(row: sqlite3.Row) -> Interaction:
         settings_version=row["settings_version"],
         timings=loads(row["timings"]),
         standalone_question=row["standalone_question"],
+        short_answer=row["short_answer"],
     )

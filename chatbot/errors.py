@@ -7,6 +7,7 @@
     ├── IndexMissingError              no index yet: run ingestion first
     ├── IngestionError                 one file could not be read or indexed
     ├── EmbedderError                  the embedding model cannot be loaded or run
+    ├── RerankerError                  the cross-encoder failed while scoring passages
     ├── ModelWeightsError              embedded LLM weights cannot be fetched or built
     └── GeneratorError                 the LLM failed to produce a usable reply
         ├── GeneratorUnavailableError  server down or refusing connections
@@ -47,6 +48,12 @@ class IngestionError(BoundaryError):
 
 class EmbedderError(BoundaryError):
     pass
+
+
+class RerankerError(BoundaryError):
+    """The reranker could not score a question's passages (a fault at question
+    time; a model folder that cannot be found or loaded is a
+    ``ConfigurationError``)."""
 
 
 class ModelWeightsError(BoundaryError):

@@ -15,7 +15,10 @@ or ``BAAI/bge-reranker-base``). Two layouts are accepted:
 
 The folder is checked when the reranker is built, so a wrong path fails at
 start-up; the model itself loads on first use, with the hub client offline and
-local files only.
+local files only. A folder or model that cannot be loaded is a
+``ConfigurationError`` (the setting is wrong); a model that loaded but fails
+while scoring a question's passages is a ``RerankerError`` (a fault, reported
+to the user like an embedder failure).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.domain import Passage
-from chatbot.errors import ConfigurationError
+from chatbot.errors import ConfigurationError, RerankerError
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -119,8 +122,10 @@ class CrossEncoderReranker:
                 convert_to_numpy=True,
             )
         except (RuntimeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"reranker {self._folder} failed on device '{self._device}': {exc}; {_FIX}"
+            raise RerankerError(
+                f"reranker {self._folder} failed on device '{self._device}' while scoring "
+                f"{len(pairs)} passages: {exc}. Try again; if it keeps failing, unset "
+                f"{SETTING} to answer without reranking"
             ) from exc
         scores = [float(s) for s in raw]
         order = sorted(range(len(passages)), key=lambda i: -scores[i])  # stable on ties

@@ -77,6 +77,11 @@ class TimingsOut(BaseModel):
 class AnswerOut(BaseModel):
     kind: Literal["answer"] = "answer"
     text: str = Field(description="The answer, with [n] markers naming its citations.")
+    short_answer: str | None = Field(
+        None,
+        description="The shortest phrase of the cited passages that answers the question "
+        "(a name, number or date), checked against them; null when none was extracted.",
+    )
     citations: list[CitationOut]
     timings: TimingsOut
     interaction_id: str | None = Field(description="Audit id; send it with feedback.")
@@ -191,6 +196,7 @@ def create_app(assistant: Assistant, index_status: Callable[[], IndexStatus]) ->
         if shown.kind == "answer":
             return AnswerOut(
                 text=shown.text,
+                short_answer=shown.short_answer,
                 citations=[_citation(s) for s in shown.sources],
                 timings=timings,
                 interaction_id=recorded.interaction_id,

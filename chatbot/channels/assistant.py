@@ -2,8 +2,9 @@
 
 ``Assistant`` joins the answering pipeline and the audit store so channel
 handlers stay thin: they pass the question and who asked, and render the
-``Recorded`` outcome they get back. Generator failures still raise (they are
-faults, not outcomes) and are not recorded as interactions.
+``Recorded`` outcome they get back. Faults still raise as ``BoundaryError``s
+(the LLM, the embedder or the reranker failing: faults, not outcomes); they are
+not recorded as interactions, and each channel turns them into one sentence.
 
 It also keeps each conversation's last turns (``ConversationMemory``, keyed
 by the channel's conversation id: the Gradio session, the Slack channel and
@@ -55,7 +56,8 @@ class Assistant:
     def ask(
         self, question: str, *, channel: Channel, user_id: str = "", conversation_id: str = ""
     ) -> Recorded:
-        """Answer or refuse ``question`` and record it; raises ``GeneratorError``."""
+        """Answer or refuse ``question`` and record it; raises ``BoundaryError``
+        (e.g. ``GeneratorError``, ``EmbedderError``, ``RerankerError``) on faults."""
         recorded: Recorded | None = None
         for event in self.stream(
             question, channel=channel, user_id=user_id, conversation_id=conversation_id

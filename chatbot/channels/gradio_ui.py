@@ -9,7 +9,10 @@ stylesheets target carry fixed ``elem_id``s.
 
 Drafts stream in marked as unverified and are replaced by the verified
 outcome. Answers and refusals are wrapped in ``boundary-answer`` and
-``boundary-refusal`` blocks so they are styled apart, not only worded apart.
+``boundary-refusal`` blocks so they are styled apart, not only worded apart;
+an answer with a short answer phrase opens with an "In brief" line above the
+full cited text (``chatbot.channels.render``). Faults (the LLM, the embedder
+or the reranker failing) become one sentence in a ``boundary-error`` block.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "language": ("Language", "語言"),
     # answers and refusals
     "sources": ("Sources", "來源"),
+    "in_brief": ("In brief", "簡要答案"),
     "open": ("open", "開啟"),
     "not_answered": ("Not answered", "未作答"),
     "understood_as": ("Understood as", "理解為"),

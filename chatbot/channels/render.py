@@ -2,9 +2,11 @@
 
 An answer and a refusal never look alike: a refusal opens with a stop sign
 and a bold "Not answered" line, carries its reason code and a suggestion of
-what to try, and lists no sources as if they supported anything. Headings
-follow ``language`` ("en" or "zh"); the answer and refusal texts themselves
-come from the pipeline in the question's language.
+what to try, and lists no sources as if they supported anything. An answer
+with a short answer phrase (``Answer.short_answer``, from the support judge)
+opens with an "In brief" line above the full cited text. Headings follow
+``language`` ("en" or "zh"); the answer and refusal texts themselves come
+from the pipeline in the question's language.
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ def _literal_start(line: str) -> str:
     )
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def _literal(model_text: str) -> str:
+    """Model text escaped so it shows as written, never as Markdown."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", model_text)
+
+
 def quote(text: str, limit: int = 420) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:
@@ -69,8 +79,18 @@ def source_line(passage: Passage, link: SourceLink | None = None, language: str 
     return " · ".join(parts)
 
 
+def short_answer_of(answer: Answer) -> str | None:
+    """The answer's short phrase, or None when there is none to show (the
+    judge did not run or gave nothing usable)."""
+    return (answer.short_answer or "").strip() or None
+
+
 def render_answer(answer: Answer, language: str = "en", link: SourceLink | None = None) -> str:
-    lines = [answer.text, "", f"**{text('sources', language)}**"]
+    lines: list[str] = []
+    brief = short_answer_of(answer)
+    if brief is not None:
+        lines += [f"**{text('in_brief', language)}:** {_literal(brief)}", ""]
+    lines += [answer.text, "", f"**{text('sources', language)}**"]
     for citation in answer.citations:
         lines.append(f"[{citation.number}] {source_line(citation.passage, link, language)}")
         lines.append(f"> {_literal_start(quote(citation.passage.chunk.text))}")
@@ -121,14 +141,10 @@ def render_error(error: BoundaryError, language: str = "en") -> str:
     return f"⚠️ **{text('unavailable', language)}** {error}"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
-
-
 def render_understood(standalone: str, language: str = "en") -> str:
     """The line that says which question a rewritten follow-up became (model
     text, so shown literally, never as Markdown)."""
-    literal = _MARKDOWN_SPECIAL.sub(r"\\\1", standalone)
-    return f"_{text('understood_as', language)}: {literal}_"
+    return f"_{text('understood_as', language)}: {_literal(standalone)}_"
 
 
 def render_draft(draft: str, language: str = "en") -> str:

@@ -2,7 +2,8 @@
 
 The bot listens to ``app_mention`` and to ``message`` events in direct
 messages (``message.im``), asks the ``Assistant`` and replies in the
-message's thread with Block Kit: the answer and one context block per
+message's thread with Block Kit: the answer (under an "In brief" line with
+its short answer phrase, when there is one) and one context block per
 citation, or a refusal that is visibly a refusal (stop sign, reason code).
 Each reply carries "Helpful / Not helpful" buttons whose clicks become
 audit feedback.
@@ -32,6 +33,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from chatbot.channels.assistant import Assistant, build_assistant
+from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.errors import BoundaryError, ConfigurationError
@@ -94,7 +96,17 @@ def _feedback_block(interaction_id: str | None) -> list[dict[str, Any]]:
 def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[str, Any]]:
     """Block Kit for an answer or a refusal; the two never look alike."""
     if shown.kind == "answer":
-        blocks: list[dict[str, Any]] = [
+        blocks: list[dict[str, Any]] = []
+        if shown.short_answer is not None:
+            brief = f"*{ui_text('in_brief')}:* {_escape(shown.short_answer)}"
+            blocks.append(
+                {
+                    "type": "section",
+                    "block_id": "boundary_short_answer",
+                    "text": {"type": "mrkdwn", "text": _clip(brief)},
+                }
+            )
+        blocks += [
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(_escape(shown.text))}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Sources*"}]},
         ]

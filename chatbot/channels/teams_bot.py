@@ -2,7 +2,8 @@
 
 Teams (through Azure Bot Service) POSTs activities to ``/api/messages``; the
 SDK's JWT middleware checks the bearer token against the app registration.
-Each message is answered with an Adaptive Card: the answer and its sources,
+Each message is answered with an Adaptive Card: the answer (under an "In
+brief" line with its short answer phrase, when there is one) and its sources,
 or a refusal in an "attention" container with its reason code. The card's
 "Helpful / Not helpful" buttons submit back to the bot and become audit
 feedback.
@@ -39,6 +40,7 @@ from microsoft_agents.hosting.core import (
 )
 
 from chatbot.channels.assistant import Assistant, build_assistant
+from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.errors import BoundaryError
 from chatbot.prompts import question_language
@@ -76,7 +78,18 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
     """An Adaptive Card (schema 1.5) for an answer or a refusal."""
     body: list[dict[str, Any]]
     if shown.kind == "answer":
-        body = [
+        body = []
+        if shown.short_answer is not None:
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "id": "short-answer",
+                    "text": f"{ui_text('in_brief')}: {shown.short_answer}",
+                    "weight": "Bolder",
+                    "wrap": True,
+                }
+            )
+        body += [
             {"type": "TextBlock", "text": shown.text, "wrap": True},
             {"type": "TextBlock", "text": "Sources", "weight": "Bolder", "spacing": "Medium"},
         ]

@@ -1,9 +1,9 @@
 """A channel-neutral view of an outcome, for surfaces that are not Markdown.
 
 The JSON API, Slack Block Kit and Teams Adaptive Cards all need the same
-facts (answer or refusal, the reason and its label, each citation's number,
-title, source, page and a short quote); this module extracts them once so
-the renderers only lay them out.
+facts (answer or refusal, the reason and its label, an answer's short answer
+phrase, each citation's number, title, source, page and a short quote); this
+module extracts them once so the renderers only lay them out.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from chatbot.channels.render import PASSAGES_NOT_SHOWN, quote, reason_label
+from chatbot.channels.render import PASSAGES_NOT_SHOWN, quote, reason_label, short_answer_of
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 
 
@@ -40,6 +40,9 @@ class OutcomeView:
     reason: RefusalReason | None
     label: str  # short heading: "Answer" or the refusal reason in words
     sources: tuple[SourceView, ...]  # citations of an answer; closest passages of a refusal
+    # An answer's shortest answering phrase (``Answer.short_answer``); None for a
+    # refusal, or when the support judge did not run or gave none: show nothing then.
+    short_answer: str | None = None
 
 
 def source_view(passage: Passage, number: int | None, quote_chars: int = 300) -> SourceView:
@@ -64,6 +67,7 @@ def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> Outc
                 sources=tuple(
                     source_view(c.passage, c.number, quote_chars) for c in outcome.citations
                 ),
+                short_answer=short_answer_of(outcome),
             )
         case Refusal():
             shown = () if outcome.reason in PASSAGES_NOT_SHOWN else outcome.passages

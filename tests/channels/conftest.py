@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,9 +25,11 @@ def audit(tmp_path: Path) -> AuditStore:
 
 @pytest.fixture
 def make_assistant(audit: AuditStore) -> Callable[..., Assistant]:
-    """``make_assistant(*replies)``: the fake pipeline with a scripted LLM."""
+    """``make_assistant(*replies, **parts)``: the fake pipeline with a scripted
+    LLM; ``parts`` are ``pipeline_with``'s (short_answer, reranker, embedder)."""
 
-    def make(*replies: object) -> Assistant:
-        return Assistant(pipeline_with(ScriptedGenerator(*replies)), audit)  # type: ignore[arg-type]
+    def make(*replies: object, **parts: Any) -> Assistant:
+        generator = ScriptedGenerator(*replies)  # type: ignore[arg-type]
+        return Assistant(pipeline_with(generator, **parts), audit)
 
     return make

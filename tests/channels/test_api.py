@@ -19,6 +19,8 @@ from chatbot.channels.api import create_app
 from chatbot.channels.assistant import Assistant
 from chatbot.errors import GeneratorTimeoutError
 from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+from tests.unit.test_channels import EMBEDDER_FAILURE, FailingEmbedder
+from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
 
 STATUS = IndexStatus(3, 12, 40, datetime(2025, 1, 1, tzinfo=UTC), "hash-256")
 
@@ -29,8 +31,9 @@ def app_for(assistant: Assistant) -> FastAPI:
 
 @pytest.fixture
 def client_for(make_assistant: Callable[..., Assistant]) -> Callable[..., TestClient]:
-    def make(*replies: object) -> TestClient:
-        return TestClient(app_for(make_assistant(*replies)), raise_server_exceptions=False)
+    def make(*replies: object, **parts: object) -> TestClient:
+        assistant = make_assistant(*replies, **parts)
+        return TestClient(app_for(assistant), raise_server_exceptions=False)
 
     return make
 
@@ -44,6 +47,8 @@ def test_ask_returns_an_answer_with_citations_and_records_it(
     assert response.status_code == 200
     body = response.json()
     assert body["kind"] == "answer" and body["text"] == IN_CORPUS_REPLY
+    # No support judge ran: the field is there, and null.
+    assert "short_answer" in body and body["short_answer"] is None
     assert body["citations"][0] == {
         "number": 1,
         "title": "Overview",
@@ -60,12 +65,22 @@ def test_ask_returns_an_answer_with_citations_and_records_it(
     )
 
 
+def test_an_answer_carries_the_judges_short_answer(
+    client_for: Callable[..., TestClient],
+) -> None:
+    client = client_for(IN_CORPUS_REPLY, short_answer="August 2024")
+    body = client.post("/v1/ask", json={"question": IN_CORPUS}).json()
+    assert body["kind"] == "answer" and body["short_answer"] == "August 2024"
+    assert body["text"] == IN_CORPUS_REPLY and body["citations"][0]["number"] == 1
+
+
 def test_ask_returns_a_refusal_that_does_not_look_like_an_answer(
     client_for: Callable[..., TestClient],
 ) -> None:
     body = client_for().post("/v1/ask", json={"question": OFF_TOPIC}).json()
     assert body["kind"] == "refusal" and body["reason"] == "no_evidence"
     assert body["message"] and "text" not in body and "citations" not in body
+    assert "short_answer" not in body
     assert body["label"] == "Not in the documents"
 
 
@@ -115,6 +130,22 @@ def test_llm_failure_is_503_with_a_message_and_no_traceback(
     assert list(audit.interactions()) == []
 
 
+def test_a_reranker_failure_is_reported_like_an_embedder_failure(
+    client_for: Callable[..., TestClient], audit: AuditStore
+) -> None:
+    embedder = client_for(IN_CORPUS_REPLY, embedder=FailingEmbedder()).post(
+        "/v1/ask", json={"question": IN_CORPUS}
+    )
+    reranker = client_for(IN_CORPUS_REPLY, reranker=FailingReranker()).post(
+        "/v1/ask", json={"question": IN_CORPUS}
+    )
+    assert embedder.status_code == reranker.status_code == 500
+    assert embedder.json() == {"error": "internal", "message": str(EMBEDDER_FAILURE)}
+    assert reranker.json() == {"error": "internal", "message": str(RERANKER_FAILURE)}
+    assert "Traceback" not in reranker.text
+    assert list(audit.interactions()) == []
+
+
 def test_health_index_status_and_openapi(client_for: Callable[..., TestClient]) -> None:
     client = client_for()
     assert client.get("/health").json() == {"status": "ok"}
@@ -125,6 +156,8 @@ def test_health_index_status_and_openapi(client_for: Callable[..., TestClient]) 
     assert {"/v1/ask", "/v1/feedback", "/health", "/v1/index/status"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
     assert {"AnswerOut", "RefusalOut", "AskRequest"} <= set(schemas)
+    assert "short_answer" in schemas["AnswerOut"]["properties"]
+    assert "short_answer" not in schemas["RefusalOut"]["properties"]
 
 
 def free_port() -> int:

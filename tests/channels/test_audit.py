@@ -15,12 +15,14 @@ from click.testing import CliRunner
 from chatbot.audit import AuditStore, UnknownInteractionError, settings_version
 from chatbot.audit_cli import main as audit_cli
 from chatbot.channels.assistant import Assistant
-from chatbot.errors import GeneratorUnavailableError
+from chatbot.domain import Answer
+from chatbot.errors import GeneratorUnavailableError, RerankerError
 from chatbot.pipeline import Pipeline
 from chatbot.settings import GateSettings, RetrievalSettings
 from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
 from tests.fakes_llm import ScriptedGenerator
 from tests.unit.test_channels import pipeline_with
+from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker, ScriptedReranker
 
 
 def test_answer_is_recorded_with_citations_scores_and_evidence(
@@ -37,12 +39,42 @@ def test_answer_is_recorded_with_citations_scores_and_evidence(
     assert row.answer_text == IN_CORPUS_REPLY and row.model == "scripted"
     assert row.citations == [{"number": 1, "source": "overview.pdf", "page": 1, "id": "c0"}]
     assert row.passages and set(row.passages[0]) >= {"id", "fused", "dense", "keyword"}
+    # No reranker and no support judge: neither is recorded.
+    assert all("rerank" not in p for p in row.passages) and row.short_answer is None
     assert row.evidence is not None and row.evidence["coverage"] > 0
     assert row.timings["wall_s"] >= row.timings["retrieve_s"] >= 0
     assert row.timestamp.tzinfo is UTC
     assert row.settings_version == settings_version(
         RetrievalSettings(), GateSettings(min_dense_score=0.05)
     )
+
+
+def test_short_answer_and_rerank_scores_are_recorded(
+    make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    reranker = ScriptedReranker({"c0": 2.5, "c2": -1.25})
+    recorded = make_assistant(IN_CORPUS_REPLY, short_answer="August 2024", reranker=reranker).ask(
+        IN_CORPUS, channel="api"
+    )
+    assert isinstance(recorded.outcome, Answer)
+    row = audit.get(recorded.interaction_id or "")
+    assert row is not None and row.decision == "answer"
+    assert row.short_answer == "August 2024" == recorded.outcome.short_answer
+    rescored = {p.id: p.rerank_score for p in recorded.outcome.passages}
+    assert rescored["c0"] == 2.5 and None not in rescored.values()
+    assert {p["id"]: p["rerank"] for p in row.passages} == rescored
+    assert row.passages[0]["id"] == "c0" and row.passages[0]["fused"] > 0
+    assert row.to_json()["short_answer"] == "August 2024"
+
+
+def test_a_reranker_failure_raises_and_records_nothing(
+    make_assistant: Callable[..., Assistant], audit: AuditStore
+) -> None:
+    assistant = make_assistant(IN_CORPUS_REPLY, reranker=FailingReranker())
+    with pytest.raises(RerankerError) as info:
+        assistant.ask(IN_CORPUS, channel="api")
+    assert info.value is RERANKER_FAILURE
+    assert list(audit.interactions()) == []
 
 
 def test_refusal_is_recorded_with_reason_and_no_model(
@@ -52,7 +84,7 @@ def test_refusal_is_recorded_with_reason_and_no_model(
     row = audit.get(recorded.interaction_id or "")
     assert row is not None and row.decision == "refusal"
     assert row.refusal_reason == "no_evidence" and row.model == "" and row.citations == []
-    assert "best_dense" in row.detail
+    assert "best_dense" in row.detail and row.short_answer is None
 
 
 def test_generator_failure_raises_and_records_nothing(
@@ -158,3 +190,93 @@ def test_export_cli_without_a_store_fails_with_a_hint(
     monkeypatch.setenv("CHATBOT_AUDIT__PATH", str(tmp_path / "none.sqlite3"))
     result = CliRunner().invoke(audit_cli, ["export", "--out", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 2 and "CHATBOT_AUDIT__PATH" in result.output
+
+
+# The interactions table as it was before standalone questions, short answers
+# and rerank scores were recorded.
+_FIRST_SCHEMA = """
+CREATE TABLE interactions (
+    id TEXT PRIMARY KEY, timestamp TEXT NOT NULL, channel TEXT NOT NULL,
+    user_id TEXT NOT NULL, conversation_id TEXT NOT NULL, question TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('answer', 'refusal')), refusal_reason TEXT,
+    answer_text TEXT NOT NULL, detail TEXT NOT NULL, citations TEXT NOT NULL,
+    passages TEXT NOT NULL, evidence TEXT, model TEXT NOT NULL,
+    settings_version TEXT NOT NULL, timings TEXT NOT NULL
+);
+"""
+
+
+def test_old_records_without_the_new_fields_still_load_and_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    old_passage = {
+        "id": "c0",
+        "source": "overview.pdf",
+        "page": 1,
+        "fused": 0.03,
+        "dense": 0.4,
+        "keyword": 1.5,
+    }
+    with sqlite3.connect(path) as db:
+        db.executescript(_FIRST_SCHEMA)
+        db.execute(
+            "INSERT INTO interactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                "old-1",
+                "2025-01-01T09:00:00.000000Z",
+                "web",
+                "u1",
+                "",
+                IN_CORPUS,
+                "answer",
+                None,
+                IN_CORPUS_REPLY,
+                "",
+                json.dumps([{"number": 1, "source": "overview.pdf", "page": 1, "id": "c0"}]),
+                json.dumps([old_passage]),
+                None,
+                "scripted",
+                "abc123",
+                json.dumps({"retrieve_s": 0.1, "wall_s": 0.2}),
+            ),
+        )
+    db.close()
+    when = datetime(2025, 1, 2, tzinfo=UTC)
+    store = AuditStore(path, retention_days=0, clock=lambda: when)
+    old = store.get("old-1")
+    assert old is not None and old.answer_text == IN_CORPUS_REPLY
+    assert old.short_answer is None and old.standalone_question is None
+    assert old.passages == [old_passage]
+
+    # New records go into the same (upgraded) store beside the old one.
+    assistant = Assistant(
+        pipeline_with(
+            ScriptedGenerator(IN_CORPUS_REPLY),
+            short_answer="August 2024",
+            reranker=ScriptedReranker({"c0": 3.0}),
+        ),
+        store,
+    )
+    new = assistant.ask(IN_CORPUS, channel="api").interaction_id
+    assert [i.id for i in store.interactions()] == ["old-1", new]
+
+    monkeypatch.setenv("CHATBOT_AUDIT__PATH", str(path))
+    monkeypatch.setenv("CHATBOT_AUDIT__RETENTION_DAYS", "0")
+    runner = CliRunner()
+    out = tmp_path / "audit.jsonl"
+    result = runner.invoke(audit_cli, ["export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["short_answer"]) for r in rows] == [
+        ("old-1", None),
+        (new, "August 2024"),
+    ]
+    assert "rerank" not in rows[0]["passages"][0] and rows[1]["passages"][0]["rerank"] == 3.0
+
+    out_csv = tmp_path / "audit.csv"
+    result = runner.invoke(audit_cli, ["export", "--format", "csv", "--out", str(out_csv)])
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(out_csv.open()))
+    assert [r["short_answer"] for r in table] == ["", "August 2024"]
+    assert json.loads(table[1]["passages"])[0]["rerank"] == 3.0

@@ -35,6 +35,7 @@ from chatbot.channels.slack_bot import (
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import SlackSettings
 from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
 
 pytestmark = pytest.mark.real
 
@@ -94,10 +95,10 @@ def fake_slack() -> Iterator[FakeSlack]:
 def slack_app(
     fake_slack: FakeSlack, make_assistant: Callable[..., Assistant]
 ) -> Callable[..., App]:
-    def make(*replies: object) -> App:
+    def make(*replies: object, **parts: object) -> App:
         client = WebClient(token="xoxb-test", base_url=fake_slack.url)
         return build_slack_app(
-            make_assistant(*replies),
+            make_assistant(*replies, **parts),
             token="xoxb-test",
             signing_secret=SECRET,
             client=client,
@@ -156,6 +157,7 @@ def test_mention_gets_a_threaded_answer_with_citation_blocks(
     assert post["channel"] == "C1" and post["thread_ts"] == "1700000000.000100"
     blocks = post["blocks"]
     assert blocks[0]["type"] == "section" and "August 2024" in blocks[0]["text"]["text"]
+    assert not any(b.get("block_id") == "boundary_short_answer" for b in blocks)
     citations = [b for b in blocks if b["type"] == "context" and "*[1]*" in str(b)]
     assert citations and "`overview.pdf`" in citations[0]["elements"][0]["text"]
     actions = blocks[-1]
@@ -163,6 +165,20 @@ def test_mention_gets_a_threaded_answer_with_citation_blocks(
     [row] = audit.interactions()
     assert row.channel == "slack" and row.user_id == "U42" and row.question == IN_CORPUS
     assert actions["elements"][0]["value"] == row.id
+
+
+def test_a_short_answer_gets_an_in_brief_block_above_the_answer(
+    slack_app: Callable[..., App], fake_slack: FakeSlack
+) -> None:
+    body = event_body(mention(IN_CORPUS))
+    app = slack_app(IN_CORPUS_REPLY, short_answer="August 2024")
+    assert dispatch(app, body, signed(body)) == 200
+    [post] = fake_slack.posted()
+    brief, answer = post["blocks"][:2]
+    assert brief["block_id"] == "boundary_short_answer"
+    assert brief["text"] == {"type": "mrkdwn", "text": "*In brief:* August 2024"}
+    assert answer["text"]["text"] == IN_CORPUS_REPLY
+    assert post["text"] == IN_CORPUS_REPLY
 
 
 def test_off_topic_mention_gets_a_refusal_block(
@@ -208,6 +224,18 @@ def test_llm_failure_becomes_one_sentence_in_thread(
     [post] = fake_slack.posted()
     assert "not available" in post["text"] and "cannot reach the LLM server" in post["text"]
     assert "Traceback" not in post["text"]
+
+
+def test_reranker_failure_becomes_one_sentence_in_thread(
+    slack_app: Callable[..., App], fake_slack: FakeSlack, audit: AuditStore
+) -> None:
+    body = event_body(mention(IN_CORPUS))
+    app = slack_app(IN_CORPUS_REPLY, reranker=FailingReranker())
+    assert dispatch(app, body, signed(body)) == 200
+    [post] = fake_slack.posted()
+    assert post["thread_ts"] == "1700000000.000100" and "blocks" not in post
+    assert "not available" in post["text"] and str(RERANKER_FAILURE) in post["text"]
+    assert list(audit.interactions()) == []
 
 
 def test_feedback_button_is_stored(

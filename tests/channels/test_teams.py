@@ -24,6 +24,7 @@ from chatbot.channels.teams_bot import FEEDBACK_KEY, build_teams_server
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import TeamsSettings
 from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
 
 pytestmark = pytest.mark.real
 
@@ -64,9 +65,9 @@ class Served:
 def teams(make_assistant: Callable[..., Assistant]) -> Iterator[Callable[..., Served]]:
     served: list[Served] = []
 
-    def start(*replies: object, anonymous: bool = True) -> Served:
+    def start(*replies: object, anonymous: bool = True, **parts: object) -> Served:
         cfg = TeamsSettings(anonymous_allowed=anonymous)
-        server = Served(build_teams_server(make_assistant(*replies), cfg)).__enter__()
+        server = Served(build_teams_server(make_assistant(*replies, **parts), cfg)).__enter__()
         served.append(server)
         return server
 
@@ -113,6 +114,7 @@ def test_question_gets_an_adaptive_card_with_sources(
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     texts = [block.get("text", "") for block in card["body"]]
     assert texts[0] == IN_CORPUS_REPLY and "Sources" in texts
+    assert not any("In brief" in t for t in texts)
     assert any(t.startswith("[1] **Overview** · p. 1 · overview.pdf") for t in texts)
     [row] = audit.interactions()
     assert (row.channel, row.user_id, row.conversation_id) == ("teams", "user-29", "conv-7")
@@ -121,6 +123,15 @@ def test_question_gets_an_adaptive_card_with_sources(
         "interaction_id": row.id,
         "helpful": True,
     }
+
+
+def test_a_short_answer_is_shown_in_brief_above_the_answer(
+    teams: Callable[..., Served],
+) -> None:
+    [message] = replies(teams(IN_CORPUS_REPLY, short_answer="August 2024"), activity(IN_CORPUS))
+    brief, answer = card_of(message)["body"][:2]
+    assert brief["id"] == "short-answer" and brief["text"] == "In brief: August 2024"
+    assert brief["weight"] == "Bolder" and answer["text"] == IN_CORPUS_REPLY
 
 
 def test_refusal_card_is_styled_as_a_refusal(teams: Callable[..., Served]) -> None:
@@ -147,6 +158,13 @@ def test_llm_failure_is_one_sentence(teams: Callable[..., Served]) -> None:
     server = teams(GeneratorUnavailableError("cannot reach the LLM server"))
     [message] = replies(server, activity(IN_CORPUS))
     assert "not available" in message["text"] and "Traceback" not in message["text"]
+
+
+def test_reranker_failure_is_one_sentence(teams: Callable[..., Served], audit: AuditStore) -> None:
+    server = teams(IN_CORPUS_REPLY, reranker=FailingReranker())
+    [message] = replies(server, activity(IN_CORPUS))
+    assert "not available" in message["text"] and str(RERANKER_FAILURE) in message["text"]
+    assert not message.get("attachments") and list(audit.interactions()) == []
 
 
 def test_anonymous_requests_are_refused_unless_allowed(teams: Callable[..., Served]) -> None:

@@ -1,10 +1,12 @@
 """Rendering, the web chat turn, feedback, corpus admin and the combined web app,
-on fakes: answers and refusals never look alike, drafts are marked unverified,
-faults become one sentence, every turn is audited as "web", and only indexed
-files inside the corpus folder can be opened."""
+on fakes: answers and refusals never look alike, an answer's short answer is
+shown "in brief" only when there is one, drafts are marked unverified, faults
+(LLM, embedder, reranker) become one sentence, every turn is audited as "web",
+and only indexed files inside the corpus folder can be opened."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -20,21 +22,52 @@ from chatbot.channels.render import reason_label, render_answer, render_outcome,
 from chatbot.channels.view import view
 from chatbot.channels.web_app import create_web_app, source_url
 from chatbot.domain import Answer, Citation, Passage, Refusal, RefusalReason
-from chatbot.errors import GeneratorUnavailableError
+from chatbot.errors import EmbedderError, GeneratorUnavailableError
+from chatbot.judge import SupportJudge
 from chatbot.messages import refusal_message
 from chatbot.pipeline import Pipeline
+from chatbot.protocols import Embedder, Reranker
 from chatbot.settings import IngestSettings
 from ingest.sync import Ingestor
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 from tests.unit.test_pipeline import TEXTS, make_chunk, pipeline_over
+from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
 
 IN_CORPUS = "When was the GenA.I. Sandbox launched?"
 REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
 
 
-def pipeline_with(generator: ScriptedGenerator) -> Pipeline:
-    return pipeline_over(TEXTS, generator)
+EMBEDDER_FAILURE = EmbedderError("embedding failed on cuda: CUDA out of memory")
+
+
+class FailingEmbedder(HashEmbedder):
+    """A ``HashEmbedder`` whose every ``embed`` call fails the way a broken
+    sentence-transformers model does at question time."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise EMBEDDER_FAILURE
+
+
+def pipeline_with(
+    generator: ScriptedGenerator,
+    *,
+    short_answer: str | None = None,
+    reranker: Reranker | None = None,
+    embedder: Embedder | None = None,
+) -> Pipeline:
+    """The fake pipeline over ``TEXTS``. ``short_answer``: a support judge
+    (on the same scripted generator) answers with this span; ``reranker`` and
+    ``embedder`` replace the pipeline's own at question time."""
+    pipeline = pipeline_over(TEXTS, generator)
+    if short_answer is not None:
+        generator.json_replies.append({"answer": short_answer, "supported": True})
+        pipeline.judge = SupportJudge(generator)
+    if reranker is not None:
+        pipeline.reranker = reranker
+    if embedder is not None:
+        pipeline.embedder = embedder
+    return pipeline
 
 
 @pytest.fixture
@@ -42,8 +75,18 @@ def audit(tmp_path: Path) -> AuditStore:
     return AuditStore(tmp_path / "audit.sqlite3")
 
 
-def assistant_with(audit: AuditStore | None, *replies: object) -> Assistant:
-    return Assistant(pipeline_with(ScriptedGenerator(*replies)), audit)  # type: ignore[arg-type]
+def assistant_with(
+    audit: AuditStore | None,
+    *replies: object,
+    short_answer: str | None = None,
+    reranker: Reranker | None = None,
+    embedder: Embedder | None = None,
+) -> Assistant:
+    generator = ScriptedGenerator(*replies)  # type: ignore[arg-type]
+    pipeline = pipeline_with(
+        generator, short_answer=short_answer, reranker=reranker, embedder=embedder
+    )
+    return Assistant(pipeline, audit)
 
 
 def overview_passage() -> Passage:
@@ -69,6 +112,46 @@ def test_a_quoted_passage_starting_with_a_number_is_not_a_list() -> None:
     passage = Passage(chunk, 0.1, 0.6, 2.0)
     answer = Answer("15 use cases [1].", (Citation(1, passage),), (passage,), "m")
     assert "> 4\\. The first cohort" in render_answer(answer)
+
+
+def test_a_short_answer_is_shown_in_brief_above_the_cited_answer() -> None:
+    passage = overview_passage()
+    answer = Answer(
+        "It had 15 use cases [1].",
+        (Citation(1, passage),),
+        (passage,),
+        "m",
+        short_answer="15 use cases",
+    )
+    text_ = render_answer(answer)
+    assert text_.startswith("**In brief:** 15 use cases\n\nIt had 15 use cases [1].")
+    assert text_.index("In brief") < text_.index("**Sources**")
+    assert render_answer(answer, "zh").startswith("**簡要答案:** 15 use cases\n\n")
+    shown = view(answer)
+    assert shown.short_answer == "15 use cases" and shown.text == "It had 15 use cases [1]."
+
+
+def test_a_short_answer_is_shown_literally_not_as_markdown() -> None:
+    passage = overview_passage()
+    answer = Answer("x [1].", (Citation(1, passage),), (passage,), "m", short_answer="*15* [use]")
+    assert render_answer(answer).startswith("**In brief:** \\*15\\* \\[use\\]\n")
+
+
+@pytest.mark.parametrize("missing", [None, "", "   "])
+def test_no_short_answer_means_no_in_brief_line(missing: str | None) -> None:
+    passage = overview_passage()
+    answer = Answer("15 use cases [1].", (Citation(1, passage),), (passage,), "m")
+    answer_with = Answer(
+        "15 use cases [1].", (Citation(1, passage),), (passage,), "m", short_answer=missing
+    )
+    assert render_answer(answer_with) == render_answer(answer)
+    assert render_answer(answer_with).startswith("15 use cases [1].")
+    assert "In brief" not in render_answer(answer_with)
+    assert "簡要答案" not in render_answer(answer_with, "zh")
+    assert view(answer_with).short_answer is None
+    refusal = Refusal(RefusalReason.NO_EVIDENCE, "I can't find this.")
+    assert view(refusal).short_answer is None
+    assert "In brief" not in render_outcome(refusal)
 
 
 def test_refusal_is_marked_with_reason_suggestion_and_is_not_an_answer() -> None:
@@ -122,6 +205,17 @@ def test_turn_streams_drafts_then_the_verified_answer_and_audits_it(audit: Audit
     assert row.decision == "answer"
 
 
+def test_turn_shows_the_judges_short_answer_above_the_answer(audit: AuditStore) -> None:
+    assistant = assistant_with(audit, REPLY, short_answer="August 2024")
+    final = list(chat_turn(assistant, IN_CORPUS, []))[-1]
+    content = final.history[-1]["content"]
+    assert content.startswith('<div class="boundary-answer">')
+    assert "**In brief:** August 2024" in content
+    assert content.index("**In brief:** August 2024") < content.index(REPLY)
+    plain = list(chat_turn(assistant_with(audit, REPLY), IN_CORPUS, []))[-1]
+    assert "In brief" not in plain.history[-1]["content"]
+
+
 def test_turn_renders_refusal_with_topics_without_calling_the_llm(audit: AuditStore) -> None:
     assistant = assistant_with(audit)
     turns = list(
@@ -139,6 +233,27 @@ def test_turn_turns_a_dead_llm_into_one_sentence(audit: AuditStore) -> None:
     last = turns[-1].history[-1]["content"]
     assert "not available" in last and "cannot reach the LLM server" in last
     assert "Traceback" not in last and turns[-1].interaction_id is None
+
+
+@pytest.mark.parametrize(
+    ("parts", "failure"),
+    [
+        ({"embedder": FailingEmbedder()}, EMBEDDER_FAILURE),
+        ({"reranker": FailingReranker()}, RERANKER_FAILURE),
+    ],
+    ids=["embedder", "reranker"],
+)
+def test_turn_turns_a_retrieval_failure_into_one_sentence(
+    audit: AuditStore, parts: dict[str, object], failure: Exception
+) -> None:
+    assistant = assistant_with(audit, REPLY, **parts)  # type: ignore[arg-type]
+    final = list(chat_turn(assistant, IN_CORPUS, []))[-1]
+    last = final.history[-1]["content"]
+    assert last.startswith('<div class="boundary-error">')
+    assert f"**{text('unavailable')}** {failure}" in last
+    assert "Traceback" not in last and final.final and final.interaction_id is None
+    assert assistant.pipeline.generator.calls == []  # type: ignore[attr-defined]
+    assert list(audit.interactions()) == []
 
 
 def test_feedback_is_stored_against_the_interaction(audit: AuditStore) -> None:

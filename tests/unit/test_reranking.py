@@ -19,11 +19,14 @@ import pytest
 from chatbot.adapters.cross_encoder import CrossEncoderReranker, check_folder
 from chatbot.compose import build_reranker
 from chatbot.domain import Chunk, Passage
-from chatbot.errors import ConfigurationError
+from chatbot.errors import BoundaryError, ConfigurationError, RerankerError
 from chatbot.protocols import Reranker
 from chatbot.retrieval import fuse, rerank, retrieve
 from chatbot.settings import RetrievalSettings, Settings
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+from tests.fakes_llm import ScriptedGenerator
+from tests.unit.test_pipeline import TEXTS as PIPELINE_TEXTS
+from tests.unit.test_pipeline import pipeline_over
 
 SETTING = "CHATBOT_RETRIEVAL__RERANKER_MODEL"
 
@@ -63,6 +66,22 @@ class ScriptedReranker:
         self.calls.append((question, [p.id for p in passages]))
         scored = [replace(p, rerank_score=self.scores.get(p.id, 0.0)) for p in passages]
         return sorted(scored, key=lambda p: -(p.rerank_score or 0.0))
+
+
+RERANKER_FAILURE = RerankerError(
+    "reranker /models/ce failed on device 'cuda' while scoring 4 passages: CUDA out of memory"
+)
+
+
+class FailingReranker:
+    """Implements ``Reranker``; every call fails like a broken cross-encoder."""
+
+    @property
+    def name(self) -> str:
+        return "failing"
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        raise RERANKER_FAILURE
 
 
 # -- the rerank step in retrieval ----------------------------------------------
@@ -131,6 +150,15 @@ def test_retrieve_reranks_the_configured_number_of_candidates(
     assert out[0].id == last_candidate and out[0].rerank_score == 1.0
     assert [p.id for p in out[1:3]] == [p.id for p in fused[:2]]
     assert out[3:] == fused[3:]
+
+
+def test_a_reranker_failure_stops_the_pipeline_before_the_llm() -> None:
+    generator = ScriptedGenerator("The Sandbox was launched in August 2024 [1].")
+    pipeline = pipeline_over(PIPELINE_TEXTS, generator)
+    pipeline.reranker = FailingReranker()
+    with pytest.raises(RerankerError) as info:
+        pipeline.answer("When was the GenA.I. Sandbox launched?")
+    assert info.value is RERANKER_FAILURE and generator.calls == []
 
 
 def test_nothing_retrieved_means_no_rerank_call() -> None:
@@ -231,6 +259,53 @@ def test_construction_checks_the_folder_but_does_not_load_the_model(tmp_path: Pa
     assert reranker._model is None
     assert reranker.rerank("q", []) == []
     assert reranker._model is None
+
+
+class _FailingCrossEncoder:
+    """Stands in for a loaded ``sentence_transformers.CrossEncoder`` whose
+    ``predict`` fails the way torch does when the device runs out of memory."""
+
+    num_labels = 1
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, pairs: Sequence[tuple[str, str]], **_: object) -> list[float]:
+        self.calls += 1
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def _classifier_folder(folder: Path) -> Path:
+    (folder / "config.json").write_text(
+        json.dumps({"architectures": ["BertForSequenceClassification"]}), "utf-8"
+    )
+    return folder
+
+
+def test_a_scoring_failure_is_a_reranker_error_not_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    reranker = CrossEncoderReranker(str(_classifier_folder(tmp_path)))
+    model = _FailingCrossEncoder()
+    reranker._model = model  # type: ignore[assignment]  # as if loaded on first use
+    with pytest.raises(RerankerError) as info:
+        reranker.rerank("What is the deposit protection limit?", make_passages())
+    error = info.value
+    assert isinstance(error, BoundaryError) and not isinstance(error, ConfigurationError)
+    assert isinstance(error.__cause__, RuntimeError) and model.calls == 1
+    message = str(error)
+    assert str(tmp_path.resolve()) in message and "'cpu'" in message
+    assert "while scoring 5 passages" in message and "CUDA out of memory" in message
+    assert f"unset {SETTING}" in message
+
+
+@pytest.mark.real
+def test_a_model_that_cannot_be_loaded_stays_a_configuration_error(tmp_path: Path) -> None:
+    # config.json names a classifier but the folder holds no weights or tokenizer.
+    reranker = CrossEncoderReranker(str(_classifier_folder(tmp_path)))
+    with pytest.raises(ConfigurationError, match="cannot load the reranker") as info:
+        reranker.rerank("q", make_passages())
+    assert not isinstance(info.value, RerankerError) and SETTING in str(info.value)
 
 
 def test_reranking_is_off_by_default(settings: Settings) -> None:
