@@ -4,7 +4,9 @@ Checks, in order, each one a reason to refuse:
 
 1. the model used the fixed refusal sentence -> MODEL_DECLINED;
 2. a citation points outside the numbered passages, or there is none
-   -> NO_VALID_CITATION;
+   -> NO_VALID_CITATION. An answer with no marker at all, whose sentences a
+   single passage backs nearly word for word (the model copied a passage and
+   forgot the marker), is cited for it instead and then verified as usual;
 3. a sentence is not backed by the passages it cites: too few of its content
    words occur there, or a number in it does not -> UNSUPPORTED, unless the
    answer survives without it (below).
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
@@ -135,7 +137,17 @@ def verify(
             detail=f"cites {invalid} but only {len(passages)} passages were given",
         )
     if not numbers:
-        return Verdict(failure=RefusalReason.NO_VALID_CITATION, detail="no [n] citation")
+        with_markers = _cite_uncited(answer, passages, min_support)
+        if with_markers is None:
+            return Verdict(failure=RefusalReason.NO_VALID_CITATION, detail="no [n] citation")
+        verdict = verify(with_markers, passages, min_support, question)
+        if verdict.failure is not None:
+            return verdict
+        return replace(
+            verdict,
+            reattributed=verdict.reattributed + len(cited_numbers(with_markers)),
+            detail="; ".join(filter(None, ["model gave no [n]; citations added", verdict.detail])),
+        )
 
     sentences = split_sentences(answer)
     per_sentence = [cited_numbers(s) for s in sentences]
@@ -212,6 +224,33 @@ def _partial_answer_problem(kept: Sequence[str], question: str) -> str | None:
     if remaining <= asked:
         return "the remaining sentences only restate the question"
     return None
+
+
+# An answer the model left uncited is only cited for it when a passage backs
+# a sentence nearly word for word (a copied passage), not merely half of it.
+UNCITED_MIN_SUPPORT = 0.8
+
+
+def _cite_uncited(answer: str, passages: Sequence[Passage], min_support: float) -> str | None:
+    """``answer``, which has no ``[n]`` at all, with each sentence that one
+    passage backs (see ``UNCITED_MIN_SUPPORT``) given that passage's marker;
+    None when no sentence is backed that well. The result is verified like
+    any other answer: sentences left without a marker borrow a neighbour's
+    and are dropped or refused if it does not back them."""
+    floor = max(min_support, UNCITED_MIN_SUPPORT)
+    out: list[str] = []
+    added = 0
+    for sentence in split_sentences(answer):
+        number = _best_single_passage(sentence, passages, floor)
+        if number is None:
+            out.append(sentence)
+            continue
+        out.append(f"{sentence} [{number}]")
+        added += 1
+    if not added:
+        return None
+    joiner = "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
+    return joiner.join(out)
 
 
 def _best_single_passage(

@@ -161,11 +161,20 @@ def test_off_corpus_question_is_refused_without_calling_the_llm(parts) -> None: 
     assert "coverage" in outcome.detail
 
 
+def test_uncited_answer_copied_from_a_passage_is_answered_with_the_citation_added(parts) -> None:  # type: ignore[no-untyped-def]
+    outcome = make_pipeline(
+        parts, ScriptedGenerator("The first cohort had 15 use cases from 10 banks.")
+    ).answer("How many banks were in the first cohort?")
+    assert isinstance(outcome, Answer), outcome
+    assert outcome.text.endswith("[1]") and len(outcome.citations) == 1
+    assert "10 banks" in outcome.citations[0].passage.chunk.text
+
+
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
         (REFUSAL_SENTENCE["en"], RefusalReason.MODEL_DECLINED),
-        ("The first cohort had 15 use cases from 10 banks.", RefusalReason.NO_VALID_CITATION),
+        ("The cohort was funded with 300 million dollars.", RefusalReason.NO_VALID_CITATION),
         ("The first cohort had 15 use cases from 10 banks [9].", RefusalReason.NO_VALID_CITATION),
         ("The cohort was funded with 300 million dollars [1].", RefusalReason.UNSUPPORTED),
     ],

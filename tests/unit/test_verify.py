@@ -61,9 +61,38 @@ def test_citation_outside_given_passages_is_refused() -> None:
     assert "[3]" in verdict.detail
 
 
-def test_answer_without_citation_is_refused() -> None:
-    verdict = verify("The Sandbox launched in August 2024.", [P1], 0.5)
+def test_uncited_answer_no_passage_backs_is_refused() -> None:
+    verdict = verify("Quarterly dividends rose sharply across Asian lenders.", [P1, P2], 0.5)
     assert verdict.failure is RefusalReason.NO_VALID_CITATION
+    # half the words in a passage is enough for a cited sentence, not for an uncited one
+    half = verify("The Sandbox launched with great fanfare downtown.", [P1, P2], 0.5)
+    assert half.failure is RefusalReason.NO_VALID_CITATION
+
+
+def test_uncited_answer_copied_from_a_passage_is_cited_for_it() -> None:
+    verdict = verify(
+        "The first cohort had 15 use cases from 10 banks. It was launched in August 2024.",
+        [P1, P2],
+        0.5,
+        "What did the first cohort have?",
+    )
+    assert verdict.failure is None, verdict.detail
+    assert verdict.text == (
+        "The first cohort had 15 use cases from 10 banks. [2] It was launched in August 2024. [1]"
+    )
+    assert [c.number for c in verdict.citations] == [2, 1]
+    assert verdict.reattributed == 2 and "citations added" in verdict.detail
+
+
+def test_uncited_answer_keeps_only_what_a_passage_backs() -> None:
+    verdict = verify(
+        "The first cohort had 15 use cases from 10 banks. It cost 300 million dollars.",
+        [P1, P2],
+        0.5,
+        "What did the first cohort have?",
+    )
+    assert verdict.failure is None and verdict.dropped == 1
+    assert verdict.text == "The first cohort had 15 use cases from 10 banks. [2]"
 
 
 def test_sentence_not_backed_by_its_citation_is_unsupported() -> None:
