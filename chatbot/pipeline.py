@@ -7,9 +7,10 @@ question, never earlier answers or their passages, so the conversation cannot
 widen what may be answered. ``stream`` yields
 ``Draft`` events while the model writes, then exactly one final outcome; the
 draft is unverified and channels must present it as such (and replace it with
-the outcome). A refusal is a normal result. Only generator failures
-(``GeneratorError``) and missing indexes raise: those are faults to report,
-not answers.
+the outcome). A refusal is a normal result. Only faults raise, all of them
+``BoundaryError``: the generator's (``GeneratorError``), the embedder's
+(``EmbedderError``), the reranker's (``RerankerError``) and a missing index.
+Those are faults to report, not answers.
 """
 
 from __future__ import annotations
