@@ -31,6 +31,7 @@ from chatbot.protocols import Embedder, Generator, KeywordIndex, Reranker, Vecto
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
+from chatbot.text import in_question_script
 from chatbot.verify import verify
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ class Pipeline:
                     RefusalReason.UNSUPPORTED, detail, timings, shown, evidence, llm_called=True
                 )
                 return
-            short_answer = judgement.short_answer
+            if judgement.short_answer is not None:
+                short_answer = in_question_script(judgement.short_answer, query)
         log.info(
             "answered with citations %s (%d re-pointed, %d sentences dropped)",
             [c.number for c in verdict.citations],
@@ -177,7 +179,7 @@ class Pipeline:
             verdict.dropped,
         )
         yield Answer(
-            text=verdict.text,
+            text=in_question_script(verdict.text, query),
             citations=verdict.citations,
             passages=tuple(shown),
             model=self.generator.model_name,

@@ -123,10 +123,10 @@ def content_terms(text: str) -> list[str]:
 
 
 @functools.cache
-def _to_simplified() -> Any:
+def _converter(config: str) -> Any:
     import opencc  # C++ OpenCC with its dictionaries, from the opencc wheel
 
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC(config)
 
 
 def fold_chinese_script(text: str) -> str:
@@ -138,7 +138,17 @@ def fold_chinese_script(text: str) -> str:
     Text without CJK characters is returned as it is."""
     if not _CJK_RE.search(text):
         return text
-    return str(_to_simplified().convert(text))
+    return str(_converter("t2s").convert(text))
+
+
+def in_question_script(text: str, question: str) -> str:
+    """``text`` written in Traditional characters when ``question`` is: the
+    small model sometimes answers a Traditional question partly in
+    Simplified. A question in Simplified, or with no Traditional-only
+    character, leaves ``text`` as it is. For display; comparisons fold."""
+    if not _CJK_RE.search(text) or fold_chinese_script(question) == question:
+        return text
+    return str(_converter("s2t").convert(text))
 
 
 _FIGURE_RE = re.compile(r"\d+(?:[.,]\d+)*")
