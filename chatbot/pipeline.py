@@ -79,6 +79,8 @@ class Pipeline:
         self.calibration = calibration
         self.reranker = reranker
         self.judge = judge
+        # language -> (gate, calibration) it was derived from, and the result
+        self._gates: dict[str, tuple[GateSettings, Calibration | None, GateSettings]] = {}
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Outcome:
         """Answer ``question`` from the corpus, or refuse and say why.
@@ -228,7 +230,17 @@ class Pipeline:
 
     def _gate_for(self, language: str) -> GateSettings:
         """The fixed thresholds, with the calibration's learned ones for
-        ``language`` in place of the configured ones where it has them."""
+        ``language`` in place of the configured ones where it has them;
+        derived once per language (again if ``gate`` or ``calibration`` is
+        replaced)."""
+        cached = self._gates.get(language)
+        if cached is not None and cached[0] is self.gate and cached[1] is self.calibration:
+            return cached[2]
+        derived = self._derive_gate(language)
+        self._gates[language] = (self.gate, self.calibration, derived)
+        return derived
+
+    def _derive_gate(self, language: str) -> GateSettings:
         if self.calibration is None or not self.gate.answerability:
             return self.gate
         floors = self.calibration.floors_for(language)

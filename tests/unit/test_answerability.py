@@ -205,3 +205,8 @@ def test_learned_floors_replace_the_configured_fixed_thresholds() -> None:
     model = constant_model(3.0, 0.5)
     pipeline.calibration = Calibration({"en": model}, floors={"en": {"min_coverage": 0.2}})
     assert pipeline.examine(question).refusal is None
+    # derived once per language, and again when the calibration is replaced
+    derived = pipeline._gate_for("en")
+    assert derived.min_term_coverage == 0.2 and pipeline._gate_for("en") is derived
+    pipeline.calibration = Calibration({"en": model}, floors={"en": {"min_coverage": 0.5}})
+    assert pipeline._gate_for("en").min_term_coverage == 0.5
