@@ -14,22 +14,28 @@ from collections.abc import Sequence
 from chatbot.domain import Chunk, Passage
 from chatbot.protocols import Embedder, Hit, KeywordIndex, Reranker, VectorIndex
 from chatbot.settings import RetrievalSettings
+from chatbot.text import detect_language
 
 log = logging.getLogger(__name__)
 
 
-def fuse(dense: Sequence[Hit], keyword: Sequence[Hit], rrf_k: int = 60) -> list[Passage]:
+def fuse(
+    dense: Sequence[Hit], keyword: Sequence[Hit], rrf_k: int = 60, dense_weight: float = 1.0
+) -> list[Passage]:
     """Merge two best-first hit lists into passages ordered by RRF score.
 
-    Each hit contributes ``1 / (rrf_k + rank)`` (rank from 1); ties keep the
-    dense side's order first, which makes the result deterministic.
+    Each keyword hit contributes ``1 / (rrf_k + rank)`` (rank from 1), each
+    dense hit ``dense_weight`` times that; ties keep the dense side's order
+    first, which makes the result deterministic. With ``dense_weight`` 0 the
+    keyword ranking decides alone and dense-only hits follow it, still with
+    their similarity kept for the gate.
     """
     fused: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
     dense_scores: dict[str, float] = {}
     keyword_scores: dict[str, float] = {}
     for rank, hit in enumerate(dense, start=1):
-        fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+        fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + dense_weight / (rrf_k + rank)
         chunks.setdefault(hit.chunk.id, hit.chunk)
         dense_scores.setdefault(hit.chunk.id, hit.score)
     for rank, hit in enumerate(keyword, start=1):
@@ -78,13 +84,16 @@ def retrieve(
 ) -> list[Passage]:
     """Candidates for ``question`` from both indexes, fused, best first.
 
-    With a ``reranker``, the best ``settings.rerank_candidates`` fused passages
-    are rescored and reordered; the rest follow in fused order.
+    Chinese questions weigh the dense ranking by ``settings.dense_weight_zh``
+    (the packaged embedder is English-only). With a ``reranker``, the best
+    ``settings.rerank_candidates`` fused passages are rescored and reordered;
+    the rest follow in fused order.
     """
     query_vector = embedder.embed([question])[0]
     dense = vectors.query(query_vector, settings.dense_k)
     keyword = keywords.search(question, settings.keyword_k)
-    passages = fuse(dense, keyword, settings.rrf_k)
+    dense_weight = settings.dense_weight_zh if detect_language(question) == "zh" else 1.0
+    passages = fuse(dense, keyword, settings.rrf_k, dense_weight)
     if passages:
         top = passages[0]
         log.info(

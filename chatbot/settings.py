@@ -107,6 +107,15 @@ class RetrievalSettings(BaseModel):
     dense_k: int = Field(20, description="Candidates from the vector index.")
     keyword_k: int = Field(20, description="Candidates from the keyword index.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
+    dense_weight_zh: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense ranking in the fusion for Chinese questions (the "
+        "keyword ranking weighs 1). The packaged embedder is English-only and ranks Chinese "
+        "text at random, so it is 0 by default; set 1 with a multilingual embedder "
+        "(CHATBOT_EMBEDDER__MODEL).",
+    )
     max_passages: int = Field(4, description="Most passages shown to the model.")
     passage_token_budget: int = Field(
         900, description="Most tokens of passages in one prompt (measured budget, see README)."

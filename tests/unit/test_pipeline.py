@@ -95,6 +95,43 @@ def test_fuse_orders_by_reciprocal_rank_and_keeps_both_scores() -> None:
     assert fused[2].dense_score is None
 
 
+def test_fuse_with_dense_weight_zero_lets_the_keyword_ranking_decide() -> None:
+    a, b, c = (make_chunk(i, "x.md", None, t) for i, t in enumerate(["a", "b", "c"]))
+    dense = [Hit(a, 0.9), Hit(b, 0.5)]
+    keyword = [Hit(c, 7.0), Hit(b, 3.0)]
+    assert [p.id for p in fuse(dense, keyword)] == ["c1", "c0", "c2"]
+    fused = fuse(dense, keyword, dense_weight=0.0)
+    assert [p.id for p in fused] == ["c2", "c1", "c0"]  # dense-only "a" comes last
+    assert fused[2].dense_score == 0.9 and fused[2].fused_score == 0.0
+
+
+def test_chinese_questions_use_the_chinese_dense_weight() -> None:
+    # the English-only embedder ranks the Chinese passage third; keywords rank it first
+    zh = make_chunk(0, "zh.md", None, "首批沙盒的報告於2025年10月31日發布。")
+    en = [make_chunk(i, "en.md", None, f"unrelated english text {i}") for i in (1, 2)]
+
+    class Dense:
+        def query(self, vector, k):  # type: ignore[no-untyped-def]
+            return [Hit(en[0], 0.9), Hit(en[1], 0.8), Hit(zh, 0.1)]
+
+    class Keyword:
+        def search(self, query, k):  # type: ignore[no-untyped-def]
+            return [Hit(zh, 20.0), Hit(en[0], 2.0)]
+
+    class Embed:
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return [[0.0] for _ in texts]
+
+    question = "首批沙盒的報告於何時發布？"
+    args = (Embed(), Dense(), Keyword())
+    default = retrieve(question, *args, RetrievalSettings())  # type: ignore[arg-type]
+    assert default[0].chunk is zh
+    both = retrieve(question, *args, RetrievalSettings(dense_weight_zh=1.0))  # type: ignore[arg-type]
+    assert both[0].chunk is en[0]  # 1/61 + 1/62 beats the passage's 1/63 + 1/61
+    english = retrieve("When was it?", *args, RetrievalSettings())  # type: ignore[arg-type]
+    assert english[0].chunk is en[0]
+
+
 def test_retrieve_finds_the_passage_with_the_fact(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
     passages = retrieve(
