@@ -9,7 +9,9 @@ Checks, in order, each one a reason to refuse:
    forgot the marker), is cited for it instead and then verified as usual;
 3. a sentence is not backed by the passages it cites: too few of its content
    words occur there, or a number in it does not -> UNSUPPORTED, unless the
-   answer survives without it (below).
+   answer survives without it (below);
+4. a figure of the question (a year, a count) is in none of the cited
+   passages: the question rests on a premise they do not state -> UNSUPPORTED.
 
 A sentence without its own marker is checked against the citations of the
 next cited sentence in the answer (models often cite once at the end).
@@ -198,12 +200,32 @@ def verify(
     text = joiner.join(checked.values()) if moved or dropped else answer.strip()
     numbers = cited_numbers(text)
     citations = tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
+    unstated = _unstated_premise(question, citations)
+    if unstated:
+        return Verdict(
+            failure=RefusalReason.UNSUPPORTED,
+            detail=f"the question's figures {unstated} are not in the cited passages: "
+            "answering would accept a premise the documents do not state",
+        )
     detail = ""
     if dropped:
         detail = f"dropped {dropped} of {len(sentences)} sentences: " + "; ".join(failures)
     return Verdict(
         citations=citations, text=text, reattributed=moved, dropped=dropped, detail=detail
     )
+
+
+def _unstated_premise(question: str, citations: Sequence[Citation]) -> list[str]:
+    """The figures of ``question`` that none of the cited passages contains.
+    "Since 20 banks took part, name them" or "Who patented it in 1883?" rests
+    on a figure; when the passages the answer stands on do not state it, an
+    answer would accept the premise (or quietly correct it) instead of
+    saying the documents do not cover the question."""
+    asked = figures(question)
+    if not asked:
+        return []
+    cited = set().union(*(figures(c.passage.chunk.text) for c in citations))
+    return sorted(asked - cited)
 
 
 def _without_markers(sentence: str) -> str:

@@ -266,3 +266,35 @@ def test_simplified_characters_in_a_chinese_answer_are_supported_by_a_traditiona
     assert verdict.failure is None, verdict.detail
     wrong = verify("杜拜的酋長与法国签订了和约。[1]", [zh], 0.9, "杜拜與哪國簽訂和約?")
     assert wrong.failure is RefusalReason.UNSUPPORTED
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Since 20 banks took part in the first cohort, which were they?",
+        "How many use cases did the 2023 cohort have?",
+    ],
+)
+def test_answer_resting_on_a_figure_the_cited_passages_lack_is_unsupported(question: str) -> None:
+    answer = "The first cohort had 15 use cases from 10 banks [2]."
+    verdict = verify(answer, [P1, P2], 0.5, question)
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+    assert "premise" in verdict.detail
+
+
+def test_question_figures_found_in_a_cited_passage_pass() -> None:
+    verdict = verify(
+        "The first cohort had 15 use cases from 10 banks [2].",
+        [P1, P2],
+        0.5,
+        "Which cohort had 10 banks and 15 use cases?",
+    )
+    assert verdict.failure is None, verdict.detail
+    # a figure only in a passage the answer does not cite is not enough
+    uncited = verify(
+        "The first cohort had 15 use cases from 10 banks [2].",
+        [P1, P2],
+        0.5,
+        "What did the cohort launched in 2024 have?",
+    )
+    assert uncited.failure is RefusalReason.UNSUPPORTED
