@@ -151,14 +151,14 @@ def in_question_script(text: str, question: str) -> str:
     return str(_converter("s2t").convert(text))
 
 
-_FIGURE_RE = re.compile(r"\d+(?:[.,]\d+)*")
+FIGURE_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def figures(text: str) -> set[str]:
     """The numbers written in ``text``, thousands separators removed ("1,200"
     and "1200" are one figure). ``content_terms`` skips one-digit tokens, so
     a check built only on terms would miss that "4 partners" names a count."""
-    return {match.replace(",", "") for match in _FIGURE_RE.findall(text)}
+    return {match.replace(",", "") for match in FIGURE_RE.findall(text)}
 
 
 def says_nothing_new(text: str, question: str) -> bool:

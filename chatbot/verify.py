@@ -36,6 +36,7 @@ from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import (
     ABBREVIATION_END_RE,
+    FIGURE_RE,
     content_terms,
     figures,
     fold_chinese_script,
@@ -51,7 +52,6 @@ _CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 # made of single letters and dots ("GenA.I.", "e.g.", "U.S.").
 _END_RE = re.compile(r"[。！？]+|[.!?]+(?=\s|\[|$)")
 _TRAILING_MARKERS_RE = re.compile(r"(?:\s*\[[\d,，、\s]+\])+")
-_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +105,9 @@ def support(sentence: str, passages: Sequence[Passage]) -> tuple[float, list[str
     wanted = content_terms(bare)
     evidence_text = fold_chinese_script(" ".join(p.chunk.text for p in passages))
     present = {stem(t) for t in terms(evidence_text)}
-    digits_in_evidence = {n.replace(",", "") for n in _NUMBER_RE.findall(evidence_text)}
+    digits_in_evidence = figures(evidence_text)
     missing_numbers = [
-        n for n in _NUMBER_RE.findall(bare) if n.replace(",", "") not in digits_in_evidence
+        n for n in FIGURE_RE.findall(bare) if n.replace(",", "") not in digits_in_evidence
     ]
     if not wanted:
         return 1.0, missing_numbers
@@ -196,8 +196,7 @@ def verify(
             if index in checked and lender not in checked:
                 numbers_text = ", ".join(str(n) for n in dict.fromkeys(markers))
                 checked[index] = f"{_without_markers(checked[index])} [{numbers_text}]"
-    joiner = "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
-    text = joiner.join(checked.values()) if moved or dropped else answer.strip()
+    text = _joiner(answer).join(checked.values()) if moved or dropped else answer.strip()
     numbers = cited_numbers(text)
     citations = tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
     unstated = _unstated_premise(question, citations)
@@ -226,6 +225,11 @@ def _unstated_premise(question: str, citations: Sequence[Citation]) -> list[str]
         return []
     cited = set().union(*(figures(c.passage.chunk.text) for c in citations))
     return sorted(asked - cited)
+
+
+def _joiner(answer: str) -> str:
+    """What goes between re-joined sentences: nothing in Chinese prose, a space otherwise."""
+    return "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
 
 
 def _without_markers(sentence: str) -> str:
@@ -271,8 +275,7 @@ def _cite_uncited(answer: str, passages: Sequence[Passage], min_support: float) 
         added += 1
     if not added:
         return None
-    joiner = "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
-    return joiner.join(out)
+    return _joiner(answer).join(out)
 
 
 def _best_single_passage(
