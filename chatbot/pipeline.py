@@ -32,7 +32,7 @@ from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
 from chatbot.text import in_question_script
-from chatbot.verify import verify
+from chatbot.verify import quote_weak_sentences, verify
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ class Pipeline:
             yield refuse(verdict.failure, detail, timings, shown, evidence, llm_called=True)
             return
         short_answer: str | None = None
+        span: str | None = None
         if self.judge is not None:
             cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
             judgement = self.judge.judge(query, verdict.text, cited)
@@ -172,17 +173,22 @@ class Pipeline:
                     RefusalReason.UNSUPPORTED, detail, timings, shown, evidence, llm_called=True
                 )
                 return
-            if judgement.short_answer is not None:
-                short_answer = in_question_script(judgement.short_answer, query)
+            span = judgement.short_answer
+            if span is not None:
+                short_answer = in_question_script(span, query)
+        # Sentences whose wording the passages back only loosely are shown in
+        # the passage's own words (verify.quote_weak_sentences).
+        shown_text = quote_weak_sentences(verdict.text, shown, query, span)
         log.info(
-            "answered with citations %s (%d re-pointed, %d sentences dropped)",
-            [c.number for c in verdict.citations],
+            "answered with citations %s (%d re-pointed, %d dropped, %d quoted)",
+            [c.number for c in shown_text.citations],
             verdict.reattributed,
             verdict.dropped,
+            shown_text.quoted,
         )
         yield Answer(
-            text=in_question_script(verdict.text, query),
-            citations=verdict.citations,
+            text=in_question_script(shown_text.text, query),
+            citations=shown_text.citations,
             passages=tuple(shown),
             model=self.generator.model_name,
             timings=timings,

@@ -187,6 +187,23 @@ def test_answer_with_valid_citation(parts) -> None:  # type: ignore[no-untyped-d
     assert len(generator.calls) == 1
 
 
+def test_loosely_worded_answer_is_shown_in_the_passage_words(parts) -> None:  # type: ignore[no-untyped-def]
+    # Half of this sentence is the model's rewording of the question; the
+    # passage backs its answer (4 technology partners), not its words.
+    def reply(messages):  # type: ignore[no-untyped-def]
+        user = messages[-1].content
+        number = next(n for n in range(1, 5) if f"[{n}] (Overview, p. 2)" in user)
+        return f"The first cohort was assisted by 4 technology partners in total [{number}]."
+
+    outcome = make_pipeline(parts, ScriptedGenerator(reply)).answer(
+        "How many technology partners helped the first cohort?"
+    )
+    assert isinstance(outcome, Answer), outcome
+    passage_text = TEXTS[1][2]
+    assert outcome.text.startswith(passage_text)
+    assert [(c.source, c.page) for c in outcome.citations] == [("overview.pdf", 2)]
+
+
 def test_off_corpus_question_is_refused_without_calling_the_llm(parts) -> None:  # type: ignore[no-untyped-def]
     generator = ScriptedGenerator()
     outcome = make_pipeline(parts, generator).answer(

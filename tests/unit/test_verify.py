@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from chatbot.domain import Chunk, Passage, RefusalReason
-from chatbot.verify import cited_numbers, is_model_refusal, split_sentences, verify
+from chatbot.verify import (
+    cited_numbers,
+    is_model_refusal,
+    quote_weak_sentences,
+    split_sentences,
+    verify,
+)
 
 
 def passage(text: str, page: int = 1) -> Passage:
@@ -298,3 +304,93 @@ def test_question_figures_found_in_a_cited_passage_pass() -> None:
         "What did the cohort launched in 2024 have?",
     )
     assert uncited.failure is RefusalReason.UNSUPPORTED
+
+
+# --- showing loosely backed sentences in the passage's own words -----------
+
+TURING = passage(
+    "Many machine models were proposed.\n\nMost influential among these was the "
+    "definition of Turing machines by Alan Turing in 1936. Later work refined it.",
+    3,
+)
+
+
+def test_sentence_restating_the_question_is_shown_as_the_passage_sentence() -> None:
+    question = "What theoretical device is attributed to Alan Turing?"
+    answer = "Alan Turing is attributed to the Turing machine. [1]"
+    result = quote_weak_sentences(answer, [TURING], question, "Turing machine")
+    assert result.quoted == 1
+    assert result.text == (
+        "Most influential among these was the definition of Turing machines "
+        "by Alan Turing in 1936. [1]"
+    )
+    assert [c.number for c in result.citations] == [1]
+    assert result.citations[0].passage is TURING
+
+
+def test_closely_backed_answer_is_left_as_the_model_wrote_it() -> None:
+    answer = "The first cohort had 15 use cases from 10 banks. [2]"
+    result = quote_weak_sentences(answer, [P1, P2], "How many use cases were there?", "15")
+    assert result.quoted == 0
+    assert result.text == answer
+    assert [c.number for c in result.citations] == [2]
+
+
+def test_quotation_is_cited_to_the_passage_that_holds_it() -> None:
+    question = "Which banks took part, and how many technology partners helped?"
+    answer = "Ten banks joined, helped by 4 technology partners and the regulator. [1, 2]"
+    result = quote_weak_sentences(answer, [P1, P2], question)
+    assert result.quoted == 1
+    assert result.text == (
+        "The first cohort had 15 use cases from 10 banks and 4 technology partners. [2]"
+    )
+    assert [c.number for c in result.citations] == [2]
+
+
+def test_no_passage_sentence_holds_the_new_content_so_nothing_is_quoted() -> None:
+    # "quantum" is in no passage: quoting would hide that, so the sentence stays
+    # as it is and the verifier's own checks (already run) stand.
+    answer = "Alan Turing described quantum devices. [1]"
+    result = quote_weak_sentences(answer, [TURING], "What did Alan Turing describe?")
+    assert result.quoted == 0
+    assert result.text == answer
+
+
+def test_quotation_must_keep_the_figures_the_answer_adds() -> None:
+    passage_text = "The scheme began in 2019.\n\nIt was widened to all banks later on."
+    p = passage(passage_text)
+    answer = "The widening to all banks happened in 2021 [1]."
+    result = quote_weak_sentences(answer, [p], "When was the scheme widened to all banks?")
+    assert result.quoted == 0
+
+
+def test_figures_from_the_question_need_not_be_repeated_by_the_quotation() -> None:
+    p = passage(
+        "1978年世界盃於阿根廷舉行。最終巴西隊以2比1擊敗義大利，獲得季軍。",
+    )
+    question = "於1978年的比賽中巴西最終獲得什麼名次?"
+    answer = "巴西在1978年的比賽中最終獲得的名次是季軍。[1]"
+    result = quote_weak_sentences(answer, [p], question, "季軍", below=1.01)
+    assert result.quoted == 1
+    assert result.text == "最終巴西隊以2比1擊敗義大利，獲得季軍。 [1]"
+
+
+def test_sentence_already_inside_the_quotation_is_said_once() -> None:
+    p = passage("翠亨村是孫中山的故鄉，現存孫中山故居。翠亨村也被列為中國歷史文化名村。")
+    question = "孫中山故居紀念館位於哪裡？"
+    answer = (
+        "孫中山故居紀念館位於中山市的翠亨村，是孫中山的故鄉。 [1]"
+        "翠亨村也被列為中國歷史文化名村。 [1]"
+    )
+    result = quote_weak_sentences(answer, [p], question, "翠亨村", below=0.9)
+    assert result.quoted == 1
+    assert result.text.count("歷史文化名村") == 1
+    assert result.text.startswith("翠亨村是孫中山的故鄉，現存孫中山故居。 [1]")
+
+
+def test_a_heading_before_a_blank_line_is_not_quoted_with_the_sentence() -> None:
+    p = passage("二、首批參與者\n\n首批沙盒共有15個用例，來自10家銀行。")
+    answer = "用例由10家銀行提交並獲得支援。[1]"
+    result = quote_weak_sentences(answer, [p], "首批沙盒的用例來自多少家銀行？", "10")
+    assert result.quoted == 1
+    assert result.text == "首批沙盒共有15個用例，來自10家銀行。 [1]"
