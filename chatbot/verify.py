@@ -370,7 +370,7 @@ def quote_weak_sentences(
     return Quoted(joined, _citations(joined, passages), quoted)
 
 
-def _passage_sentences(text: str) -> list[str]:
+def passage_sentences(text: str) -> list[str]:
     """Sentences of a passage; a blank line also ends one, so that a heading
     is never quoted as the start of the sentence under it."""
     return [s for block in re.split(r"\n\s*\n", text) for s in split_sentences(block)]
@@ -411,7 +411,7 @@ def _quotation(
         return None  # nothing the sentence adds is in the passages: leave it to the checks
     best: tuple[tuple[int, int, int, int], str] | None = None
     for number in numbers:
-        for candidate in _passage_sentences(passages[number - 1].chunk.text):
+        for candidate in passage_sentences(passages[number - 1].chunk.text):
             if len(candidate) > QUOTE_MAX_CHARS:
                 continue
             folded = fold_chinese_script(candidate)
