@@ -84,13 +84,13 @@ def collect(eval_set: EvalSet, pipeline: Pipeline, progress: bool = True) -> tup
     return rows, refused
 
 
-def _rates(model: LogisticModel, rows: Sequence[Row]) -> dict[str, Any]:
-    probs = [model.probability(r.values) for r in rows]
+def _rates(model: LogisticModel, rows: Sequence[Row], probs: Sequence[float]) -> dict[str, Any]:
+    """How ``model`` (whose probabilities for ``rows`` are ``probs``) does on
+    the rows it was fitted on."""
     labels = [r.label for r in rows]
 
     def passed(select: Sequence[bool]) -> float | None:
-        chosen = [p >= model.threshold for p, s in zip(probs, select, strict=True) if s]
-        return round(sum(chosen) / len(chosen), 4) if chosen else None
+        return _share([p for p, s in zip(probs, select, strict=True) if s], model.threshold)
 
     return {
         "rows": len(rows),
@@ -121,7 +121,7 @@ TRADE_OFF_RECALLS = (0.80, 0.85, 0.88, 0.90, 0.92, 0.95, 0.97)
 
 def trade_off(
     probs: Sequence[float], rows: Sequence[Row], recalls: Sequence[float] = TRADE_OFF_RECALLS
-) -> list[dict[str, float]]:
+) -> list[dict[str, float | None]]:
     """What each recall level would cost: for the threshold keeping ``recall``
     of the label-1 rows, the share of answerable and of unanswerable rows the
     gate would let through. This is the table to choose ``min_recall`` from."""
@@ -142,8 +142,9 @@ def trade_off(
     return table
 
 
-def _share(probs: Sequence[float], threshold: float) -> float:
-    return round(sum(p >= threshold for p in probs) / len(probs), 4) if probs else float("nan")
+def _share(probs: Sequence[float], threshold: float) -> float | None:
+    """Share of ``probs`` at or above ``threshold``; None when there are none."""
+    return round(sum(p >= threshold for p in probs) / len(probs), 4) if probs else None
 
 
 def fit(
@@ -179,7 +180,7 @@ def fit(
             model.names, model.mean, model.scale, model.weights, model.bias, threshold
         )
         models[language] = model
-        report[language] = _rates(model, rows) | {
+        report[language] = _rates(model, rows, probs) | {
             "min_recall": recall,
             "trade_off": trade_off(probs, rows),
         }

@@ -492,9 +492,11 @@ def calibrate_command(
         click.echo(f"{language}: {fitted}")
         click.echo(f"  {'recall':>6}  {'threshold':>9}  {'answerable':>10}  {'unanswerable':>12}")
         for line in table:
+            answerable, unanswerable = line["passed_answerable"], line["passed_unanswerable"]
             click.echo(
                 f"  {line['recall']:>6.2f}  {line['threshold']:>9.4f}  "
-                f"{line['passed_answerable']:>10.1%}  {line['passed_unanswerable']:>12.1%}"
+                f"{'n/a' if answerable is None else f'{answerable:.1%}':>10}  "
+                f"{'n/a' if unanswerable is None else f'{unanswerable:.1%}':>12}"
             )
         fitted["trade_off"] = table
     for target in targets:

@@ -120,6 +120,16 @@ def test_trade_off_table_grows_both_pass_rates_with_recall() -> None:
     assert unanswerable[-1] == 0.375  # 30 of the 80 score >= 0.50
 
 
+def test_trade_off_without_unanswerable_rows_says_so_instead_of_a_rate() -> None:
+    from eval.calibrate import trade_off
+
+    rows = [r for r in _overlapping_rows("en") if r.answerable]
+    probs = [r.values["sentence_coverage"] for r in rows]
+    table = trade_off(probs, rows, recalls=(0.8,))
+    assert table[0]["passed_answerable"] == 0.8
+    assert table[0]["passed_unanswerable"] is None
+
+
 def test_language_recall_overrides_the_global_recall_for_that_language_only() -> None:
     from eval.loaders import DatasetError
 
