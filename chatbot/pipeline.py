@@ -175,7 +175,7 @@ class Pipeline:
                 return
             span = judgement.short_answer
             if span is not None:
-                short_answer = in_question_script(span, query)
+                short_answer = in_question_script(span, query, _texts(shown))
         # Sentences whose wording the passages back only loosely are shown in
         # the passage's own words (verify.quote_weak_sentences).
         shown_text = quote_weak_sentences(verdict.text, shown, query, span)
@@ -187,7 +187,7 @@ class Pipeline:
             shown_text.quoted,
         )
         yield Answer(
-            text=in_question_script(shown_text.text, query),
+            text=in_question_script(shown_text.text, query, _texts(shown)),
             citations=shown_text.citations,
             passages=tuple(shown),
             model=self.generator.model_name,
@@ -275,3 +275,7 @@ class Pipeline:
             ),
             detail=f"question length {len(stripped)}",
         )
+
+
+def _texts(passages: Sequence[Passage]) -> str:
+    return "\n".join(p.chunk.text for p in passages)

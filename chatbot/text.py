@@ -141,14 +141,24 @@ def fold_chinese_script(text: str) -> str:
     return str(_converter("t2s").convert(text))
 
 
-def in_question_script(text: str, question: str) -> str:
+def in_question_script(text: str, question: str, reference: str = "") -> str:
     """``text`` written in Traditional characters when ``question`` is: the
     small model sometimes answers a Traditional question partly in
     Simplified. A question in Simplified, or with no Traditional-only
-    character, leaves ``text`` as it is. For display; comparisons fold."""
+    character, leaves ``text`` as it is. For display; comparisons fold.
+
+    Simplified-to-Traditional is one-to-many, so a converter must guess, and
+    it guesses wrong for text that was Traditional already (東征 becomes
+    東徵, 群 becomes 羣). A character found in ``reference`` (the passages
+    the answer stands on) is therefore kept as written; only characters the
+    passages do not use are converted, in the Taiwan standard forms."""
     if not _CJK_RE.search(text) or fold_chinese_script(question) == question:
         return text
-    return str(_converter("s2t").convert(text))
+    converted = str(_converter("s2tw").convert(text))
+    if not reference or len(converted) != len(text):
+        return converted
+    used = set(reference)
+    return "".join(old if old in used else new for old, new in zip(text, converted, strict=True))
 
 
 FIGURE_RE = re.compile(r"\d+(?:[.,]\d+)*")

@@ -23,3 +23,21 @@ def test_an_answer_to_a_traditional_question_is_shown_in_traditional() -> None:
     simplified = "杜拜与英国签订和约"
     assert in_question_script(simplified, "杜拜与哪个国家签订和约?") == simplified
     assert in_question_script("The HKMA [1]", question) == "The HKMA [1]"
+
+
+def test_characters_the_passages_use_are_kept_as_written() -> None:
+    # A converter alone turns 東征 into 東徵 and 群 into 羣: both were right.
+    question = "東征元帥府是1285年在哪裡設置的?"
+    passage = "1285年，元朝在奴兒干地方設置東征元帥府，管理各族群。"
+    answer = "东征元帥府設在奴兒干地方，管理各族群。[1]"
+    assert in_question_script(answer, question) != "東征元帥府設在奴兒干地方，管理各族群。[1]"
+    assert in_question_script(answer, question, passage) == (
+        "東征元帥府設在奴兒干地方，管理各族群。[1]"
+    )
+
+
+def test_a_simplified_character_the_passages_lack_is_still_converted() -> None:
+    question = "誰發表了國恥演說?"
+    assert in_question_script("罗斯福发表了演說。[1]", question, "羅斯福發表國恥演說") == (
+        "羅斯福發表了演說。[1]"
+    )
