@@ -182,7 +182,7 @@ class Pipeline:
         log.info(
             "answered with citations %s (%d re-pointed, %d dropped, %d quoted)",
             [c.number for c in shown_text.citations],
-            verdict.reattributed,
+            verdict.reattributed + shown_text.repointed,
             verdict.dropped,
             shown_text.quoted,
         )

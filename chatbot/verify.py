@@ -311,6 +311,7 @@ class Quoted:
     text: str
     citations: tuple[Citation, ...]
     quoted: int  # answer sentences replaced by a quotation
+    repointed: int = 0  # sentences whose marker moved to the passage that backs their words
 
 
 def quote_weak_sentences(
@@ -332,7 +333,11 @@ def quote_weak_sentences(
     figure of the sentence and every one of its new terms (those the question
     lacks) that the cited passages hold; when the judge extracted a short
     answer, the sentence containing it is preferred. Without such a
-    candidate the sentence stays as it was."""
+    candidate the sentence stays as it was.
+
+    Before quoting, a sentence that another shown passage backs at ``below``
+    or more keeps its words and has its marker moved there: the model cited
+    the neighbour of the passage it used."""
     sentences = split_sentences(text)
     per_sentence = [cited_numbers(s) for s in sentences]
     asked = {stem(t) for t in content_terms(fold_chinese_script(question))}
@@ -340,7 +345,7 @@ def quote_weak_sentences(
     span = fold_chinese_script(short_answer or "").strip().lower()
     out: list[str] = []
     quotations: list[str] = []
-    quoted = 0
+    quoted = repointed = 0
     for index, sentence in enumerate(sentences):
         own = per_sentence[index] or _neighbour_markers(per_sentence, index)
         valid = [n for n in dict.fromkeys(own) if 1 <= n <= len(passages)]
@@ -348,6 +353,13 @@ def quote_weak_sentences(
         share, _ = support(sentence, cited) if cited else (1.0, [])
         replacement = None
         if share < below:
+            # Cited to the wrong neighbour: another shown passage backs the
+            # model's own words that closely. Point there and keep them.
+            better = _best_single_passage(sentence, passages, below)
+            if better is not None:
+                out.append(f"{_without_markers(sentence)} [{better}]")
+                repointed += 1
+                continue
             replacement = _quotation(sentence, valid, passages, asked, span, asked_figures)
         if replacement is None:
             out.append(sentence)
@@ -356,7 +368,7 @@ def quote_weak_sentences(
         if replacement not in out:  # two sentences may come down to one quotation
             out.append(replacement)
             quotations.append(_without_markers(replacement))
-    if not quoted:
+    if not quoted and not repointed:
         return Quoted(text, _citations(text, passages), 0)
     # A sentence the model copied from the passage may now sit inside a
     # quotation too: say it once.
@@ -367,7 +379,7 @@ def quote_weak_sentences(
         or not any(_without_markers(s).rstrip("。.") in q for q in quotations)
     ]
     joined = _joiner(text).join(kept)
-    return Quoted(joined, _citations(joined, passages), quoted)
+    return Quoted(joined, _citations(joined, passages), quoted, repointed)
 
 
 def passage_sentences(text: str) -> list[str]:

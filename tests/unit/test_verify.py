@@ -394,3 +394,12 @@ def test_a_heading_before_a_blank_line_is_not_quoted_with_the_sentence() -> None
     result = quote_weak_sentences(answer, [p], "首批沙盒的用例來自多少家銀行？", "10")
     assert result.quoted == 1
     assert result.text == "首批沙盒共有15個用例，來自10家銀行。 [1]"
+
+
+def test_sentence_backed_closely_by_another_passage_keeps_its_words_and_moves_its_marker() -> None:
+    # Cited to P1, whose words back it only in part; P2 holds all of it.
+    answer = "The first cohort had 15 use cases from 10 banks and the Sandbox. [1]"
+    result = quote_weak_sentences(answer, [P1, P2], "How many use cases did the first cohort have?")
+    assert result.repointed == 1 and result.quoted == 0
+    assert result.text == "The first cohort had 15 use cases from 10 banks and the Sandbox. [2]"
+    assert [c.number for c in result.citations] == [2]
