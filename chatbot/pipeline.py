@@ -163,6 +163,7 @@ class Pipeline:
             return
         short_answer: str | None = None
         span: str | None = None
+        reference = _texts(shown)  # keeps the passages' characters in the displayed script
         if self.judge is not None:
             cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
             judgement = self.judge.judge(query, verdict.text, cited)
@@ -175,7 +176,7 @@ class Pipeline:
                 return
             span = judgement.short_answer
             if span is not None:
-                short_answer = in_question_script(span, query, _texts(shown))
+                short_answer = in_question_script(span, query, reference)
         # Sentences whose wording the passages back only loosely are shown in
         # the passage's own words (verify.quote_weak_sentences).
         shown_text = quote_weak_sentences(verdict.text, shown, query, span)
@@ -187,7 +188,7 @@ class Pipeline:
             shown_text.quoted,
         )
         yield Answer(
-            text=in_question_script(shown_text.text, query, _texts(shown)),
+            text=in_question_script(shown_text.text, query, reference),
             citations=shown_text.citations,
             passages=tuple(shown),
             model=self.generator.model_name,
