@@ -37,6 +37,7 @@ from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import (
     ABBREVIATION_END_RE,
     FIGURE_RE,
+    STOPWORDS,
     content_terms,
     figures,
     fold_chinese_script,
@@ -401,6 +402,13 @@ def _citations(text: str, passages: Sequence[Passage]) -> tuple[Citation, ...]:
     return tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
 
 
+def _straddles_particle(term: str) -> bool:
+    """A Chinese bigram with a particle in it ("西在" of "巴西在"), which mostly
+    straddles a word boundary: whether a passage sentence has it says little
+    about whether it carries the same fact, so a quotation need not hold it."""
+    return len(term) == 2 and is_cjk(term) and any(ch in STOPWORDS for ch in term)
+
+
 def _quotation(
     sentence: str,
     numbers: Sequence[int],
@@ -420,7 +428,7 @@ def _quotation(
     for number in numbers:
         evidence = fold_chinese_script(passages[number - 1].chunk.text)
         in_evidence |= {stem(t) for t in terms(evidence)}
-    must = new & in_evidence
+    must = {t for t in new & in_evidence if not _straddles_particle(t)}
     if not must and not wanted_figures and not span:
         return None  # nothing the sentence adds is in the passages: leave it to the checks
     best: tuple[tuple[int, int, int, int], str] | None = None

@@ -375,6 +375,19 @@ def test_figures_from_the_question_need_not_be_repeated_by_the_quotation() -> No
     assert result.text == "最終巴西隊以2比1擊敗義大利，獲得季軍。 [1]"
 
 
+def test_a_bigram_straddling_a_particle_need_not_be_in_the_quotation() -> None:
+    # "巴西在" gives the bigram 西在, which no passage sentence about the result
+    # holds ("巴西隊以2比1擊敗義大利"): a word boundary, not a fact to carry.
+    p = passage(
+        "1978年，巴西在小組賽與阿根廷競爭分組首位。最終巴西隊以2比1擊敗義大利，獲得季軍。",
+    )
+    question = "於1978年的比賽中巴西最終獲得什麼名次?"
+    answer = "巴西在1978年的比賽中最終獲得季軍。[1]"
+    result = quote_weak_sentences(answer, [p], question, "季軍")
+    assert result.quoted == 1
+    assert result.text == "最終巴西隊以2比1擊敗義大利，獲得季軍。 [1]"
+
+
 def test_sentence_already_inside_the_quotation_is_said_once() -> None:
     p = passage("翠亨村是孫中山的故鄉，現存孫中山故居。翠亨村也被列為中國歷史文化名村。")
     question = "孫中山故居紀念館位於哪裡？"
