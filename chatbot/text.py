@@ -171,6 +171,23 @@ def figures(text: str) -> set[str]:
     return {match.replace(",", "") for match in FIGURE_RE.findall(text)}
 
 
+# Ordinals from "second" up: "the second cohort" names a different thing from
+# "the first cohort". "First" is left out: documents often state it as "the
+# launch of", "initially", "首批" or leave it implied.
+_ORDINAL_RE = re.compile(
+    r"\b(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|\d*(?:[2-9]|1[0-9])(?:nd|rd|th))\b"
+    r"|第[二三四五六七八九十兩两]+",
+    re.IGNORECASE,
+)
+
+
+def ordinals(text: str) -> set[str]:
+    """The ordinals from "second" up that ``text`` uses, lower-cased and in
+    Traditional script ("second", "3rd", "第二")."""
+    return {m.lower() for m in _ORDINAL_RE.findall(fold_chinese_script(text))}
+
+
 def says_nothing_new(text: str, question: str) -> bool:
     """True when ``text`` names no content term and no figure that
     ``question`` did not already contain: a restatement, not an answer.

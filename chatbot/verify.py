@@ -42,6 +42,7 @@ from chatbot.text import (
     figures,
     fold_chinese_script,
     is_cjk,
+    ordinals,
     says_nothing_new,
     stem,
     terms,
@@ -202,7 +203,7 @@ def verify(
     if unstated:
         return Verdict(
             failure=RefusalReason.UNSUPPORTED,
-            detail=f"the question's figures {unstated} are not in the cited passages: "
+            detail=f"the question's figures or ordinals {unstated} are not in the cited passages: "
             "answering would accept a premise the documents do not state",
         )
     detail = ""
@@ -214,16 +215,21 @@ def verify(
 
 
 def _unstated_premise(question: str, citations: Sequence[Citation]) -> list[str]:
-    """The figures of ``question`` that none of the cited passages contains.
-    "Since 20 banks took part, name them" or "Who patented it in 1883?" rests
-    on a figure; when the passages the answer stands on do not state it, an
-    answer would accept the premise (or quietly correct it) instead of
-    saying the documents do not cover the question."""
-    asked = figures(question)
+    """The figures and ordinals of ``question`` that none of the cited passages
+    (with their section headings) contains. "Since 20 banks took part, name
+    them", "Who patented it in 1883?" or "How many use cases are in the second
+    cohort?" rests on a figure or a qualifier; when the passages the answer
+    stands on do not state it, an answer would accept the premise (or quietly
+    answer about the first cohort) instead of saying the documents do not
+    cover the question."""
+    asked = figures(question) | ordinals(question)
     if not asked:
         return []
-    cited = set().union(*(figures(c.passage.chunk.text) for c in citations))
-    return sorted(asked - cited)
+    stated: set[str] = set()
+    for c in citations:
+        text = f"{c.passage.chunk.section}\n{c.passage.chunk.text}"
+        stated |= figures(text) | ordinals(text)
+    return sorted(asked - stated)
 
 
 def _joiner(answer: str) -> str:

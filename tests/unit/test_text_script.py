@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from chatbot.text import fold_chinese_script, in_question_script
+from chatbot.text import fold_chinese_script, in_question_script, ordinals
 
 
 def test_traditional_and_simplified_fold_to_one_form() -> None:
@@ -41,3 +41,11 @@ def test_a_simplified_character_the_passages_lack_is_still_converted() -> None:
     assert in_question_script("罗斯福发表了演說。[1]", question, "羅斯福發表國恥演說") == (
         "羅斯福發表了演說。[1]"
     )
+
+
+def test_ordinals_from_second_up_in_both_scripts() -> None:
+    assert ordinals("How many use cases are in the second cohort?") == {"second"}
+    assert ordinals("the 3rd and 22nd floors, not the 1st") == {"3rd", "22nd"}
+    assert ordinals("第二期沙盒") == {"第二"}
+    # "first" is often implied by documents; a word that merely starts like one is no ordinal
+    assert ordinals("The first cohort; three seconds later") == set()

@@ -12,14 +12,14 @@ from chatbot.verify import (
 )
 
 
-def passage(text: str, page: int = 1) -> Passage:
+def passage(text: str, page: int = 1, section: str = "") -> Passage:
     chunk = Chunk(
         id=f"id-{abs(hash(text))}",
         text=text,
         source="doc.pdf",
         title="Doc",
         page=page,
-        section="",
+        section=section,
         language="en",
         content_hash="h",
         file_hash="f",
@@ -286,6 +286,39 @@ def test_answer_resting_on_a_figure_the_cited_passages_lack_is_unsupported(quest
     verdict = verify(answer, [P1, P2], 0.5, question)
     assert verdict.failure is RefusalReason.UNSUPPORTED
     assert "premise" in verdict.detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (
+            "How many use cases are in the second cohort of the Sandbox?",
+            "There are 15 use cases in the second cohort of the Sandbox [2].",
+        ),
+        ("第二期沙盒共有多少個用例？", "首批沙盒共有15個用例，來自10家銀行。[1]"),
+    ],
+)
+def test_answer_about_another_cohort_than_the_question_names_is_unsupported(
+    question: str, answer: str
+) -> None:
+    # The passages speak of the first cohort only; "second" / 第二 is a
+    # qualifier the answer would silently drop.
+    zh = passage("首批沙盒共有15個用例，來自10家銀行。")
+    verdict = verify(answer, [zh, P2], 0.5, question)
+    assert verdict.failure is RefusalReason.UNSUPPORTED
+    assert "ordinals" in verdict.detail
+
+
+def test_ordinal_stated_in_the_cited_passage_or_its_section_heading_passes() -> None:
+    question = "與第二期同日公布的工作坊以甚麼為主題？"
+    answer = "工作坊以人工智能對抗深偽詐騙為主題。[1]"
+    body = "同日公布的還有一系列以人工智能對抗深偽詐騙為主題的工作坊。"
+    under_heading = passage(body, section="五、第二期沙盒")
+    assert verify(answer, [under_heading], 0.5, question).failure is None
+    in_text = passage("第二期沙盒公布。" + body)
+    assert verify(answer, [in_text], 0.5, question).failure is None
+    elsewhere = passage(body, section="四、首批沙盒")
+    assert verify(answer, [elsewhere], 0.5, question).failure is RefusalReason.UNSUPPORTED
 
 
 def test_question_figures_found_in_a_cited_passage_pass() -> None:
