@@ -59,13 +59,13 @@ def main(
     batch: int,
     max_length: int,
 ) -> None:
+    if not data.is_file():
+        raise click.ClickException(f"{data} not found: the shared SQuAD 2.0 split is needed")
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from chatbot.adapters.st_embedder import resolve_model
 
-    if not data.is_file():
-        raise click.ClickException(f"{data} not found: the shared SQuAD 2.0 split is needed")
     torch.manual_seed(0)
     shuffle = random.Random(0)
     model_dir = str(resolve_model("all-MiniLM-L6-v2")[0])
