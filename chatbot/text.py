@@ -183,8 +183,8 @@ _ORDINAL_RE = re.compile(
 
 
 def ordinals(text: str) -> set[str]:
-    """The ordinals from "second" up that ``text`` uses, lower-cased and in
-    Traditional script ("second", "3rd", "第二")."""
+    """The ordinals from "second" up that ``text`` uses, lower-cased and
+    script-folded like ``fold_chinese_script`` ("second", "3rd", "第二")."""
     return {m.lower() for m in _ORDINAL_RE.findall(fold_chinese_script(text))}
 
 

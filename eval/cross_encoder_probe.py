@@ -16,7 +16,6 @@ if this AUC is well above the gate's (0.61 on gate-passing questions).
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
@@ -24,21 +23,18 @@ from pathlib import Path
 import click
 
 from chatbot.answerability import auc
-from eval.loaders import SQUAD2_PATH, article_split
+from eval.loaders import SQUAD2_PATH, load_squad2
 
 
 def _rows(path: Path) -> list[tuple[str, str, str, int]]:
-    """(article, question, paragraph, answerable) for the calibration half."""
-    articles = json.loads(path.read_text(encoding="utf-8"))["data"]
-    calibration = article_split([str(a["title"]) for a in articles], "calibration")
+    """(article, question, paragraph, answerable) for the calibration half,
+    read with the evaluation's own SQuAD loader and article split."""
+    eval_set = load_squad2(path, split="calibration")
+    paragraphs = {c.id: c for c in eval_set.contexts}
     rows = []
-    for article in articles:
-        if article["title"] not in calibration:
-            continue
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                label = 0 if qa.get("is_impossible") else 1
-                rows.append((str(article["title"]), qa["question"], paragraph["context"], label))
+    for item in eval_set.items:
+        paragraph = paragraphs[item.context_ids[0]]
+        rows.append((paragraph.title, item.question, paragraph.text, int(item.answerable)))
     return rows
 
 

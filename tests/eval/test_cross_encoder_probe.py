@@ -23,7 +23,11 @@ def squad_file(tmp_path: Path) -> tuple[Path, set[str]]:
                     {
                         "context": f"{title} was founded in 1900.",
                         "qas": [
-                            {"id": f"{title}-a", "question": "When was it founded?"},
+                            {
+                                "id": f"{title}-a",
+                                "question": "When was it founded?",
+                                "answers": [{"text": "1900", "answer_start": 22}],
+                            },
                             {
                                 "id": f"{title}-u",
                                 "question": "When was it closed?",
@@ -44,7 +48,7 @@ def squad_file(tmp_path: Path) -> tuple[Path, set[str]]:
 def test_rows_come_from_the_calibration_half_with_answerability_labels(tmp_path: Path) -> None:
     path, calibration = squad_file(tmp_path)
     rows = _rows(path)
-    assert {r[0] for r in rows} == calibration
+    assert {r[0] for r in rows} == {t.replace("_", " ") for t in calibration}
     assert len(calibration) == 3
     assert sorted(r[3] for r in rows) == [0, 0, 0, 1, 1, 1]
     assert all(r[2].endswith("founded in 1900.") for r in rows)
