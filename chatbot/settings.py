@@ -66,8 +66,26 @@ class EmbeddedLLMSettings(BaseModel):
     port: int = Field(8011, description="Port of the embedded server.")
     max_model_len: int = Field(4096, description="vLLM --max-model-len (prompt + answer tokens).")
     kv_cache_gib: int = Field(2, description="VLLM_CPU_KVCACHE_SPACE in GiB.")
-    startup_timeout_s: float = Field(
-        420.0, description="Seconds to wait for the server to become healthy."
+    cpu_class: Literal["auto", "amx", "avx512_bf16", "avx512", "avx2", "baseline"] = Field(
+        "auto",
+        description="Which CPU class's serving profile to use (dtype, eager or compiled, "
+        "start-up budget). 'auto' reads the CPU's flags from /proc/cpuinfo; name a class "
+        "to force its profile (see README, 'The embedded LLM on your CPU').",
+    )
+    dtype: Literal["auto", "bfloat16", "float32"] = Field(
+        "auto",
+        description="vLLM --dtype. 'auto': the CPU class's profile (bf16 where the CPU "
+        "has bf16 instructions, float32 where bf16 would be emulated).",
+    )
+    enforce_eager: bool | None = Field(
+        None,
+        description="vLLM --enforce-eager (skip torch.compile and its warm-up). Unset: "
+        "the CPU class's profile decides.",
+    )
+    startup_timeout_s: float | None = Field(
+        None,
+        description="Seconds to wait for the server to become healthy. Unset: the budget "
+        "measured for a first start (cold caches) on this CPU class.",
     )
     cache_dir: Path = Field(
         Path("models"), description="Where downloaded parts and built model folders live."
@@ -86,6 +104,14 @@ class EmbedderSettings(BaseModel):
     )
     batch_size: int = Field(32, description="Texts per encode() call.")
     device: str = Field("cpu", description="torch device for the embedder.")
+    answer_threads: int = Field(
+        1,
+        ge=0,
+        description="torch threads in processes that answer questions (web UI, API, bots, "
+        "eval). 1 keeps question embedding at milliseconds while the embedded LLM holds "
+        "the cores; 0 leaves torch's default (every core). Ingestion CLIs always use "
+        "every core.",
+    )
 
 
 class IndexSettings(BaseModel):
@@ -170,6 +196,12 @@ class GateSettings(BaseModel):
         description="After verification, a second constrained LLM call (JSON schema) judges "
         "whether the cited passages state the answer and extracts the short answer; "
         "unsupported answers become refusals (unsupported).",
+    )
+    judge_mode: Literal["continue", "separate"] = Field(
+        "continue",
+        description="How the support judge asks. 'continue': as the next turn of the answer "
+        "call's conversation, so vLLM's prefix cache spares re-reading the passages (one "
+        "short extra prefill); 'separate': its own prompt holding only the cited passages.",
     )
     calibration_file: Path | None = Field(
         None,

