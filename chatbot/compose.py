@@ -83,6 +83,13 @@ def build_keyword_index(settings: Settings, *, create: bool = True) -> SqliteKey
     return SqliteKeywordIndex(keyword_index_path(settings), create=create)
 
 
+def limit_answering_threads(settings: Settings) -> None:
+    """Apply ``embedder.answer_threads`` to this process (see the setting)."""
+    from chatbot.adapters.st_embedder import limit_torch_threads
+
+    limit_torch_threads(settings.embedder.answer_threads)
+
+
 def build_ingestor(settings: Settings) -> Ingestor:
     from ingest.sync import Ingestor
 
@@ -181,7 +188,7 @@ def build_pipeline(
         from chatbot.protocols import JsonGenerator
 
         if isinstance(generator, JsonGenerator):
-            judge = SupportJudge(generator)
+            judge = SupportJudge(generator, continue_answer=settings.gate.judge_mode == "continue")
         else:
             log.warning("the generator cannot make JSON calls; the support judge is off")
     return Pipeline(

@@ -104,6 +104,21 @@ def resolve_model(model: str) -> tuple[Path, str]:
     )
 
 
+def limit_torch_threads(threads: int) -> None:
+    """Use at most ``threads`` torch threads in this process (0: leave as is).
+
+    On two cores shared with the embedded vLLM, a question embedded with two
+    threads waits for a core vLLM still holds after each answer (8 ms idle,
+    250-490 ms right after a request); with one thread it does not. Processes
+    that answer questions call this once at start; bulk ingestion keeps every
+    core."""
+    if threads <= 0:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 class SentenceTransformerEmbedder:
     """``Embedder`` backed by a local sentence-transformers model."""
 
