@@ -2,12 +2,17 @@
 
 ``make run`` calls this. Steps, each reusing what is already built:
 
-1. start the embedded vLLM CPU server in the background (embedded mode only;
-   a healthy server already on the port is adopted);
+1. start the embedded vLLM CPU server in a background thread (embedded mode
+   only; the model folder is built first if missing; a healthy server already
+   on the port is adopted). Its configuration follows the CPU
+   (``chatbot.llm.cpu``) and the console reports each start-up stage;
 2. sync ``corpus/`` into the indexes (unchanged files are skipped);
-3. wait for the LLM server, then serve one web app on 127.0.0.1:7860: the
-   Gradio UI at /, the JSON API under /v1 (docs at /docs), cited documents
-   under /sources, and Slack's /slack/events when Slack HTTP mode is set.
+3. serve one web app on 127.0.0.1:7860 at once, without waiting for the LLM:
+   the Gradio UI at /, the JSON API under /v1 (docs at /docs), cited
+   documents under /sources, and Slack's /slack/events when Slack HTTP mode is
+   set. While the LLM starts, the page and /health say so, questions the gate
+   refuses are answered, and those that need the model are told it is still
+   starting.
 
 Ctrl-C stops the UI and the server this process started.
 """
@@ -17,15 +22,19 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chatbot.errors import BoundaryError
+from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 
 if TYPE_CHECKING:
     from slack_bolt import App as SlackApp
 
     from chatbot.channels.assistant import Assistant
+    from chatbot.llm.server import EmbeddedServer
 
 log = logging.getLogger("boundary")
 
@@ -48,10 +57,20 @@ def _slack_app(settings: Settings, assistant: Assistant) -> SlackApp | None:
     return slack_app_from_settings(assistant, cfg)
 
 
+def _start_llm(server: EmbeddedServer) -> None:
+    """Thread body: build/launch the server and wait for it; a failure is kept
+    in ``server.status()`` for the page and /health, and logged with its fix."""
+    try:
+        server.start()
+    except BoundaryError as exc:
+        log.error("the LLM did not start: %s", exc)
+    except Exception as exc:  # the thread must not die silently
+        server.fail(f"unexpected error while starting: {exc}")
+        log.exception("the LLM did not start")
+
+
 def main() -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(verbose=1)
     # SIGTERM (systemd, docker stop, kill) must unwind like Ctrl-C does, so the
     # LLM server this process started is stopped in the finally block below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -62,35 +81,53 @@ def main() -> int:
     from chatbot.channels.admin import CorpusAdmin
     from chatbot.channels.assistant import Assistant
     from chatbot.channels.web_app import create_web_app
-    from chatbot.compose import build_pipeline, build_stores, ingestor_for
-    from chatbot.llm.server import EmbeddedServer
+    from chatbot.compose import (
+        build_generator,
+        build_pipeline,
+        build_stores,
+        ingestor_for,
+        limit_answering_threads,
+        llm_base_url,
+    )
+    from chatbot.llm.readiness import ReadinessGenerator
+    from chatbot.llm.server import SERVED_NAME, EmbeddedServer
+    from chatbot.llm.status import READY, LLMStatus
+    from chatbot.protocols import Generator
 
     server: EmbeddedServer | None = None
     try:
-        base_url: str | None = None
+        llm_status: Callable[[], LLMStatus] = lambda: READY  # noqa: E731
+        generator: Generator = build_generator(settings, llm_base_url(settings))
         if settings.llm.mode == "embedded":
             server = EmbeddedServer(settings.embedded)
-            server.launch()
+            threading.Thread(target=_start_llm, args=(server,), daemon=True).start()
+            llm_status = server.status
+            generator = ReadinessGenerator(generator, server.status, SERVED_NAME)
         stores = build_stores(settings)
         ingestor = ingestor_for(stores, settings)
         report = ingestor.sync(settings.ingest.corpus_dir)
         log.info("ingestion: %s", report.summary())
         for failure in report.failed:
             log.warning("not indexed: %s", failure)
-        if server is not None:
-            base_url = server.wait()
-        pipeline = build_pipeline(settings, base_url=base_url, stores=stores)
+        # After the bulk work: answering embeds one question at a time.
+        limit_answering_threads(settings)
+        pipeline = build_pipeline(settings, stores=stores, generator=generator)
         cfg = settings.audit
         audit = AuditStore(cfg.path, cfg.retention_days) if cfg.enabled else None
         assistant = Assistant(pipeline, audit)
         admin = CorpusAdmin(ingestor, stores.keywords, settings.ingest.corpus_dir)
         app = create_web_app(
-            assistant, admin, examples=EXAMPLES, slack=_slack_app(settings, assistant)
+            assistant,
+            admin,
+            examples=EXAMPLES,
+            slack=_slack_app(settings, assistant),
+            llm_status=llm_status,
         )
         log.info(
-            "web UI on http://%s:%d (JSON API under /v1, docs at /docs)",
+            "web UI on http://%s:%d (JSON API under /v1, docs at /docs); LLM: %s",
             settings.ui.host,
             settings.ui.port,
+            llm_status().state.value,
         )
         uvicorn.run(app, host=settings.ui.host, port=settings.ui.port, log_level="warning")
     except BoundaryError as exc:

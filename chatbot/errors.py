@@ -11,6 +11,7 @@
     ├── ModelWeightsError              embedded LLM weights cannot be fetched or built
     └── GeneratorError                 the LLM failed to produce a usable reply
         ├── GeneratorUnavailableError  server down or refusing connections
+        │   └── GeneratorStartingError the embedded server is still starting
         ├── GeneratorTimeoutError      server too slow
         └── GeneratorOutputError       reply malformed or empty
 
@@ -66,6 +67,14 @@ class GeneratorError(BoundaryError):
 
 class GeneratorUnavailableError(GeneratorError):
     pass
+
+
+class GeneratorStartingError(GeneratorUnavailableError):
+    """The embedded LLM is still starting; ``retry_after_s`` is about how long yet."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
 
 
 class GeneratorTimeoutError(GeneratorError):

@@ -33,7 +33,13 @@ from chatbot.catalog import IndexStatus
 from chatbot.channels.assistant import Assistant, build_assistant
 from chatbot.channels.view import SourceView, view
 from chatbot.domain import Timings
-from chatbot.errors import BoundaryError, GeneratorError, IndexMissingError
+from chatbot.errors import (
+    BoundaryError,
+    GeneratorError,
+    GeneratorStartingError,
+    IndexMissingError,
+)
+from chatbot.llm.status import READY, LLMStatus
 from chatbot.prompts import question_language
 from chatbot.settings import Settings
 
@@ -147,13 +153,25 @@ def _citation(source: SourceView) -> CitationOut:
     )
 
 
-def create_app(assistant: Assistant, index_status: Callable[[], IndexStatus]) -> FastAPI:
-    """The API around ``assistant``; ``index_status`` feeds /v1/index/status."""
+def create_app(
+    assistant: Assistant,
+    index_status: Callable[[], IndexStatus],
+    llm_status: Callable[[], LLMStatus] = lambda: READY,
+) -> FastAPI:
+    """The API around ``assistant``; ``index_status`` feeds /v1/index/status and
+    ``llm_status`` the ``llm`` part of /health (the embedded server's state;
+    a remote server counts as ready, its faults show per request)."""
     app = FastAPI(
         title="Boundary",
         description="Answers only from the indexed documents, with citations, or refuses.",
         version="1",
     )
+
+    @app.exception_handler(GeneratorStartingError)
+    async def llm_starting(_: Request, exc: GeneratorStartingError) -> JSONResponse:
+        body = ErrorOut(error="llm_starting", message=str(exc))
+        wait = max(int(exc.retry_after_s or 0), 5)
+        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": str(wait)})
 
     @app.exception_handler(GeneratorError)
     async def llm_down(_: Request, exc: GeneratorError) -> JSONResponse:
@@ -218,8 +236,11 @@ def create_app(assistant: Assistant, index_status: Callable[[], IndexStatus]) ->
         return FeedbackOut()
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, object]:
+        """The web process is up ("ok"); ``llm`` says whether answers can be
+        written yet: starting (with elapsed and expected seconds), ready, or
+        unavailable with the reason. Gate refusals work in every state."""
+        return {"status": "ok", "llm": llm_status().as_dict()}
 
     @app.get("/v1/index/status", responses=fault_responses)
     def status() -> IndexStatusOut:

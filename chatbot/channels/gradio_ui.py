@@ -34,11 +34,13 @@ from chatbot.channels.render import (
     SourceLink,
     render_draft,
     render_error,
+    render_llm_status,
     render_outcome,
     render_understood,
 )
 from chatbot.domain import Answer
 from chatbot.errors import BoundaryError
+from chatbot.llm.status import READY, LLMStatus
 from chatbot.prompts import question_language
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ Message = dict[str, Any]
 
 CSS = """
 #status-line { font-size: 0.85em; opacity: 0.8; }
+#llm-status { font-size: 0.9em; }
 .boundary-refusal { border-left: 4px solid #c0392b; background: rgba(192, 57, 43, 0.08);
                     padding: 0.4em 0.8em; border-radius: 4px; }
 .boundary-answer { border-left: 4px solid #2e7d32; padding: 0.2em 0.8em; }
@@ -148,8 +151,13 @@ def build_ui(
     admin: CorpusAdmin | None = None,
     examples: Sequence[str] = (),
     source_link: SourceLink | None = None,
+    llm_status: Callable[[], LLMStatus] = lambda: READY,
 ) -> gr.Blocks:
-    """The Blocks app. Without ``admin`` there is no admin tab and no topic hints."""
+    """The Blocks app. Without ``admin`` there is no admin tab and no topic hints.
+
+    ``llm_status`` feeds the line under the title that says whether the
+    language model is warming up (and for about how long yet), ready, or
+    unavailable; it is re-read every few seconds while it is not ready."""
     topics: Callable[[], Sequence[str]] = admin.titles if admin is not None else tuple
     with gr.Blocks(title="Boundary: answers only from your documents") as ui:
         session = gr.State(None)
@@ -164,6 +172,9 @@ def build_ui(
                 scale=0,
                 min_width=220,
             )
+        first = llm_status()
+        llm_line = gr.Markdown(render_llm_status(first), elem_id="llm-status")
+        llm_timer = gr.Timer(3, active=not first.ready)
         with gr.Tabs():
             with gr.Tab(text("tab_chat"), id="chat-tab", elem_id="chat-tab") as chat_tab:
                 chat = gr.Chatbot(
@@ -246,8 +257,17 @@ def build_ui(
                 gr.update(value=text("not_helpful", lang)),
                 gr.update(label=text("comment", lang)),
                 gr.update(value=text("clear", lang)),
+                render_llm_status(llm_status(), lang),
                 *relabel_admin(lang),
             ]
+
+        def llm_tick(lang: str) -> tuple[str, Any]:
+            current = llm_status()
+            # Once ready, stop polling; a later failure shows on the next question.
+            return render_llm_status(current, lang), gr.Timer(active=not current.ready)
+
+        llm_timer.tick(llm_tick, language, [llm_line, llm_timer], show_progress="hidden")
+        ui.load(llm_tick, language, [llm_line, llm_timer], show_progress="hidden")
 
         outputs = [box, chat, session, last_reply, feedback_row, feedback_status]
         box.submit(turn, [box, chat, session], outputs)
@@ -287,6 +307,7 @@ def build_ui(
                 down,
                 comment,
                 clear,
+                llm_line,
                 *admin_parts,
             ],
         )

@@ -49,6 +49,18 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "suggest_topics": ("The documents cover:", "文件涵蓋："),
     "unavailable": ("The assistant is not available right now.", "助理暫時無法使用。"),
+    "starting": (
+        "The language model is still starting{eta}. Questions the documents cannot answer "
+        "are refused at once; please ask this one again in a moment.",
+        "語言模型仍在啟動{eta}。文件無法回答的問題仍會即時回覆；請稍後再問這個問題。",
+    ),
+    "eta": (" (about {seconds} s more)", "（約需再等 {seconds} 秒）"),
+    "llm_ready": ("Language model: ready", "語言模型：已就緒"),
+    "llm_starting": (
+        "Language model: warming up, {elapsed} s so far{eta}",
+        "語言模型：啟動中，已用 {elapsed} 秒{eta}",
+    ),
+    "llm_unavailable": ("Language model: unavailable: {reason}", "語言模型：無法使用：{reason}"),
     # feedback
     "feedback_prompt": ("Was the last reply helpful?", "上一個回覆有幫助嗎？"),
     "helpful": ("👍 Helpful", "👍 有幫助"),

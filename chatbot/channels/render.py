@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 
 from chatbot.channels.i18n import language_of, text
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
-from chatbot.errors import BoundaryError
+from chatbot.errors import BoundaryError, GeneratorStartingError
+from chatbot.llm.status import LLMState, LLMStatus
 
 SourceLink = Callable[[Passage], str | None]
 """Where a passage's source file can be opened (a URL), or None for no link."""
@@ -138,7 +139,29 @@ def render_outcome(
 
 
 def render_error(error: BoundaryError, language: str = "en") -> str:
+    if isinstance(error, GeneratorStartingError):
+        return f"⏳ {text('starting', language).format(eta=_eta(error.retry_after_s, language))}"
     return f"⚠️ **{text('unavailable', language)}** {error}"
+
+
+def _eta(seconds: float | None, language: str) -> str:
+    if not seconds:
+        return ""
+    return text("eta", language).format(seconds=f"{seconds:.0f}")
+
+
+def render_llm_status(status: LLMStatus, language: str = "en") -> str:
+    """The one line a page shows about the language model's state."""
+    match status.state:
+        case LLMState.READY:
+            return f"🟢 {text('llm_ready', language)}"
+        case LLMState.STARTING:
+            line = text("llm_starting", language).format(
+                elapsed=f"{status.elapsed_s:.0f}", eta=_eta(status.remaining_s, language)
+            )
+            return f"⏳ {line}"
+        case _:
+            return f"🔴 {text('llm_unavailable', language).format(reason=status.reason)}"
 
 
 def render_understood(standalone: str, language: str = "en") -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from chatbot.channels.admin import CorpusAdmin
 from chatbot.channels.api import create_app
 from chatbot.channels.gradio_ui import CSS, build_ui
 from chatbot.domain import Passage
+from chatbot.llm.status import READY, LLMStatus
 
 if TYPE_CHECKING:
     from slack_bolt import App as SlackApp
@@ -56,9 +57,11 @@ def create_web_app(
     *,
     examples: Sequence[str] = (),
     slack: SlackApp | None = None,
+    llm_status: Callable[[], LLMStatus] = lambda: READY,
 ) -> FastAPI:
-    """UI + API (+ Slack) in one FastAPI app, ready for uvicorn."""
-    app = create_app(assistant, admin.status)
+    """UI + API (+ Slack) in one FastAPI app, ready for uvicorn. ``llm_status``
+    is the embedded server's state, shown on the page and in /health."""
+    app = create_app(assistant, admin.status, llm_status)
 
     @app.get(SOURCES_PATH + "/{source:path}", include_in_schema=False)
     def open_source(source: str) -> FileResponse:
@@ -82,7 +85,7 @@ def create_web_app(
         async def slack_events(request: Request) -> Response:
             return await handler.handle(request)
 
-    ui = build_ui(assistant, admin, examples, source_link=source_url)
+    ui = build_ui(assistant, admin, examples, source_link=source_url, llm_status=llm_status)
     ui.queue(default_concurrency_limit=2)
     return gr.mount_gradio_app(
         app,

@@ -148,7 +148,7 @@ def test_a_reranker_failure_is_reported_like_an_embedder_failure(
 
 def test_health_index_status_and_openapi(client_for: Callable[..., TestClient]) -> None:
     client = client_for()
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "llm": {"state": "ready"}}
     status = client.get("/v1/index/status").json()
     assert status["documents"] == 3 and status["chunks"] == 40
     assert status["last_ingested_at"].startswith("2025-01-01")
@@ -190,7 +190,7 @@ def live_api(make_assistant: Callable[..., Assistant]) -> Iterator[str]:
 @pytest.mark.real
 def test_uvicorn_serves_the_api_over_http(live_api: str, audit: AuditStore) -> None:
     with httpx.Client(base_url=live_api, timeout=10) as http:
-        assert http.get("/health").json() == {"status": "ok"}
+        assert http.get("/health").json() == {"status": "ok", "llm": {"state": "ready"}}
         body = http.post("/v1/ask", json={"question": IN_CORPUS}).json()
         assert body["kind"] == "answer" and body["citations"][0]["number"] == 1
         refused = http.post("/v1/ask", json={"question": OFF_TOPIC}).json()

@@ -330,7 +330,7 @@ def test_status_shows_counts_models_and_thresholds(admin: CorpusAdmin) -> None:
 def test_one_app_serves_ui_api_and_corpus_files(admin: CorpusAdmin, audit: AuditStore) -> None:
     app = create_web_app(assistant_with(audit), admin, examples=["What about lost cards?"])
     with TestClient(app) as client:
-        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/health").json() == {"status": "ok", "llm": {"state": "ready"}}
         assert client.get("/v1/index/status").json()["documents"] == 1
         page = client.get("/")
         assert page.status_code == 200 and "gradio" in page.text.lower()
