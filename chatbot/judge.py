@@ -91,6 +91,21 @@ _LABELS = {
 }
 
 
+# The continuation form: the judge's question comes as the next turn of the
+# answer's own conversation, so the server's prefix cache already holds the
+# passages, the question and the draft, and only this short turn is read anew.
+_FOLLOW_UP = {
+    "en": (
+        "Now check your answer against passage {numbers} only, using only its text, never "
+        "outside knowledge. Reply with one JSON object and nothing else.\n"
+    ),
+    "zh": (
+        "現在只根據段落 {numbers} 的原文核對你的答案，不可使用外部知識。"
+        "只回覆一個 JSON 物件，不要有其他文字。\n"
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """Whether the cited passages state the answer, and the span that does.
@@ -121,6 +136,22 @@ def build_judge_messages(
         f"{_TASK[language]}"
     )
     return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
+
+
+def build_follow_up_messages(
+    question: str,
+    prompt: Sequence[ChatMessage],
+    draft: str,
+    cited_numbers: Sequence[int],
+) -> list[ChatMessage]:
+    """The judge's prompt as a continuation of the answer call: the answer's
+    own messages, the model's draft exactly as written (so the cached prefix
+    matches token for token), then the task, naming the cited passages by
+    their numbers in that prompt."""
+    language = question_language(question)
+    numbers = ", ".join(f"[{n}]" for n in cited_numbers)
+    task = _FOLLOW_UP[language].format(numbers=numbers) + _TASK[language]
+    return [*prompt, ChatMessage("assistant", draft), ChatMessage("user", task)]
 
 
 def span_in_passages(span: str, cited: Sequence[Passage], min_aligned: float = 0.85) -> bool:
@@ -199,23 +230,57 @@ def _clean_span(value: str) -> str:
     return value.strip().strip("\"'“”「」").strip().rstrip(".。,，;；:：").strip()
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerCall:
+    """The answer call a judgement is about: its messages, the draft exactly
+    as the model wrote it, and the numbers (in that prompt) of the passages
+    the verified answer cites."""
+
+    messages: Sequence[ChatMessage]
+    draft: str
+    cited_numbers: tuple[int, ...]
+
+
 class SupportJudge:
     """Judges whether cited passages state the answer to a question."""
 
     def __init__(
-        self, generator: JsonGenerator, max_tokens: int = 160, *, fail_closed: bool = False
+        self,
+        generator: JsonGenerator,
+        max_tokens: int = 160,
+        *,
+        fail_closed: bool = False,
+        continue_answer: bool = False,
     ) -> None:
         self.generator = generator
         self.max_tokens = max_tokens
         self.fail_closed = fail_closed
+        self.continue_answer = continue_answer
 
-    def judge(self, question: str, answer_text: str, cited: Sequence[Passage]) -> Judgement:
+    def judge(
+        self,
+        question: str,
+        answer_text: str,
+        cited: Sequence[Passage],
+        *,
+        answer_call: AnswerCall | None = None,
+    ) -> Judgement:
         """One constrained LLM call. Raises ``GeneratorUnavailableError`` or
         ``GeneratorTimeoutError`` for faults; unusable output follows the
-        ``fail_closed`` policy."""
+        ``fail_closed`` policy.
+
+        With ``continue_answer`` and the ``answer_call`` that wrote the draft,
+        the judge asks as the next turn of that conversation (the server's
+        prefix cache then spares re-reading the passages); otherwise it sends
+        its own prompt with only the cited passages."""
         if not cited:
             return Judgement(False, None, "no cited passages to judge against")
-        messages = build_judge_messages(question, answer_text, cited)
+        if self.continue_answer and answer_call is not None and answer_call.cited_numbers:
+            messages = build_follow_up_messages(
+                question, answer_call.messages, answer_call.draft, answer_call.cited_numbers
+            )
+        else:
+            messages = build_judge_messages(question, answer_text, cited)
         try:
             reply = self.generator.complete_json(
                 messages, SCHEMA, name="support_judgement", max_tokens=self.max_tokens

@@ -24,7 +24,7 @@ from chatbot.answerability import Calibration
 from chatbot.conversation import Turn, condense
 from chatbot.domain import Answer, Evidence, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.gate import assess, weak_evidence
-from chatbot.judge import SupportJudge
+from chatbot.judge import AnswerCall, SupportJudge
 from chatbot.messages import refusal_message
 from chatbot.prompts import build_messages, question_language, select_passages
 from chatbot.protocols import Embedder, Generator, KeywordIndex, Reranker, VectorIndex
@@ -166,7 +166,11 @@ class Pipeline:
         reference = _texts(shown)  # keeps the passages' characters in the displayed script
         if self.judge is not None:
             cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
-            judgement = self.judge.judge(query, verdict.text, cited)
+            numbers = tuple(
+                sorted({n for n, p in enumerate(shown, 1) if any(p.id == c.id for c in cited)})
+            )
+            call = AnswerCall(messages, text, numbers)
+            judgement = self.judge.judge(query, verdict.text, cited, answer_call=call)
             timings = replace(timings, verify_s=time.perf_counter() - started)
             if not judgement.supported:
                 detail = f"support judge: {judgement.detail}; {draft}"

@@ -178,3 +178,41 @@ def test_a_simplified_span_matches_its_traditional_passage() -> None:
     judge, _ = judge_with({"answer": "罗斯福", "supported": True})
     judgement = judge.judge("哪位美國總統發表《國恥演說》?", "羅斯福發表了演說。[1]", [passage_zh])
     assert judgement.supported and judgement.short_answer == "罗斯福"
+
+
+def test_continuation_mode_asks_as_the_next_turn_of_the_answer_call() -> None:
+    from chatbot.judge import AnswerCall
+    from chatbot.protocols import ChatMessage
+
+    generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])
+    judge = SupportJudge(generator, continue_answer=True)
+    prompt = [ChatMessage("system", "rules"), ChatMessage("user", "Passages: [1] … [2] …")]
+    draft = "The Sandbox was launched in August 2024 [2]."
+    call = AnswerCall(prompt, draft, (2,))
+    judgement = judge.judge(QUESTION, ANSWER, [P1], answer_call=call)
+    assert judgement.supported and judgement.short_answer == "August 2024"
+    (messages, _, _) = generator.json_calls[0]
+    # the answer call's messages unchanged (the cached prefix), the draft as written
+    assert messages[:2] == prompt
+    assert messages[2] == ChatMessage("assistant", draft)
+    assert messages[3].role == "user" and "passage [2] only" in messages[3].content
+    assert '"supported"' in messages[3].content
+
+
+def test_continuation_mode_without_the_answer_call_sends_its_own_prompt() -> None:
+    generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])
+    judge = SupportJudge(generator, continue_answer=True)
+    assert judge.judge(QUESTION, ANSWER, [P1]).supported
+    (messages, _, _) = generator.json_calls[0]
+    assert len(messages) == 2 and "[1] The HKMA and Cyberport" in messages[-1].content
+
+
+def test_the_span_is_still_checked_against_the_cited_passages_in_continuation_mode() -> None:
+    from chatbot.judge import AnswerCall
+    from chatbot.protocols import ChatMessage
+
+    generator = ScriptedGenerator(json_replies=[{"answer": "March 2023", "supported": True}])
+    judge = SupportJudge(generator, continue_answer=True)
+    call = AnswerCall([ChatMessage("user", "p")], "draft [1]", (1,))
+    judgement = judge.judge(QUESTION, ANSWER, [P1], answer_call=call)
+    assert not judgement.supported and "not found" in judgement.detail
