@@ -1,81 +1,226 @@
-"""Refusal vs answer latency on the configured index and LLM server.
+"""What to expect on this machine: start-up, model speed, answers and refusals.
 
-For each question of the own set (eval/datasets/own.jsonl, or a sample of it)
-it times the full pipeline, and as a baseline measured in the same run, the
-naive path that a plain RAG tutorial builds: retrieve, then always call the
-LLM with the top passages. It prints p50/p95 per outcome kind and the ratio
-of gate refusals to the naive call.
+Prints, for the CPU it runs on:
 
-    .venv/bin/python benchmarks/answer_latency.py --limit 30
-(needs `make ingest` and a running LLM server: `make run` or `chatbot-llm serve`)
+* the CPU's model and class and the serving configuration chosen for it;
+* embedded-server start-up from cold caches (fresh ``VLLM_CACHE_ROOT`` and
+  ``TORCHINDUCTOR_CACHE_DIR``) and again on the filled caches (``--startup``);
+* time to first token on a ~1,200-token prompt and decode tokens/s;
+* cited-answer latency p50/p95 over the own set's answerable questions, with
+  the naive baseline measured in the same run on the same questions: the
+  same model and the same passages, one call, no gate, no checks; and the
+  ratio of the two;
+* LLM calls per cited answer;
+* gate-refusal latency p50/p95 over the own set's unanswerable questions,
+  once with the LLM idle and once while another user's answer is being
+  written (a thread keeps the server busy).
+
+    .venv/bin/python benchmarks/answer_latency.py --startup      # the README table
+    .venv/bin/python benchmarks/answer_latency.py --limit 20     # quicker, no start-up timing
+    CHATBOT_GATE__JUDGE_MODE=separate .venv/bin/python benchmarks/answer_latency.py
+
+Needs `make ingest`. In embedded mode the server is started here (a healthy
+one already on the port is adopted, and start-up is then not timed).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import click
 
-from chatbot.compose import build_pipeline
+from chatbot.compose import (
+    build_generator,
+    build_pipeline,
+    build_stores,
+    limit_answering_threads,
+    llm_base_url,
+)
 from chatbot.domain import Answer, Refusal
+from chatbot.llm.cpu import detect
+from chatbot.llm.server import EmbeddedServer, healthy
+from chatbot.llm.speed import measure_speed
+from chatbot.pipeline import Pipeline
 from chatbot.prompts import build_messages
-from chatbot.retrieval import retrieve
+from chatbot.protocols import ChatMessage, Generator
 from chatbot.settings import Settings
 from eval.loaders import load_own_set
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-@click.command()
-@click.option("--limit", default=30, show_default=True, help="Questions sampled from own set.")
-@click.option("--seed", default=0, show_default=True)
-def main(limit: int, seed: int) -> None:
-    settings = Settings()
-    pipeline = build_pipeline(settings)
-    items = load_own_set(n=limit, seed=seed).items
-    pipeline.answer("warm-up question about the sandbox")  # loads the embedder
-    by_kind: dict[str, list[float]] = {"gate refusal": [], "llm refusal": [], "answer": []}
-    naive: list[float] = []
-    for item in items:
+class CountingGenerator:
+    """Passes through to ``inner`` and counts the calls (stream and JSON)."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    @property
+    def model_name(self) -> str:
+        return self.inner.model_name
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        self.calls += 1
+        yield from self.inner.stream(messages)
+
+    def complete_json(self, messages, schema, *, name, max_tokens):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.inner.complete_json(  # type: ignore[attr-defined]
+            messages, schema, name=name, max_tokens=max_tokens
+        )
+
+
+@contextmanager
+def fresh_compile_caches() -> Iterator[None]:
+    """Point vLLM's and inductor's caches at an empty folder for the block."""
+    keys = ("VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE_DIR")
+    saved = {key: os.environ.get(key) for key in keys}
+    with tempfile.TemporaryDirectory(prefix="boundary-bench-caches-") as folder:
+        os.environ["VLLM_CACHE_ROOT"] = os.path.join(folder, "vllm")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(folder, "inductor")
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def timed_start(server: EmbeddedServer) -> float:
+    started = time.monotonic()
+    server.start()
+    return time.monotonic() - started
+
+
+def naive_answer(pipeline: Pipeline, generator: Generator, question: str) -> float:
+    """The baseline: same passages the pipeline would show, one call, nothing else."""
+    started = time.perf_counter()
+    shown = pipeline.examine(question).shown
+    "".join(generator.stream(build_messages(question, shown)))
+    return time.perf_counter() - started
+
+
+def gate_refusals(pipeline: Pipeline, questions: Sequence[str]) -> list[float]:
+    times: list[float] = []
+    for question in questions:
         started = time.perf_counter()
-        outcome = pipeline.answer(item.question)
+        outcome = pipeline.answer(question)
         elapsed = time.perf_counter() - started
-        match outcome:
-            case Answer():
-                by_kind["answer"].append(elapsed)
-            case Refusal(llm_called=False):
-                by_kind["gate refusal"].append(elapsed)
-            case Refusal():
-                by_kind["llm refusal"].append(elapsed)
-        started = time.perf_counter()
-        passages = retrieve(
-            item.question,
-            pipeline.embedder,
-            pipeline.vectors,
-            pipeline.keywords,
-            settings.retrieval,
-        )[: settings.retrieval.max_passages]
-        "".join(pipeline.generator.stream(build_messages(item.question, passages)))
-        naive.append(time.perf_counter() - started)
+        if isinstance(outcome, Refusal) and not outcome.llm_called:
+            times.append(elapsed)
+    return times
+
+
+def busy_llm(generator: Generator, stop: threading.Event) -> None:
+    """Another user: keep the server writing until ``stop`` is set."""
+    prompt = [ChatMessage("user", "Write a long paragraph about bank supervision.")]
+    while not stop.is_set():
+        for _ in generator.stream(prompt):
+            if stop.is_set():
+                break
+
+
+@click.command()
+@click.option("--limit", default=0, help="Answerable questions used (0: all of the own set's).")
+@click.option("--startup", is_flag=True, help="Also time cold and warm embedded start-up.")
+def main(limit: int, startup: bool) -> None:
+    settings = Settings()
+    features = detect()
+    click.echo(f"CPU: {features.describe()}")
+    server: EmbeddedServer | None = None
+    cold_s = warm_s = None
+    if settings.llm.mode == "embedded":
+        server = EmbeddedServer(settings.embedded, cpu=features)
+        click.echo(f"serving: {server.describe()}")
+        if startup and not healthy(server.root_url):
+            with fresh_compile_caches():
+                cold_s = timed_start(server)
+                server.stop()
+                server = EmbeddedServer(settings.embedded, cpu=features)
+                warm_s = timed_start(server)
+        else:
+            server.start()
+    try:
+        limit_answering_threads(settings)
+        generator = CountingGenerator(build_generator(settings, llm_base_url(settings)))
+        stores = build_stores(settings)
+        pipeline = build_pipeline(settings, stores=stores, generator=generator)
+        speed = measure_speed(
+            llm_base_url(settings),
+            generator.model_name,
+            settings.llm.api_key.get_secret_value(),
+        )
+        items = load_own_set().items
+        answerable = [i.question for i in items if i.answerable]
+        unanswerable = [i.question for i in items if not i.answerable]
+        if limit:
+            answerable = answerable[:limit]
+        pipeline.examine(answerable[0])  # loads the embedder outside the timing
+
+        cited: list[float] = []
+        naive: list[float] = []
+        calls_per_answer: list[int] = []
+        for question in answerable:
+            before = generator.calls
+            started = time.perf_counter()
+            outcome = pipeline.answer(question)
+            elapsed = time.perf_counter() - started
+            if isinstance(outcome, Answer):
+                cited.append(elapsed)
+                calls_per_answer.append(generator.calls - before)
+            naive.append(naive_answer(pipeline, generator, question))
+
+        idle = gate_refusals(pipeline, unanswerable)
+        stop = threading.Event()
+        other_user = threading.Thread(target=busy_llm, args=(generator, stop), daemon=True)
+        other_user.start()
+        time.sleep(2.0)  # let its prompt be read, so the questions meet decoding
+        try:
+            busy = gate_refusals(pipeline, unanswerable)
+        finally:
+            stop.set()
+            other_user.join(timeout=120)
+    finally:
+        if server is not None:
+            server.stop()
+
+    click.echo(f"judge: {settings.gate.judge} (mode {settings.gate.judge_mode})")
+    if cold_s is not None and warm_s is not None:
+        click.echo(f"start-up: cold caches {cold_s:.1f}s, warm caches {warm_s:.1f}s")
+    click.echo(speed.describe())
     base = statistics.median(naive)
-    click.echo(f"questions: {len(items)}  model: {pipeline.generator.model_name}")
-    click.echo(f"{'kind':14s} {'n':>3s} {'p50 s':>8s} {'p95 s':>8s} {'p50/naive':>10s}")
-    click.echo(
-        f"{'naive (base)':14s} {len(naive):3d} {base:8.3f} {pct(naive, 0.95):8.3f} {1:10.3f}"
+    click.echo(f"{'measure':36s} {'n':>4s} {'p50 s':>8s} {'p95 s':>8s} {'p50/naive':>10s}")
+    rows = (
+        ("naive baseline (one call, same passages)", naive, True),
+        ("cited answer (Boundary)", cited, True),
+        ("gate refusal, LLM idle", idle, False),
+        ("gate refusal, LLM busy with another", busy, False),
     )
-    for kind, values in by_kind.items():
-        if values:
-            p50 = statistics.median(values)
-            click.echo(
-                f"{kind:14s} {len(values):3d} {p50:8.3f} {pct(values, 0.95):8.3f} "
-                f"{p50 / base:10.3f}"
-            )
+    for label, values, ratio in rows:
+        shown = f"{pct(values, 0.5) / base:10.2f}" if ratio and values else f"{'':>10s}"
+        click.echo(
+            f"{label[:36]:36s} {len(values):4d} {pct(values, 0.5):8.3f} "
+            f"{pct(values, 0.95):8.3f} {shown}"
+        )
+    if calls_per_answer:
+        click.echo(
+            f"LLM calls per cited answer: {statistics.mean(calls_per_answer):.2f} "
+            f"({len(cited)} of {len(answerable)} answerable questions answered)"
+        )
 
 
 if __name__ == "__main__":

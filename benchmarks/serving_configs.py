@@ -19,7 +19,6 @@ Needs the model folder (`chatbot-llm build`) and nothing on port 8011.
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
-import httpx
 
 from chatbot.llm.cpu import detect
 from chatbot.llm.server import SERVED_NAME, EmbeddedServer
+from chatbot.llm.speed import measure_speed
 from chatbot.settings import Settings
 
 CONFIGS: dict[str, dict[str, object]] = {
@@ -47,14 +46,6 @@ CONFIG_ENV: dict[str, dict[str, str]] = {}
 for _name in ("compiled-bf16", "compiled-fp32"):
     CONFIGS[f"{_name}-noaot"] = CONFIGS[_name]
     CONFIG_ENV[f"{_name}-noaot"] = {"VLLM_USE_AOT_COMPILE": "0"}
-
-# About 1,200 tokens, like a 4-passage prompt: filler sentences with a fact to find.
-_FILLER = (
-    "The sandbox report describes how participating banks tested generative AI use cases "
-    "under supervision, with attention to data governance, model risk and customer "
-    "protection. "
-)
-PROMPT = _FILLER * 40 + "In one sentence: what does the report describe?"
 
 
 @dataclass(frozen=True)
@@ -86,37 +77,6 @@ def start_timed(server: EmbeddedServer) -> float:
     return time.monotonic() - started
 
 
-def ttft_and_speed(root_url: str, rounds: int) -> tuple[float, float]:
-    """Median time to first token on PROMPT, and decode tokens/s on a 96-token reply."""
-    firsts: list[float] = []
-    speeds: list[float] = []
-    with httpx.Client(base_url=root_url, timeout=600) as client:
-        for index in range(rounds):
-            body = {
-                "model": SERVED_NAME,
-                # a different first word each round, so no prefix is cached
-                "messages": [{"role": "user", "content": f"Round {index}. {PROMPT}"}],
-                "max_tokens": 1,
-                "temperature": 0,
-            }
-            started = time.perf_counter()
-            client.post("/v1/chat/completions", json=body).raise_for_status()
-            firsts.append(time.perf_counter() - started)
-            body = {
-                "model": SERVED_NAME,
-                "messages": [{"role": "user", "content": "Count from 1 to 200, comma separated."}],
-                "max_tokens": 96,
-                "min_tokens": 96,
-                "temperature": 0,
-            }
-            started = time.perf_counter()
-            reply = client.post("/v1/chat/completions", json=body)
-            reply.raise_for_status()
-            tokens = reply.json()["usage"]["completion_tokens"]
-            speeds.append(tokens / (time.perf_counter() - started))
-    return statistics.median(firsts), statistics.median(speeds)
-
-
 def measure(name: str, warm: bool, rounds: int, extra_env: dict[str, str]) -> Measured:
     settings = Settings().embedded.model_copy(update=CONFIGS[name])
     settings = settings.model_copy(update={"startup_timeout_s": 1800.0})
@@ -137,10 +97,10 @@ def measure(name: str, warm: bool, rounds: int, extra_env: dict[str, str]) -> Me
                     server.stop()
                     server = EmbeddedServer(settings)
                     warm_s = start_timed(server)
-                ttft, speed = ttft_and_speed(server.root_url, rounds)
+                speed = measure_speed(server.base_url, SERVED_NAME, rounds=rounds)
             finally:
                 server.stop()
-    return Measured(name, cold, warm_s, ttft, speed)
+    return Measured(name, cold, warm_s, speed.ttft_s, speed.tokens_per_s)
 
 
 @click.command()
@@ -150,27 +110,39 @@ def measure(name: str, warm: bool, rounds: int, extra_env: dict[str, str]) -> Me
 @click.option(
     "--emulate-avx2",
     is_flag=True,
-    help="ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2 for the server.",
+    help="ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2, MKL_ENABLE_INSTRUCTIONS=AVX2.",
 )
 def main(only: str, warm: bool, rounds: int, emulate_avx2: bool) -> None:
     names = [n.strip() for n in only.split(",") if n.strip()] or list(CONFIGS)
     unknown = sorted(set(names) - set(CONFIGS))
     if unknown:
         raise click.BadParameter(f"unknown configurations {unknown}; known: {sorted(CONFIGS)}")
-    extra = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"} if emulate_avx2 else {}
+    extra = (
+        {
+            "ATEN_CPU_CAPABILITY": "avx2",
+            "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        }
+        if emulate_avx2
+        else {}
+    )
     click.echo(f"CPU: {detect().describe()}")
     if emulate_avx2:
-        click.echo("emulating AVX2 for torch/oneDNN (vLLM's own kernels are not affected)")
-    results = [measure(name, warm, rounds, extra) for name in names]
+        click.echo("emulating AVX2 for torch, oneDNN and MKL (vLLM's own kernels are not affected)")
+    results = []
+    for name in names:
+        results.append(measure(name, warm, rounds, extra))
+        last = results[-1]
+        click.echo(f"  measured {last}", err=True)  # kept even if a later one fails
     base = results[0]
     click.echo(
-        f"{'configuration':16s} {'cold s':>7s} {'warm s':>7s} {'TTFT s':>7s} {'tok/s':>6s} "
+        f"{'configuration':20s} {'cold s':>7s} {'warm s':>7s} {'TTFT s':>7s} {'tok/s':>6s} "
         f"{'cold/base':>9s} {'TTFT/base':>9s} {'tok/s/base':>10s}"
     )
     for r in results:
         warm_text = f"{r.warm_s:7.1f}" if r.warm_s is not None else f"{'-':>7s}"
         click.echo(
-            f"{r.name:16s} {r.cold_s:7.1f} {warm_text} {r.ttft_s:7.2f} {r.tokens_per_s:6.1f} "
+            f"{r.name:20s} {r.cold_s:7.1f} {warm_text} {r.ttft_s:7.2f} {r.tokens_per_s:6.1f} "
             f"{r.cold_s / base.cold_s:9.2f} {r.ttft_s / base.ttft_s:9.2f} "
             f"{r.tokens_per_s / base.tokens_per_s:10.2f}"
         )

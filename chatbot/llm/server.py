@@ -108,9 +108,21 @@ class EmbeddedServer:
         """The CPU and the configuration chosen for it, for the console and benchmarks."""
         assert self.cpu is not None
         mode = "eager" if self.enforce_eager else "compiled"
+        s = self.settings
+        overridden = [
+            name
+            for name, value in (
+                ("cpu_class", s.cpu_class != "auto"),
+                ("dtype", s.dtype != "auto"),
+                ("enforce_eager", s.enforce_eager is not None),
+                ("startup_timeout_s", s.startup_timeout_s is not None),
+            )
+            if value
+        ]
+        why = f"set by CHATBOT_EMBEDDED__: {', '.join(overridden)}; " if overridden else ""
         return (
             f"CPU {self.cpu.describe()}; serving {self.dtype}, {mode}, "
-            f"start-up budget {self.startup_timeout_s:.0f}s ({self.profile.why})"
+            f"start-up budget {self.startup_timeout_s:.0f}s ({why}{self.profile.why})"
         )
 
     def fail(self, reason: str) -> None:
@@ -344,14 +356,13 @@ class EmbeddedServer:
 
 # vLLM log lines that mark a start-up stage, and what the console says for each.
 _STAGES = (
-    ("Automatically detected platform", "vLLM loaded"),
+    ("Initializing a V1 LLM engine", "vLLM engine initialising"),
     ("Starting to load model", "loading the model weights"),
     ("Loading weights took", "weights loaded"),
-    ("torch.compile", "compiling the model (torch.compile)"),
-    ("Warming up model", "warming up the compiled model"),
+    ("Warming up model", "compiling and warming up the model (torch.compile)"),
     ("Warming up done", "warm-up done"),
-    ("KV cache", "allocating the KV cache"),
-    ("Starting vLLM API server", "opening the HTTP port"),
+    ("CPU KV cache size", "KV cache allocated"),
+    ("Starting vLLM server on", "opening the HTTP port"),
 )
 
 

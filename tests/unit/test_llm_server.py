@@ -115,3 +115,21 @@ def test_start_up_is_serialised_per_port(health_server: int, tmp_path: Path) -> 
     assert not done.wait(0.5)  # blocked behind the first start-up
     first.wait()
     assert done.wait(5) and second.adopted
+
+
+def test_start_up_progress_names_each_stage_once_as_the_log_grows(tmp_path: Path) -> None:
+    from chatbot.llm.server import StartupProgress
+
+    log = tmp_path / "vllm.log"
+    log.write_text("old run: Starting to load model x\n", encoding="utf-8")
+    progress = StartupProgress(log, offset=log.stat().st_size)  # earlier runs do not count
+    assert progress.poll() is None
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("(Worker) INFO [cpu_model_runner.py:68] Starting to load model m...\n")
+    assert progress.poll() == "loading the model weights"
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("Loading weights took 4.04 seconds\nWarming up model for the compilation...\n")
+        handle.write("Starting to load model again\n")  # a stage already named is not repeated
+    assert progress.poll() == "compiling and warming up the model (torch.compile)"
+    assert progress.poll() is None
+    assert StartupProgress(tmp_path / "missing.log").poll() is None
