@@ -26,7 +26,9 @@ one already on the port is adopted, and start-up is then not timed).
 from __future__ import annotations
 
 import os
+import signal
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -150,6 +152,8 @@ def busy_llm(generator: Generator, stop: threading.Event) -> None:
 @click.option("--limit", default=0, help="Answerable questions used (0: all of the own set's).")
 @click.option("--startup", is_flag=True, help="Also time cold and warm embedded start-up.")
 def main(limit: int, startup: bool) -> None:
+    # SIGTERM must unwind so the server started here is stopped (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     settings = Settings()
     features = detect()
     click.echo(f"CPU: {features.describe()}")

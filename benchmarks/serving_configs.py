@@ -19,6 +19,8 @@ Needs the model folder (`chatbot-llm build`) and nothing on port 8011.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -113,6 +115,8 @@ def measure(name: str, warm: bool, rounds: int, extra_env: dict[str, str]) -> Me
     help="ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2, MKL_ENABLE_INSTRUCTIONS=AVX2.",
 )
 def main(only: str, warm: bool, rounds: int, emulate_avx2: bool) -> None:
+    # SIGTERM must unwind so the server started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     names = [n.strip() for n in only.split(",") if n.strip()] or list(CONFIGS)
     unknown = sorted(set(names) - set(CONFIGS))
     if unknown:

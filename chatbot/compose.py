@@ -188,7 +188,7 @@ def build_pipeline(
         from chatbot.protocols import JsonGenerator
 
         if isinstance(generator, JsonGenerator):
-            judge = SupportJudge(generator, continue_answer=settings.gate.judge_mode == "continue")
+            judge = SupportJudge(generator, mode=settings.gate.judge_mode)
         else:
             log.warning("the generator cannot make JSON calls; the support judge is off")
     return Pipeline(

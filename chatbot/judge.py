@@ -29,7 +29,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from chatbot.domain import Passage
 from chatbot.errors import GeneratorOutputError
@@ -154,6 +154,41 @@ def build_follow_up_messages(
     return [*prompt, ChatMessage("assistant", draft), ChatMessage("user", task)]
 
 
+def build_review_messages(
+    question: str,
+    prompt: Sequence[ChatMessage],
+    answer_text: str,
+    cited_numbers: Sequence[int],
+) -> list[ChatMessage]:
+    """The judge's prompt as the answer call's messages plus one more user
+    turn that shows the proposed answer (without its markers) as someone
+    else's, and the task. The passages and the question are the same prefix
+    the server has just read, so its prefix cache holds them; the model does
+    not see the answer as its own words."""
+    language = question_language(question)
+    numbers = ", ".join(f"[{n}]" for n in cited_numbers)
+    _, _, answer_label = _LABELS[language]
+    task = (
+        _REVIEW[language].format(numbers=numbers)
+        + f"{answer_label}: {_CITATION_RE.sub('', answer_text).strip()}\n\n"
+        + _TASK[language]
+    )
+    return [*prompt, ChatMessage("user", task)]
+
+
+_REVIEW = {
+    "en": (
+        "Do not answer the question yourself. Check a proposed answer to it against passage "
+        "{numbers} only, using only its text, never outside knowledge. Reply with one JSON "
+        "object and nothing else.\n"
+    ),
+    "zh": (
+        "不要自行回答問題。只根據段落 {numbers} 的原文核對以下擬定答案，不可使用外部知識。"
+        "只回覆一個 JSON 物件，不要有其他文字。\n"
+    ),
+}
+
+
 def span_in_passages(span: str, cited: Sequence[Passage], min_aligned: float = 0.85) -> bool:
     """True when ``span`` is, near enough, a piece of one of ``cited``.
 
@@ -250,12 +285,12 @@ class SupportJudge:
         max_tokens: int = 160,
         *,
         fail_closed: bool = False,
-        continue_answer: bool = False,
+        mode: Literal["separate", "continue", "review"] = "separate",
     ) -> None:
         self.generator = generator
         self.max_tokens = max_tokens
         self.fail_closed = fail_closed
-        self.continue_answer = continue_answer
+        self.mode = mode
 
     def judge(
         self,
@@ -275,9 +310,14 @@ class SupportJudge:
         its own prompt with only the cited passages."""
         if not cited:
             return Judgement(False, None, "no cited passages to judge against")
-        if self.continue_answer and answer_call is not None and answer_call.cited_numbers:
+        call = answer_call if answer_call is not None and answer_call.cited_numbers else None
+        if self.mode == "continue" and call is not None:
             messages = build_follow_up_messages(
-                question, answer_call.messages, answer_call.draft, answer_call.cited_numbers
+                question, call.messages, call.draft, call.cited_numbers
+            )
+        elif self.mode == "review" and call is not None:
+            messages = build_review_messages(
+                question, call.messages, answer_text, call.cited_numbers
             )
         else:
             messages = build_judge_messages(question, answer_text, cited)

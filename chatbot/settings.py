@@ -197,11 +197,13 @@ class GateSettings(BaseModel):
         "whether the cited passages state the answer and extracts the short answer; "
         "unsupported answers become refusals (unsupported).",
     )
-    judge_mode: Literal["continue", "separate"] = Field(
-        "continue",
-        description="How the support judge asks. 'continue': as the next turn of the answer "
-        "call's conversation, so vLLM's prefix cache spares re-reading the passages (one "
-        "short extra prefill); 'separate': its own prompt holding only the cited passages.",
+    judge_mode: Literal["separate", "continue", "review"] = Field(
+        "separate",
+        description="How the support judge asks. 'separate': its own prompt holding only the "
+        "cited passages (measured best). 'continue': as the next turn of the answer call's "
+        "conversation (vLLM's prefix cache spares re-reading the passages, but the model then "
+        "judges its own words). 'review': the answer call's prompt plus one turn showing the "
+        "draft as a proposed answer (cached prefix, fresh eyes).",
     )
     calibration_file: Path | None = Field(
         None,

@@ -185,7 +185,7 @@ def test_continuation_mode_asks_as_the_next_turn_of_the_answer_call() -> None:
     from chatbot.protocols import ChatMessage
 
     generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])
-    judge = SupportJudge(generator, continue_answer=True)
+    judge = SupportJudge(generator, mode="continue")
     prompt = [ChatMessage("system", "rules"), ChatMessage("user", "Passages: [1] … [2] …")]
     draft = "The Sandbox was launched in August 2024 [2]."
     call = AnswerCall(prompt, draft, (2,))
@@ -201,7 +201,7 @@ def test_continuation_mode_asks_as_the_next_turn_of_the_answer_call() -> None:
 
 def test_continuation_mode_without_the_answer_call_sends_its_own_prompt() -> None:
     generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])
-    judge = SupportJudge(generator, continue_answer=True)
+    judge = SupportJudge(generator, mode="continue")
     assert judge.judge(QUESTION, ANSWER, [P1]).supported
     (messages, _, _) = generator.json_calls[0]
     assert len(messages) == 2 and "[1] The HKMA and Cyberport" in messages[-1].content
@@ -212,7 +212,24 @@ def test_the_span_is_still_checked_against_the_cited_passages_in_continuation_mo
     from chatbot.protocols import ChatMessage
 
     generator = ScriptedGenerator(json_replies=[{"answer": "March 2023", "supported": True}])
-    judge = SupportJudge(generator, continue_answer=True)
+    judge = SupportJudge(generator, mode="continue")
     call = AnswerCall([ChatMessage("user", "p")], "draft [1]", (1,))
     judgement = judge.judge(QUESTION, ANSWER, [P1], answer_call=call)
     assert not judgement.supported and "not found" in judgement.detail
+
+
+def test_review_mode_shows_the_draft_as_a_proposed_answer_after_the_answer_prompt() -> None:
+    from chatbot.judge import AnswerCall
+    from chatbot.protocols import ChatMessage
+
+    generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])
+    judge = SupportJudge(generator, mode="review")
+    prompt = [ChatMessage("system", "rules"), ChatMessage("user", "Passages: [1] … [2] …")]
+    call = AnswerCall(prompt, "The Sandbox was launched in August 2024 [2].", (2,))
+    assert judge.judge(QUESTION, ANSWER, [P1], answer_call=call).supported
+    (messages, _, _) = generator.json_calls[0]
+    assert messages[:2] == prompt and len(messages) == 3
+    task = messages[2]
+    assert task.role == "user" and "passage [2] only" in task.content
+    assert "Proposed answer: The Sandbox was launched in August 2024." in task.content
+    assert "[1]." not in task.content  # markers stripped
