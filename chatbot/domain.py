@@ -105,16 +105,19 @@ class Citation:
         return self.passage.chunk.page
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Timings:
-    """Seconds spent per pipeline step; 0.0 for steps that did not run.
+    """Seconds spent per pipeline step, in the order they run; 0.0 for steps
+    that did not run. Built by keyword only (``pipeline.Stopwatch`` fills it).
 
-    ``condense_s`` is the follow-up rewrite (see ``chatbot.conversation``)."""
+    ``condense_s`` is the follow-up rewrite (see ``chatbot.conversation``);
+    ``retrieve_s`` covers retrieval and the gate; ``verify_s`` the verifier
+    and the support judge."""
 
+    condense_s: float = 0.0
     retrieve_s: float = 0.0
     generate_s: float = 0.0
     verify_s: float = 0.0
-    condense_s: float = 0.0
 
     @property
     def total_s(self) -> float:

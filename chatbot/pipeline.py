@@ -1,13 +1,28 @@
-"""The answering pipeline: (condense ▶) retrieve ▶ gate ▶ prompt ▶ generate ▶ verify.
+"""The answering pipeline: validate ▶ condense ▶ scope ▶ examine ▶ generate ▶ check ▶ present.
 
-``Pipeline.answer(question, history)`` returns ``Answer | Refusal``. With
-conversation history, a follow-up is first rewritten into a standalone
-question (``chatbot.conversation.condense``); every later step sees only that
-question, never earlier answers or their passages, so the conversation cannot
-widen what may be answered. ``stream`` yields
-``Draft`` events while the model writes, then exactly one final outcome; the
-draft is unverified and channels must present it as such (and replace it with
-the outcome). A refusal is a normal result. Only faults raise, all of them
+``Pipeline.answer(question, history)`` returns ``Answer | Refusal``;
+``Pipeline.stream`` yields ``Draft`` events while the model writes, then
+exactly one outcome. The steps, each a method named after it:
+
+1. **validate**: an empty or oversized question is ``invalid_question``;
+2. **condense**: with conversation history, a follow-up is rewritten into a
+   standalone question (``chatbot.conversation``); every later step sees only
+   that question, never earlier answers or their passages, so the
+   conversation cannot widen what may be answered;
+3. **scope**: requests that are not questions about the documents are
+   ``out_of_scope`` (``chatbot.scope``);
+4. **examine**: retrieve (``chatbot.retrieval``) and gate, with no LLM call:
+   fixed thresholds (``no_evidence``), then the calibrated answerability model
+   (``weak_evidence``);
+5. **generate**: the numbered passages and the question go to the LLM, whose
+   text streams as drafts (unverified: channels must present them as such);
+6. **check**: the verifier (``chatbot.verify``) ties every sentence to a
+   passage it cites, and the support judge (``chatbot.judge``) asks whether
+   those passages state the answer and for the phrase that does;
+7. **present**: loosely worded sentences are shown in the passages' own
+   words, in the question's script.
+
+A refusal is a normal result. Only faults raise, all of them
 ``BoundaryError``: the generator's (``GeneratorError``), the embedder's
 (``EmbedderError``), the reranker's (``RerankerError``) and a missing index.
 Those are faults to report, not answers.
@@ -18,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from chatbot.answerability import Calibration
@@ -27,12 +43,19 @@ from chatbot.gate import assess, weak_evidence
 from chatbot.judge import AnswerCall, SupportJudge
 from chatbot.messages import refusal_message
 from chatbot.prompts import build_messages, question_language, select_passages
-from chatbot.protocols import Embedder, Generator, KeywordIndex, Reranker, VectorIndex
+from chatbot.protocols import (
+    ChatMessage,
+    Embedder,
+    Generator,
+    KeywordIndex,
+    Reranker,
+    VectorIndex,
+)
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
 from chatbot.text import in_question_script
-from chatbot.verify import quote_weak_sentences, verify
+from chatbot.verify import Verdict, quote_weak_sentences, verify
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +76,53 @@ class Examination:
     evidence: Evidence
     # (reason, why) when the question must be refused here; None to go on.
     refusal: tuple[RefusalReason, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The question as every step after condensing sees it: as typed, its
+    language, and ``query``, the standalone form (``standalone`` is that form
+    when there was history, for the audit; else None)."""
+
+    question: str
+    language: str
+    query: str
+    standalone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a step refuses the question (it becomes a ``Refusal``)."""
+
+    reason: RefusalReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A draft that passed verification (and the judge, with its span)."""
+
+    verdict: Verdict
+    span: str | None
+
+
+class Stopwatch:
+    """Seconds per step, by ``Timings`` field name."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self._seconds[name] = self._seconds.get(name, 0.0) + elapsed
+
+    def timings(self) -> Timings:
+        return Timings(**self._seconds)
 
 
 class Pipeline:
@@ -95,111 +165,123 @@ class Pipeline:
         return outcome
 
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[Draft | Outcome]:
+        """Drafts while the model writes, then exactly one outcome.
+
+        The steps, in order: validate ▶ condense ▶ scope ▶ examine (retrieve
+        and gate) ▶ generate ▶ check (verify, judge) ▶ present (quote, script).
+        Each step that can refuse returns a ``Rejection``; the first one ends
+        the question."""
         language = question_language(question or "")
         invalid = self._validate(question, language)
         if invalid is not None:
             yield invalid
             return
-
-        started = time.perf_counter()
-        # From here on only the standalone question counts: it is what is
-        # retrieved for, gated, prompted and verified.
-        query = condense(question, history, self.generator, max_chars=self.max_question_chars)
-        condense_s = time.perf_counter() - started
-        # Recorded whenever there was history, even if unchanged, so the audit
-        # shows what a follow-up was understood as.
-        standalone = query if history else None
-
-        def refuse(
-            reason: RefusalReason,
-            detail: str,
-            timings: Timings,
-            passages: Sequence[Passage] = (),
-            evidence: Evidence | None = None,
-            llm_called: bool = False,
-        ) -> Refusal:
-            log.info("refused (%s): %s", reason.value, detail)
-            return Refusal(
-                reason=reason,
-                message=refusal_message(reason, language),
-                passages=tuple(passages),
-                detail=detail,
-                timings=timings,
-                llm_called=llm_called,
-                evidence=evidence,
-                standalone_question=standalone,
-            )
-
-        scope = out_of_scope(query)
+        clock = Stopwatch()
+        with clock.step("condense_s"):
+            asked = self._condense(question, language, history)
+        scope = out_of_scope(asked.query)
         if scope is not None:
-            yield refuse(RefusalReason.OUT_OF_SCOPE, scope, Timings(condense_s=condense_s))
+            yield self._refuse(asked, Rejection(RefusalReason.OUT_OF_SCOPE, scope), clock)
             return
-
-        started = time.perf_counter()
-        found = self.examine(query)
-        shown, evidence = found.shown, found.evidence
-        retrieve_s = time.perf_counter() - started
+        with clock.step("retrieve_s"):
+            found = self.examine(asked.query)
         if found.refusal is not None:
             reason, why = found.refusal
-            timings = Timings(retrieve_s=retrieve_s, condense_s=condense_s)
-            yield refuse(reason, f"{why}; {evidence.describe()}", timings, shown, evidence)
+            rejected = Rejection(reason, f"{why}; {found.evidence.describe()}")
+            yield self._refuse(asked, rejected, clock, found)
             return
+        messages = build_messages(asked.query, found.shown)
+        draft = ""
+        with clock.step("generate_s"):
+            for delta in self.generator.stream(messages):
+                draft += delta
+                yield Draft(draft)
+        with clock.step("verify_s"):
+            checked = self._check(asked, found.shown, messages, draft)
+        if isinstance(checked, Rejection):
+            yield self._refuse(asked, checked, clock, found, llm_called=True)
+            return
+        yield self._present(asked, found, checked, clock.timings())
 
-        messages = build_messages(query, shown)
-        started = time.perf_counter()
-        text = ""
-        for delta in self.generator.stream(messages):
-            text += delta
-            yield Draft(text)
-        generate_s = time.perf_counter() - started
+    def _condense(self, question: str, language: str, history: Sequence[Turn]) -> Asked:
+        """Make a follow-up self-contained. From here on only that standalone
+        question counts: it is what is retrieved for, gated, prompted and
+        verified, so the conversation cannot widen what may be answered."""
+        query = condense(question, history, self.generator, max_chars=self.max_question_chars)
+        # Recorded whenever there was history, even if unchanged, so the audit
+        # shows what a follow-up was understood as.
+        return Asked(question, language, query, query if history else None)
 
-        started = time.perf_counter()
-        verdict = verify(text, shown, self.gate.min_support, query)
-        timings = Timings(retrieve_s, generate_s, time.perf_counter() - started, condense_s)
-        draft = f"draft={text[:300]!r}"
+    def _check(
+        self, asked: Asked, shown: Sequence[Passage], messages: Sequence[ChatMessage], draft: str
+    ) -> Rejection | Checked:
+        """Verify the draft sentence by sentence against the passages it cites
+        (``chatbot.verify``); then, with a judge, ask whether those passages
+        state the answer, and for the phrase that does."""
+        verdict = verify(draft, shown, self.gate.min_support, asked.query)
+        quoted = f"draft={draft[:300]!r}"
         if verdict.failure is not None:
-            detail = f"{verdict.detail}; {draft}"
-            yield refuse(verdict.failure, detail, timings, shown, evidence, llm_called=True)
-            return
-        short_answer: str | None = None
-        span: str | None = None
-        reference = _texts(shown)  # keeps the passages' characters in the displayed script
-        if self.judge is not None:
-            cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
-            numbers = tuple(
-                sorted({n for n, p in enumerate(shown, 1) if any(p.id == c.id for c in cited)})
-            )
-            call = AnswerCall(messages, text, numbers)
-            judgement = self.judge.judge(query, verdict.text, cited, answer_call=call)
-            timings = replace(timings, verify_s=time.perf_counter() - started)
-            if not judgement.supported:
-                detail = f"support judge: {judgement.detail}; {draft}"
-                yield refuse(
-                    RefusalReason.UNSUPPORTED, detail, timings, shown, evidence, llm_called=True
-                )
-                return
-            span = judgement.short_answer
-            if span is not None:
-                short_answer = in_question_script(span, query, reference)
-        # Sentences whose wording the passages back only loosely are shown in
-        # the passage's own words (verify.quote_weak_sentences).
-        shown_text = quote_weak_sentences(verdict.text, shown, query, span)
+            return Rejection(verdict.failure, f"{verdict.detail}; {quoted}")
+        if self.judge is None:
+            return Checked(verdict, None)
+        cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
+        cited_ids = {p.id for p in cited}
+        numbers = tuple(n for n, p in enumerate(shown, 1) if p.id in cited_ids)
+        call = AnswerCall(messages, draft, numbers)
+        judgement = self.judge.judge(asked.query, verdict.text, cited, answer_call=call)
+        if not judgement.supported:
+            detail = f"support judge: {judgement.detail}; {quoted}"
+            return Rejection(RefusalReason.UNSUPPORTED, detail)
+        return Checked(verdict, judgement.short_answer)
+
+    def _present(
+        self, asked: Asked, found: Examination, checked: Checked, timings: Timings
+    ) -> Answer:
+        """The checked answer as staff see it: sentences the passages back only
+        loosely are shown in the passage's own words
+        (``verify.quote_weak_sentences``), and the text is in the question's
+        script while keeping the passages' own characters."""
+        shown, span = found.shown, checked.span
+        reference = _texts(shown)
+        quoted = quote_weak_sentences(checked.verdict.text, shown, asked.query, span)
         log.info(
             "answered with citations %s (%d re-pointed, %d dropped, %d quoted)",
-            [c.number for c in shown_text.citations],
-            verdict.reattributed + shown_text.repointed,
-            verdict.dropped,
-            shown_text.quoted,
+            [c.number for c in quoted.citations],
+            checked.verdict.reattributed + quoted.repointed,
+            checked.verdict.dropped,
+            quoted.quoted,
         )
-        yield Answer(
-            text=in_question_script(shown_text.text, query, reference),
-            citations=shown_text.citations,
+        return Answer(
+            text=in_question_script(quoted.text, asked.query, reference),
+            citations=quoted.citations,
             passages=tuple(shown),
             model=self.generator.model_name,
             timings=timings,
-            evidence=evidence,
-            standalone_question=standalone,
-            short_answer=short_answer,
+            evidence=found.evidence,
+            standalone_question=asked.standalone,
+            short_answer=in_question_script(span, asked.query, reference) if span else None,
+        )
+
+    def _refuse(
+        self,
+        asked: Asked,
+        rejected: Rejection,
+        clock: Stopwatch,
+        found: Examination | None = None,
+        *,
+        llm_called: bool = False,
+    ) -> Refusal:
+        """The one refusal builder for the scope, gate, verifier and judge."""
+        log.info("refused (%s): %s", rejected.reason.value, rejected.detail)
+        return Refusal(
+            reason=rejected.reason,
+            message=refusal_message(rejected.reason, asked.language),
+            passages=tuple(found.shown) if found is not None else (),
+            detail=rejected.detail,
+            timings=clock.timings(),
+            llm_called=llm_called,
+            evidence=found.evidence if found is not None else None,
+            standalone_question=asked.standalone,
         )
 
     def examine(self, query: str) -> Examination:

@@ -61,7 +61,7 @@ def answer(
         citations=tuple(Citation(n, passages[n - 1]) for n in cited),
         passages=passages,
         model="scripted",
-        timings=Timings(0.1, 2.0, 0.01),
+        timings=Timings(retrieve_s=0.1, generate_s=2.0, verify_s=0.01),
         evidence=ev,
     )
 
@@ -74,7 +74,9 @@ def refusal(
         message="I cannot answer that from the documents.",
         passages=passages,
         detail="scripted",
-        timings=Timings(0.1, 1.5 if llm else 0.0, 0.01 if llm else 0.0),
+        timings=Timings(
+            retrieve_s=0.1, generate_s=1.5 if llm else 0.0, verify_s=0.01 if llm else 0.0
+        ),
         llm_called=llm,
         evidence=ev,
     )
