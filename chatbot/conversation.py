@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from chatbot.prompts import question_language
 from chatbot.protocols import ChatMessage, Generator
-from chatbot.text import content_terms
+from chatbot.text import CITATION_RE, content_terms, strip_citations
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,6 @@ Last question: 它多久開會一次？
 Rewritten question: 信貸委員會多久開會一次？""",
 }
 _LANGUAGE_NAME = {"en": "English", "zh": "Traditional Chinese (繁體中文)"}
-_CITATION_RE = re.compile(r"\s*\[\d+\]")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -138,7 +137,7 @@ def condense_messages(question: str, history: Sequence[Turn]) -> list[ChatMessag
         else:
             # Citation markers point at passages of that turn; they mean nothing here
             # and a small model tends to copy them into its output.
-            answer = _CITATION_RE.sub("", turn.answer_text)
+            answer = strip_citations(turn.answer_text)
             lines.append(f"Assistant: {_clip(answer, ANSWER_CHARS)}")
     user = (
         "Conversation:\n"
@@ -205,7 +204,7 @@ def clean_rewrite(raw: str, question: str) -> str | None:
         return None  # an explanation or an answer came with it
     if len(text) > 3 * len(question) + 200:
         return None
-    if _CITATION_RE.search(text):
+    if CITATION_RE.search(text):
         return None  # it answered, citing the earlier turn
     if question_language(text) != question_language(question):
         return None

@@ -35,7 +35,7 @@ from chatbot.domain import Passage
 from chatbot.errors import GeneratorOutputError
 from chatbot.prompts import question_language
 from chatbot.protocols import ChatMessage, JsonGenerator
-from chatbot.text import fold_chinese_script, is_cjk, says_nothing_new
+from chatbot.text import fold_chinese_script, is_cjk, says_nothing_new, strip_citations
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_CITATION_RE = re.compile(r"\s*\[\d+(?:\s*[,，、]\s*\d+)*\]")
 
 _SYSTEM = {
     "en": (
@@ -132,7 +131,7 @@ def build_judge_messages(
     user = (
         f"{passages_label}:\n\n{blocks}\n\n"
         f"{question_label}: {question.strip()}\n"
-        f"{answer_label}: {_CITATION_RE.sub('', answer_text).strip()}\n\n"
+        f"{answer_label}: {strip_citations(answer_text).strip()}\n\n"
         f"{_TASK[language]}"
     )
     return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
@@ -170,7 +169,7 @@ def build_review_messages(
     _, _, answer_label = _LABELS[language]
     task = (
         _REVIEW[language].format(numbers=numbers)
-        + f"{answer_label}: {_CITATION_RE.sub('', answer_text).strip()}\n\n"
+        + f"{answer_label}: {strip_citations(answer_text).strip()}\n\n"
         + _TASK[language]
     )
     return [*prompt, ChatMessage("user", task)]

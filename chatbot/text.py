@@ -22,6 +22,18 @@ _CJK = (
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[.'’-][^\W_{_CJK}]+)*", re.UNICODE)
 _CJK_RE = re.compile(rf"[{_CJK}]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
+# A citation marker: [1], or several numbers in one bracket, [1, 2] / [1，2] /
+# [1、2]; group 1 holds the numbers. The one definition every step and
+# channel uses (a copy that missed "[1, 2]" once leaked markers into prompts).
+CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
+_CITATION_WITH_SPACE_RE = re.compile(r"\s*" + CITATION_RE.pattern)
+
+
+def strip_citations(text: str) -> str:
+    """``text`` without its citation markers (and the spaces before them)."""
+    return _CITATION_WITH_SPACE_RE.sub("", text)
+
+
 # Text ending in an abbreviation made of single letters and dots ("GenA.I.",
 # "e.g.", "U.S."): a full stop there does not end a sentence.
 ABBREVIATION_END_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")

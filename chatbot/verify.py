@@ -36,6 +36,7 @@ from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import (
     ABBREVIATION_END_RE,
+    CITATION_RE,
     FIGURE_RE,
     STOPWORDS,
     content_terms,
@@ -45,15 +46,16 @@ from chatbot.text import (
     ordinals,
     says_nothing_new,
     stem,
+    strip_citations,
     terms,
 )
 
-_CITATION_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
+_CITATION_RE = CITATION_RE
 # A sentence ends at CJK end punctuation, or at . ! ? followed by a space, a
 # citation or the end of text; "3.5" never ends one, nor does an abbreviation
 # made of single letters and dots ("GenA.I.", "e.g.", "U.S.").
 _END_RE = re.compile(r"[。！？]+|[.!?]+(?=\s|\[|$)")
-_TRAILING_MARKERS_RE = re.compile(r"(?:\s*\[[\d,，、\s]+\])+")
+_TRAILING_MARKERS_RE = re.compile(r"(?:\s*" + CITATION_RE.pattern + ")+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +240,7 @@ def _joiner(answer: str) -> str:
 
 
 def _without_markers(sentence: str) -> str:
-    return re.sub(r"\s*" + _CITATION_RE.pattern, "", sentence).rstrip()
+    return strip_citations(sentence).rstrip()
 
 
 def _partial_answer_problem(kept: Sequence[str], question: str) -> str | None:

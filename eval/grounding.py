@@ -24,16 +24,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from chatbot.domain import Answer
+from chatbot.text import CITATION_RE
 from eval.metrics import Rate
 
 MIN_CONTENT_SHARE = 0.6
 
-_MARKER_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
+_MARKER_RE = CITATION_RE
 # A sentence ends at CJK end punctuation, or at Latin end punctuation followed by
 # a space or the end; trailing [n] markers belong to the sentence they close.
-_SENTENCE_END_RE = re.compile(
-    r"(?:[。！？]+|[.!?]+(?=\s|\[|$))(?:\s*\[\d+(?:\s*[,，、]\s*\d+)*\])*"
-)
+_SENTENCE_END_RE = re.compile(r"(?:[。！？]+|[.!?]+(?=\s|\[|$))(?:\s*" + CITATION_RE.pattern + ")*")
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "no", "p", "pp", "vs", "dr", "mr", "mrs", "ms"})
 _IDEOGRAPH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _IDEOGRAPH_RE = re.compile(rf"[{_IDEOGRAPH}]")

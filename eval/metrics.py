@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatbot.text import detect_language
+from chatbot.text import strip_citations as _without_markers
 
 Z_95 = 1.959963984540054  # two-sided 95% standard-normal quantile
 
 _ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
 _ASCII_PUNCT = frozenset(string.punctuation)
-_CITATION_MARK_RE = re.compile(r"\s*\[\d+(?:\s*[,，、]\s*\d+)*\]")
 
 
 # --- normalisation -------------------------------------------------------------------
@@ -59,7 +59,7 @@ def normalize_zh(text: str) -> str:
 
 def strip_citations(text: str) -> str:
     """Remove ``[n]`` / ``[n, m]`` markers so an answer can be scored as text."""
-    return _CITATION_MARK_RE.sub("", text).strip()
+    return _without_markers(text).strip()
 
 
 def scorer_language(gold: str) -> str:

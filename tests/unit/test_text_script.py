@@ -49,3 +49,19 @@ def test_ordinals_from_second_up_in_both_scripts() -> None:
     assert ordinals("第二期沙盒") == {"第二"}
     # "first" is often implied by documents; a word that merely starts like one is no ordinal
     assert ordinals("The first cohort; three seconds later") == set()
+
+
+def test_one_citation_marker_rule_strips_multi_number_markers() -> None:
+    from chatbot.text import CITATION_RE, strip_citations
+
+    text = "Launched in 2024 [1, 2]. Ten banks took part [3]，並且[1、2]。"
+    assert strip_citations(text) == "Launched in 2024. Ten banks took part，並且。"
+    assert CITATION_RE.findall(text) == ["1, 2", "3", "1、2"]
+
+
+def test_condense_prompt_carries_no_multi_number_markers() -> None:
+    from chatbot.conversation import Turn, condense_messages
+
+    history = [Turn("When was it launched?", "It was launched in August 2024 [1, 2].")]
+    prompt = "\n".join(m.content for m in condense_messages("Who launched it?", history))
+    assert "[1, 2]" not in prompt and "August 2024" in prompt
