@@ -11,13 +11,13 @@ embedded one: run ``make run`` or ``chatbot-llm serve`` first.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 
 from chatbot.domain import Answer, Refusal
 from chatbot.errors import BoundaryError
+from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 
 
@@ -27,7 +27,7 @@ from chatbot.settings import Settings
 @click.option("-v", "--verbose", is_flag=True, help="Log retrieval and gate decisions.")
 def main(questions: tuple[str, ...], detail: bool, verbose: bool) -> None:
     """Answer QUESTIONS from the indexed corpus, or say why not."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    configure_logging(1 if verbose else 0)
     from chatbot.compose import build_pipeline
 
     try:

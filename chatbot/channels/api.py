@@ -40,6 +40,7 @@ from chatbot.errors import (
     IndexMissingError,
 )
 from chatbot.llm.status import READY, LLMStatus
+from chatbot.logs import configure_logging
 from chatbot.prompts import question_language
 from chatbot.settings import Settings
 
@@ -268,9 +269,7 @@ def main(host: str | None, port: int | None) -> None:
     """
     import uvicorn
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(1)
     settings = Settings()
     try:
         assistant, stores = build_assistant(settings)

@@ -37,6 +37,7 @@ from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.errors import BoundaryError, ConfigurationError
+from chatbot.logs import configure_logging
 from chatbot.prompts import question_language
 from chatbot.settings import Settings, SlackSettings
 
@@ -261,9 +262,7 @@ def main() -> None:
 
     Example: CHATBOT_SLACK__BOT_TOKEN=xoxb-… CHATBOT_SLACK__SIGNING_SECRET=… chatbot-slack
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(1)
     settings = Settings()
     cfg = settings.slack
     try:

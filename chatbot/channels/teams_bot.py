@@ -43,6 +43,7 @@ from chatbot.channels.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.errors import BoundaryError
+from chatbot.logs import configure_logging
 from chatbot.prompts import question_language
 from chatbot.settings import Settings, TeamsSettings
 
@@ -223,9 +224,7 @@ def main() -> None:
     Example: CHATBOT_TEAMS__CLIENT_ID=… CHATBOT_TEAMS__TENANT_ID=…
     CHATBOT_TEAMS__CLIENT_SECRET=… chatbot-teams
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(1)
     settings = Settings()
     cfg = settings.teams
     if not cfg.anonymous_allowed and not (cfg.client_id and cfg.tenant_id):

@@ -11,7 +11,6 @@ Examples::
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import time
@@ -19,6 +18,7 @@ import time
 import click
 
 from chatbot.errors import BoundaryError
+from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 
 
@@ -26,10 +26,7 @@ from chatbot.settings import Settings
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def main(verbose: bool) -> None:
     """Manage the embedded LLM server (vLLM, CPU build)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(2 if verbose else 1)
 
 
 @main.command()
