@@ -13,7 +13,7 @@ The first configuration is the baseline the others are divided by.
     # own kernels still see AVX-512):
     .venv/bin/python benchmarks/serving_configs.py --emulate-avx2
 
-Needs the model folder (`chatbot-llm build`) and nothing on port 8011.
+Needs the model folder (`chatbot-llm build`) and nothing on port 8019.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ for _name in ("compiled-bf16", "compiled-fp32"):
     CONFIG_ENV[f"{_name}-noaot"] = {"VLLM_USE_AOT_COMPILE": "0"}
 
 
+BENCH_PORT = 8019
+
+
 @dataclass(frozen=True)
 class Measured:
     name: str
@@ -79,9 +82,15 @@ def start_timed(server: EmbeddedServer) -> float:
     return time.monotonic() - started
 
 
-def measure(name: str, warm: bool, rounds: int, extra_env: dict[str, str]) -> Measured:
+def measure(
+    name: str, warm: bool, rounds: int, extra_env: dict[str, str], model: str | None
+) -> Measured:
     settings = Settings().embedded.model_copy(update=CONFIGS[name])
-    settings = settings.model_copy(update={"startup_timeout_s": 1800.0})
+    if model:
+        settings = settings.model_copy(update={"model": model})
+    # Its own port: a server already healthy on the usual one would be adopted
+    # instead of started, and nothing would be measured.
+    settings = settings.model_copy(update={"startup_timeout_s": 1800.0, "port": BENCH_PORT})
     with tempfile.TemporaryDirectory(prefix="vllm-bench-") as caches:
         env = {
             "VLLM_CACHE_ROOT": os.path.join(caches, "vllm"),
@@ -110,11 +119,16 @@ def measure(name: str, warm: bool, rounds: int, extra_env: dict[str, str]) -> Me
 @click.option("--warm", is_flag=True, help="Also time a second start on the filled caches.")
 @click.option("--rounds", default=3, show_default=True, help="TTFT/decode repetitions.")
 @click.option(
+    "--model",
+    default=None,
+    help="Packaged model to serve (e.g. qwen2.5-coder-0.5b-instruct) [default: the configured].",
+)
+@click.option(
     "--emulate-avx2",
     is_flag=True,
     help="ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2, MKL_ENABLE_INSTRUCTIONS=AVX2.",
 )
-def main(only: str, warm: bool, rounds: int, emulate_avx2: bool) -> None:
+def main(only: str, warm: bool, rounds: int, model: str | None, emulate_avx2: bool) -> None:
     # SIGTERM must unwind so the server started here is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     names = [n.strip() for n in only.split(",") if n.strip()] or list(CONFIGS)
@@ -135,7 +149,7 @@ def main(only: str, warm: bool, rounds: int, emulate_avx2: bool) -> None:
         click.echo("emulating AVX2 for torch, oneDNN and MKL (vLLM's own kernels are not affected)")
     results = []
     for name in names:
-        results.append(measure(name, warm, rounds, extra))
+        results.append(measure(name, warm, rounds, extra, model))
         last = results[-1]
         click.echo(f"  measured {last}", err=True)  # kept even if a later one fails
     base = results[0]
