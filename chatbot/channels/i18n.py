@@ -35,6 +35,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "open": ("open", "開啟"),
     "not_answered": ("Not answered", "未作答"),
     "understood_as": ("Understood as", "理解為"),
+    "page": ("p. {page}", "第 {page} 頁"),
+    "helpful_plain": ("Helpful", "有幫助"),
+    "not_helpful_plain": ("Not helpful", "沒有幫助"),
     "closest": (
         "Closest passages looked at (they do not answer the question):",
         "曾查閱的最接近段落（它們並未回答此問題）：",

@@ -63,18 +63,18 @@ def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _source_block(source: SourceView) -> dict[str, Any]:
+def _source_block(source: SourceView, language: str) -> dict[str, Any]:
     head = f"*[{source.number}]* " if source.number is not None else "• "
     line = f"{head}*{_escape(source.title)}*"
     if source.page is not None:
-        line += f" · p. {source.page}"
+        line += " · " + ui_text("page", language).format(page=source.page)
     line += f" · `{_escape(source.source)}`"
     if source.quote:
         line += f"\n> {_escape(source.quote)}"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(line, 1900)}]}
 
 
-def _feedback_block(interaction_id: str | None) -> list[dict[str, Any]]:
+def _feedback_block(interaction_id: str | None, language: str) -> list[dict[str, Any]]:
     if interaction_id is None:
         return []
     button = {"type": "button", "value": interaction_id}
@@ -83,11 +83,15 @@ def _feedback_block(interaction_id: str | None) -> list[dict[str, Any]]:
             "type": "actions",
             "block_id": "boundary_feedback",
             "elements": [
-                {**button, "action_id": HELPFUL, "text": {"type": "plain_text", "text": "Helpful"}},
+                {
+                    **button,
+                    "action_id": HELPFUL,
+                    "text": {"type": "plain_text", "text": ui_text("helpful_plain", language)},
+                },
                 {
                     **button,
                     "action_id": NOT_HELPFUL,
-                    "text": {"type": "plain_text", "text": "Not helpful"},
+                    "text": {"type": "plain_text", "text": ui_text("not_helpful_plain", language)},
                 },
             ],
         }
@@ -95,11 +99,13 @@ def _feedback_block(interaction_id: str | None) -> list[dict[str, Any]]:
 
 
 def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[str, Any]]:
-    """Block Kit for an answer or a refusal; the two never look alike."""
+    """Block Kit for an answer or a refusal; the two never look alike. Labels
+    are in the question's language (``shown.language``)."""
+    lang = shown.language
     if shown.kind == "answer":
         blocks: list[dict[str, Any]] = []
         if shown.short_answer is not None:
-            brief = f"*{ui_text('in_brief')}:* {_escape(shown.short_answer)}"
+            brief = f"*{ui_text('in_brief', lang)}:* {_escape(shown.short_answer)}"
             blocks.append(
                 {
                     "type": "section",
@@ -109,12 +115,16 @@ def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[
             )
         blocks += [
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(_escape(shown.text))}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Sources*"}]},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"*{ui_text('sources', lang)}*"}],
+            },
         ]
-        blocks += [_source_block(s) for s in shown.sources]
+        blocks += [_source_block(s, lang) for s in shown.sources]
     else:
         assert shown.reason is not None
-        heading = f":no_entry: *Not answered: {_escape(shown.label)}* (`{shown.reason.value}`)"
+        not_answered = ui_text("not_answered", lang)
+        heading = f":no_entry: *{not_answered}: {_escape(shown.label)}* (`{shown.reason.value}`)"
         blocks = [
             {
                 "type": "section",
@@ -123,17 +133,17 @@ def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[
             }
         ]
         if shown.sources:
-            note = "_Closest passages looked at (they do not answer the question):_"
+            note = f"_{ui_text('closest', lang)}_"
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
-            blocks += [_source_block(s) for s in shown.sources]
-    return blocks + _feedback_block(interaction_id)
+            blocks += [_source_block(s, lang) for s in shown.sources]
+    return blocks + _feedback_block(interaction_id, lang)
 
 
 def fallback_text(shown: OutcomeView) -> str:
     """Plain text for notifications and clients that cannot show blocks."""
     if shown.kind == "answer":
         return _clip(shown.text)
-    return _clip(f"Not answered: {shown.label}. {shown.text}")
+    return _clip(f"{ui_text('not_answered', shown.language)}: {shown.label}. {shown.text}")
 
 
 def build_slack_app(
@@ -168,7 +178,7 @@ def build_slack_app(
             )
         except BoundaryError as exc:
             log.warning("slack question failed: %s", exc)
-            text = render_error(exc).replace("**", "*")
+            text = render_error(exc, question_language(question)).replace("**", "*")
             client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
             return
         shown = view(recorded.outcome, question_language(question))

@@ -41,6 +41,7 @@ from microsoft_agents.hosting.core import (
 
 from chatbot.channels.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
+from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
@@ -52,11 +53,11 @@ log = logging.getLogger(__name__)
 FEEDBACK_KEY = "boundary_feedback"
 
 
-def _source_items(source: SourceView) -> list[dict[str, Any]]:
+def _source_items(source: SourceView, language: str) -> list[dict[str, Any]]:
     head = f"[{source.number}] " if source.number is not None else "• "
     where = f"{head}**{source.title}**"
     if source.page is not None:
-        where += f" · p. {source.page}"
+        where += " · " + ui_text("page", language).format(page=source.page)
     where += f" · {source.source}"
     items: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": where, "wrap": True, "size": "Small", "spacing": "Small"}
@@ -76,7 +77,9 @@ def _source_items(source: SourceView) -> list[dict[str, Any]]:
 
 
 def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, Any]:
-    """An Adaptive Card (schema 1.5) for an answer or a refusal."""
+    """An Adaptive Card (schema 1.5) for an answer or a refusal, labelled in
+    the question's language (``shown.language``)."""
+    lang = shown.language
     body: list[dict[str, Any]]
     if shown.kind == "answer":
         body = []
@@ -85,23 +88,28 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
                 {
                     "type": "TextBlock",
                     "id": "short-answer",
-                    "text": f"{ui_text('in_brief')}: {shown.short_answer}",
+                    "text": f"{ui_text('in_brief', lang)}: {shown.short_answer}",
                     "weight": "Bolder",
                     "wrap": True,
                 }
             )
         body += [
             {"type": "TextBlock", "text": shown.text, "wrap": True},
-            {"type": "TextBlock", "text": "Sources", "weight": "Bolder", "spacing": "Medium"},
+            {
+                "type": "TextBlock",
+                "text": ui_text("sources", lang),
+                "weight": "Bolder",
+                "spacing": "Medium",
+            },
         ]
         for source in shown.sources:
-            body += _source_items(source)
+            body += _source_items(source, lang)
     else:
         assert shown.reason is not None
         refusal: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
-                "text": f"🚫 Not answered: {shown.label} ({shown.reason.value})",
+                "text": f"🚫 {ui_text('not_answered', lang)}: {shown.label} ({shown.reason.value})",
                 "weight": "Bolder",
                 "color": "Attention",
                 "wrap": True,
@@ -113,14 +121,14 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
             body.append(
                 {
                     "type": "TextBlock",
-                    "text": "Closest passages looked at (they do not answer the question):",
+                    "text": ui_text("closest", lang),
                     "isSubtle": True,
                     "wrap": True,
                     "size": "Small",
                 }
             )
             for source in shown.sources:
-                body += _source_items(source)
+                body += _source_items(source, lang)
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -134,7 +142,10 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
                 "title": title,
                 "data": {FEEDBACK_KEY: True, "interaction_id": interaction_id, "helpful": helpful},
             }
-            for title, helpful in (("Helpful", True), ("Not helpful", False))
+            for title, helpful in (
+                (ui_text("helpful_plain", lang), True),
+                (ui_text("not_helpful_plain", lang), False),
+            )
         ]
     return card
 
@@ -168,9 +179,8 @@ def build_agent(
             )
         except BoundaryError as exc:
             log.warning("teams question failed: %s", exc)
-            await context.send_activity(
-                MessageFactory.text(f"⚠️ The assistant is not available right now. {exc}")
-            )
+            shown_error = render_error(exc, question_language(question)).replace("**", "")
+            await context.send_activity(MessageFactory.text(shown_error))
             return
         shown = view(recorded.outcome, question_language(question))
         card = CardFactory.adaptive_card(outcome_card(shown, recorded.interaction_id))
@@ -180,9 +190,9 @@ def build_agent(
         try:
             assistant.feedback(str(value.get("interaction_id", "")), bool(value.get("helpful")), "")
         except LookupError:
-            await context.send_activity(MessageFactory.text("That answer is no longer on record."))
+            await context.send_activity(MessageFactory.text(ui_text("feedback_unknown")))
             return
-        await context.send_activity(MessageFactory.text("Thanks, your feedback was recorded."))
+        await context.send_activity(MessageFactory.text(ui_text("feedback_saved")))
 
     return agent
 

@@ -43,6 +43,8 @@ class OutcomeView:
     # An answer's shortest answering phrase (``Answer.short_answer``); None for a
     # refusal, or when the support judge did not run or gave none: show nothing then.
     short_answer: str | None = None
+    # The question's language ("en" or "zh"): renderers take their labels in it.
+    language: str = "en"
 
 
 def source_view(passage: Passage, number: int | None, quote_chars: int = 300) -> SourceView:
@@ -68,6 +70,7 @@ def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> Outc
                     source_view(c.passage, c.number, quote_chars) for c in outcome.citations
                 ),
                 short_answer=short_answer_of(outcome),
+                language=language,
             )
         case Refusal():
             shown = () if outcome.reason in PASSAGES_NOT_SHOWN else outcome.passages
@@ -77,4 +80,5 @@ def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> Outc
                 reason=outcome.reason,
                 label=reason_label(outcome.reason, language),
                 sources=tuple(source_view(p, None, quote_chars) for p in shown[:3]),
+                language=language,
             )

@@ -339,3 +339,37 @@ def test_one_app_serves_ui_api_and_corpus_files(admin: CorpusAdmin, audit: Audit
         assert opened.headers["content-disposition"].startswith("inline")
         assert client.get("/sources/../pyproject.toml").status_code == 404
         assert client.get("/sources/%2e%2e/%2e%2e/etc/passwd").status_code == 404
+
+
+def test_slack_and_teams_label_a_chinese_answer_in_chinese() -> None:
+    from chatbot.channels.slack_bot import fallback_text, outcome_blocks
+    from chatbot.channels.teams_bot import outcome_card
+    from chatbot.channels.view import view
+
+    passage = Passage(
+        chunk=make_chunk(0, "overview.pdf", 2, "金管局與數碼港於2024年8月推出沙盒。"),
+        fused_score=0.1,
+    )
+    answer = Answer(
+        text="沙盒於2024年8月推出。[1]",
+        citations=(Citation(1, passage),),
+        passages=(passage,),
+        model="scripted",
+        short_answer="2024年8月",
+    )
+    shown = view(answer, "zh")
+    slack = str(outcome_blocks(shown, "id-1"))
+    teams = str(outcome_card(shown, "id-1"))
+    for payload in (slack, teams):
+        assert "簡要答案" in payload and "來源" in payload and "第 2 頁" in payload
+        assert "有幫助" in payload
+        assert "In brief" not in payload and "Sources" not in payload and "p. 2" not in payload
+    refusal = Refusal(
+        reason=RefusalReason.NO_EVIDENCE,
+        message=refusal_message(RefusalReason.NO_EVIDENCE, "zh"),
+        passages=(passage,),
+    )
+    shown = view(refusal, "zh")
+    assert "未作答" in fallback_text(shown)
+    assert "曾查閱的最接近段落" in str(outcome_blocks(shown, None))
+    assert "未作答" in str(outcome_card(shown, None))
