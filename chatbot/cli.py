@@ -6,7 +6,9 @@ Examples::
     chatbot-ask --detail "Which banks took part?" "What is 2027 GDP growth?"
 
 It uses the configured LLM server (embedded or remote) but does not start the
-embedded one: run ``make run`` or ``chatbot-llm serve`` first.
+embedded one: run ``make run`` or ``chatbot-llm serve`` first. Every question
+is written to the audit trail (channel ``cli``, the shell user), like the
+other channels' questions.
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ from chatbot.settings import Settings
 def main(questions: tuple[str, ...], detail: bool, verbose: bool) -> None:
     """Answer QUESTIONS from the indexed corpus, or say why not."""
     configure_logging(1 if verbose else 0)
-    from chatbot.compose import build_pipeline
+    import getpass
+
+    from chatbot.channels.assistant import build_assistant
 
     try:
-        pipeline = build_pipeline(Settings())
+        assistant, _ = build_assistant(Settings())
         for question in questions:
-            outcome = pipeline.answer(question)
+            # Audited like every other channel (channel "cli", the shell user).
+            recorded = assistant.ask(question, channel="cli", user_id=getpass.getuser())
+            outcome = recorded.outcome
             click.echo(f"Q: {question}")
             match outcome:
                 case Answer():

@@ -373,3 +373,25 @@ def test_slack_and_teams_label_a_chinese_answer_in_chinese() -> None:
     assert "未作答" in fallback_text(shown)
     assert "曾查閱的最接近段落" in str(outcome_blocks(shown, None))
     assert "未作答" in str(outcome_card(shown, None))
+
+
+def test_chatbot_ask_is_audited_as_the_cli_channel(
+    audit: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    from click.testing import CliRunner
+
+    import chatbot.channels.assistant as assistant_module
+    from chatbot.cli import main as ask_main
+
+    assistant = assistant_with(audit, REPLY)
+    monkeypatch.setattr(assistant_module, "build_assistant", lambda _: (assistant, None))
+    result = CliRunner().invoke(ask_main, [IN_CORPUS, "Who won the 2022 FIFA World Cup?"])
+    assert result.exit_code == 0, result.output
+    assert "A: The Sandbox was launched in August 2024" in result.output
+    assert "REFUSED (out_of_scope)" in result.output or "REFUSED (" in result.output
+    rows = list(audit.interactions())
+    assert len(rows) == 2
+    assert {r.channel for r in rows} == {"cli"}
+    assert {r.user_id for r in rows} == {getpass.getuser()}
