@@ -10,12 +10,8 @@ import pytest
 
 from chatbot.audit import AuditStore
 from chatbot.channels.assistant import Assistant
+from tests.builders import pipeline_with
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_channels import pipeline_with
-
-IN_CORPUS = "When was the GenA.I. Sandbox launched?"
-IN_CORPUS_REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
-OFF_TOPIC = "Who won the 2022 FIFA World Cup?"
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,15 +13,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from chatbot.audit import AuditStore
-from chatbot.catalog import IndexStatus
 from chatbot.channels.api import create_app
 from chatbot.channels.assistant import Assistant
 from chatbot.errors import GeneratorTimeoutError
-from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
-from tests.unit.test_channels import EMBEDDER_FAILURE, FailingEmbedder
-from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
-
-STATUS = IndexStatus(3, 12, 40, datetime(2025, 1, 1, tzinfo=UTC), "hash-256")
+from tests.builders import (
+    EMBEDDER_FAILURE,
+    IN_CORPUS,
+    IN_CORPUS_REPLY,
+    OFF_TOPIC,
+    RERANKER_FAILURE,
+    STATUS,
+    FailingEmbedder,
+    FailingReranker,
+)
 
 
 def app_for(assistant: Assistant) -> FastAPI:

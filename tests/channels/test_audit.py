@@ -19,10 +19,16 @@ from chatbot.domain import Answer
 from chatbot.errors import GeneratorUnavailableError, RerankerError
 from chatbot.pipeline import Pipeline
 from chatbot.settings import GateSettings, RetrievalSettings
-from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
+from tests.builders import (
+    IN_CORPUS,
+    IN_CORPUS_REPLY,
+    OFF_TOPIC,
+    RERANKER_FAILURE,
+    FailingReranker,
+    ScriptedReranker,
+    pipeline_with,
+)
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_channels import pipeline_with
-from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker, ScriptedReranker
 
 
 def test_answer_is_recorded_with_citations_scores_and_evidence(

@@ -23,10 +23,8 @@ from chatbot.llm.server import EmbeddedServer
 from chatbot.llm.status import READY, LLMState, LLMStatus
 from chatbot.protocols import ChatMessage
 from chatbot.settings import EmbeddedLLMSettings
-from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
-from tests.channels.test_api import STATUS
+from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, STATUS, pipeline_with
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_channels import pipeline_with
 
 STARTING = LLMStatus(LLMState.STARTING, elapsed_s=40.0, expected_s=300.0)
 FAILED = LLMStatus(LLMState.UNAVAILABLE, reason="the server exited with code 1")

@@ -34,8 +34,7 @@ from chatbot.channels.slack_bot import (
 )
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import SlackSettings
-from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
-from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
+from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, RERANKER_FAILURE, FailingReranker
 
 pytestmark = pytest.mark.real
 

@@ -23,8 +23,7 @@ from chatbot.channels.assistant import Assistant
 from chatbot.channels.teams_bot import FEEDBACK_KEY, build_teams_server
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import TeamsSettings
-from tests.channels.conftest import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC
-from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
+from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, RERANKER_FAILURE, FailingReranker
 
 pytestmark = pytest.mark.real
 

@@ -9,8 +9,8 @@ import pytest
 from chatbot.answerability import Calibration
 from eval.calibrate import NoGenerator, Row, collect, fit, read_rows, write_rows
 from eval.items import ANSWERABLE, UNANSWERABLE, EvalItem, EvalSet
+from tests.builders import TEXTS, pipeline_over
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS, pipeline_over
 
 
 def item(n: int, question: str, answerable: bool, source: str = "") -> EvalItem:

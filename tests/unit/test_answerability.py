@@ -25,8 +25,8 @@ from chatbot.errors import ConfigurationError
 from chatbot.judge import SupportJudge
 from chatbot.pipeline import Pipeline
 from eval.loaders import article_split
+from tests.builders import TEXTS, pipeline_over
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS, pipeline_over
 
 
 def evidence(**values: object) -> Evidence:

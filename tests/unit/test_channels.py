@@ -6,7 +6,6 @@ and only indexed files inside the corpus folder can be opened."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,78 +14,35 @@ from fastapi.testclient import TestClient
 from chatbot.audit import AuditStore
 from chatbot.channels.admin import CorpusAdmin
 from chatbot.channels.admin_ui import report_markdown, status_markdown
-from chatbot.channels.assistant import Assistant
 from chatbot.channels.gradio_ui import chat_turn, give_feedback
 from chatbot.channels.i18n import text
 from chatbot.channels.render import reason_label, render_answer, render_outcome, render_refusal
 from chatbot.channels.view import view
 from chatbot.channels.web_app import create_web_app, source_url
 from chatbot.domain import Answer, Citation, Passage, Refusal, RefusalReason
-from chatbot.errors import EmbedderError, GeneratorUnavailableError
-from chatbot.judge import SupportJudge
+from chatbot.errors import GeneratorUnavailableError
 from chatbot.messages import refusal_message
-from chatbot.pipeline import Pipeline
-from chatbot.protocols import Embedder, Reranker
 from chatbot.settings import IngestSettings
 from ingest.sync import Ingestor
+from tests.builders import (
+    EMBEDDER_FAILURE,
+    IN_CORPUS,
+    IN_CORPUS_REPLY,
+    RERANKER_FAILURE,
+    TEXTS,
+    FailingEmbedder,
+    FailingReranker,
+    assistant_with,
+    make_chunk,
+)
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
-from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS, make_chunk, pipeline_over
-from tests.unit.test_reranking import RERANKER_FAILURE, FailingReranker
 
-IN_CORPUS = "When was the GenA.I. Sandbox launched?"
-REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
-
-
-EMBEDDER_FAILURE = EmbedderError("embedding failed on cuda: CUDA out of memory")
-
-
-class FailingEmbedder(HashEmbedder):
-    """A ``HashEmbedder`` whose every ``embed`` call fails the way a broken
-    sentence-transformers model does at question time."""
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        raise EMBEDDER_FAILURE
-
-
-def pipeline_with(
-    generator: ScriptedGenerator,
-    *,
-    short_answer: str | None = None,
-    reranker: Reranker | None = None,
-    embedder: Embedder | None = None,
-) -> Pipeline:
-    """The fake pipeline over ``TEXTS``. ``short_answer``: a support judge
-    (on the same scripted generator) answers with this span; ``reranker`` and
-    ``embedder`` replace the pipeline's own at question time."""
-    pipeline = pipeline_over(TEXTS, generator)
-    if short_answer is not None:
-        generator.json_replies.append({"answer": short_answer, "supported": True})
-        pipeline.judge = SupportJudge(generator)
-    if reranker is not None:
-        pipeline.reranker = reranker
-    if embedder is not None:
-        pipeline.embedder = embedder
-    return pipeline
+REPLY = IN_CORPUS_REPLY
 
 
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditStore:
     return AuditStore(tmp_path / "audit.sqlite3")
-
-
-def assistant_with(
-    audit: AuditStore | None,
-    *replies: object,
-    short_answer: str | None = None,
-    reranker: Reranker | None = None,
-    embedder: Embedder | None = None,
-) -> Assistant:
-    generator = ScriptedGenerator(*replies)  # type: ignore[arg-type]
-    pipeline = pipeline_with(
-        generator, short_answer=short_answer, reranker=reranker, embedder=embedder
-    )
-    return Assistant(pipeline, audit)
 
 
 def overview_passage() -> Passage:

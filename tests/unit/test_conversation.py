@@ -25,8 +25,8 @@ from chatbot.errors import GeneratorTimeoutError
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.protocols import ChatMessage
+from tests.builders import TEXTS, pipeline_over
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS, pipeline_over
 
 PHASE_TEXTS = [
     (

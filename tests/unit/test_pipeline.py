@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
-from chatbot.domain import Answer, Chunk, Refusal, RefusalReason
+from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.gate import assess, weak_evidence
 from chatbot.pipeline import Draft, Pipeline
@@ -14,58 +12,9 @@ from chatbot.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, sel
 from chatbot.protocols import Hit
 from chatbot.retrieval import fuse, retrieve
 from chatbot.settings import GateSettings, RetrievalSettings
+from tests.builders import TEXTS, make_chunk
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
-
-TEXTS = [
-    ("overview.pdf", 1, "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024."),
-    (
-        "overview.pdf",
-        2,
-        "The first cohort brought together 15 use cases from 10 banks, supported by 4 "
-        "technology partners, tested at Cyberport's AI Supercomputing Centre.",
-    ),
-    (
-        "guidance.pdf",
-        4,
-        "Every GenAI incident must be reported to the AI Governance Desk within 24 hours.",
-    ),
-    ("zh.md", None, "香港金融管理局與數碼港於2024年8月推出生成式人工智能沙盒。"),
-]
-
-
-def make_chunk(i: int, source: str, page: int | None, text: str) -> Chunk:
-    return Chunk(
-        id=f"c{i}",
-        text=text,
-        source=source,
-        title=source.split(".")[0].title(),
-        page=page,
-        section="",
-        language="zh" if source.startswith("zh") else "en",
-        content_hash=f"h{i}",
-        file_hash="f",
-        position=i,
-    )
-
-
-def pipeline_over(
-    rows: Sequence[tuple[str, int | None, str]], generator: ScriptedGenerator
-) -> Pipeline:
-    """A pipeline on fakes holding ``rows`` (source, page, text), with a gate
-    loose enough for the hash embedder's small similarities."""
-    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
-    chunks = [make_chunk(i, *row) for i, row in enumerate(rows)]
-    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
-    keywords.upsert(chunks)
-    return Pipeline(
-        embedder,
-        vectors,
-        keywords,
-        generator,
-        RetrievalSettings(),
-        GateSettings(min_dense_score=0.05),
-    )
 
 
 @pytest.fixture

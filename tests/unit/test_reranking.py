@@ -23,10 +23,10 @@ from chatbot.errors import BoundaryError, ConfigurationError, RerankerError
 from chatbot.protocols import Reranker
 from chatbot.retrieval import fuse, rerank, retrieve
 from chatbot.settings import RetrievalSettings, Settings
+from tests.builders import RERANKER_FAILURE, FailingReranker, ScriptedReranker, pipeline_over
+from tests.builders import TEXTS as PIPELINE_TEXTS
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
-from tests.unit.test_pipeline import TEXTS as PIPELINE_TEXTS
-from tests.unit.test_pipeline import pipeline_over
 
 SETTING = "CHATBOT_RETRIEVAL__RERANKER_MODEL"
 
@@ -48,40 +48,6 @@ def make_passages() -> list[Passage]:
         Passage(make_chunk(cid, text), fused_score=1.0 / (60 + rank))
         for rank, (cid, text) in enumerate(TEXTS.items(), start=1)
     ]
-
-
-class ScriptedReranker:
-    """Implements ``Reranker``: scores from a table by chunk id (0.0 if absent);
-    records every call as (question, ids)."""
-
-    def __init__(self, scores: dict[str, float]) -> None:
-        self.scores = scores
-        self.calls: list[tuple[str, list[str]]] = []
-
-    @property
-    def name(self) -> str:
-        return "scripted"
-
-    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
-        self.calls.append((question, [p.id for p in passages]))
-        scored = [replace(p, rerank_score=self.scores.get(p.id, 0.0)) for p in passages]
-        return sorted(scored, key=lambda p: -(p.rerank_score or 0.0))
-
-
-RERANKER_FAILURE = RerankerError(
-    "reranker /models/ce failed on device 'cuda' while scoring 4 passages: CUDA out of memory"
-)
-
-
-class FailingReranker:
-    """Implements ``Reranker``; every call fails like a broken cross-encoder."""
-
-    @property
-    def name(self) -> str:
-        return "failing"
-
-    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
-        raise RERANKER_FAILURE
 
 
 # -- the rerank step in retrieval ----------------------------------------------

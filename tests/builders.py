@@ -1,0 +1,156 @@
+"""Shared test builders: the fake pipeline over a few fixed passages, an
+assistant on it, and parts that fail the way real ones do. Test modules import
+these from here, never from each other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from chatbot.audit import AuditStore
+from chatbot.catalog import IndexStatus
+from chatbot.channels.assistant import Assistant
+from chatbot.domain import Chunk, Passage
+from chatbot.errors import EmbedderError, RerankerError
+from chatbot.judge import SupportJudge
+from chatbot.pipeline import Pipeline
+from chatbot.protocols import Embedder, Reranker
+from chatbot.settings import GateSettings, RetrievalSettings
+from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+from tests.fakes_llm import ScriptedGenerator
+
+IN_CORPUS = "When was the GenA.I. Sandbox launched?"
+IN_CORPUS_REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
+OFF_TOPIC = "Who won the 2022 FIFA World Cup?"
+STATUS = IndexStatus(3, 12, 40, datetime(2025, 1, 1, tzinfo=UTC), "hash-256")
+
+TEXTS = [
+    ("overview.pdf", 1, "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024."),
+    (
+        "overview.pdf",
+        2,
+        "The first cohort brought together 15 use cases from 10 banks, supported by 4 "
+        "technology partners, tested at Cyberport's AI Supercomputing Centre.",
+    ),
+    (
+        "guidance.pdf",
+        4,
+        "Every GenAI incident must be reported to the AI Governance Desk within 24 hours.",
+    ),
+    ("zh.md", None, "香港金融管理局與數碼港於2024年8月推出生成式人工智能沙盒。"),
+]
+
+
+def make_chunk(i: int, source: str, page: int | None, text: str) -> Chunk:
+    return Chunk(
+        id=f"c{i}",
+        text=text,
+        source=source,
+        title=source.split(".")[0].title(),
+        page=page,
+        section="",
+        language="zh" if source.startswith("zh") else "en",
+        content_hash=f"h{i}",
+        file_hash="f",
+        position=i,
+    )
+
+
+def pipeline_over(
+    rows: Sequence[tuple[str, int | None, str]], generator: ScriptedGenerator
+) -> Pipeline:
+    """A pipeline on fakes holding ``rows`` (source, page, text), with a gate
+    loose enough for the hash embedder's small similarities."""
+    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
+    chunks = [make_chunk(i, *row) for i, row in enumerate(rows)]
+    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    keywords.upsert(chunks)
+    return Pipeline(
+        embedder,
+        vectors,
+        keywords,
+        generator,
+        RetrievalSettings(),
+        GateSettings(min_dense_score=0.05),
+    )
+
+
+EMBEDDER_FAILURE = EmbedderError("embedding failed on cuda: CUDA out of memory")
+
+
+class FailingEmbedder(HashEmbedder):
+    """A ``HashEmbedder`` whose every ``embed`` call fails the way a broken
+    sentence-transformers model does at question time."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise EMBEDDER_FAILURE
+
+
+def pipeline_with(
+    generator: ScriptedGenerator,
+    *,
+    short_answer: str | None = None,
+    reranker: Reranker | None = None,
+    embedder: Embedder | None = None,
+) -> Pipeline:
+    """The fake pipeline over ``TEXTS``. ``short_answer``: a support judge
+    (on the same scripted generator) answers with this span; ``reranker`` and
+    ``embedder`` replace the pipeline's own at question time."""
+    pipeline = pipeline_over(TEXTS, generator)
+    if short_answer is not None:
+        generator.json_replies.append({"answer": short_answer, "supported": True})
+        pipeline.judge = SupportJudge(generator)
+    if reranker is not None:
+        pipeline.reranker = reranker
+    if embedder is not None:
+        pipeline.embedder = embedder
+    return pipeline
+
+
+def assistant_with(
+    audit: AuditStore | None,
+    *replies: object,
+    short_answer: str | None = None,
+    reranker: Reranker | None = None,
+    embedder: Embedder | None = None,
+) -> Assistant:
+    generator = ScriptedGenerator(*replies)  # type: ignore[arg-type]
+    pipeline = pipeline_with(
+        generator, short_answer=short_answer, reranker=reranker, embedder=embedder
+    )
+    return Assistant(pipeline, audit)
+
+
+class ScriptedReranker:
+    """Implements ``Reranker``: scores from a table by chunk id (0.0 if absent);
+    records every call as (question, ids)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.calls: list[tuple[str, list[str]]] = []
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        self.calls.append((question, [p.id for p in passages]))
+        scored = [replace(p, rerank_score=self.scores.get(p.id, 0.0)) for p in passages]
+        return sorted(scored, key=lambda p: -(p.rerank_score or 0.0))
+
+
+RERANKER_FAILURE = RerankerError(
+    "reranker /models/ce failed on device 'cuda' while scoring 4 passages: CUDA out of memory"
+)
+
+
+class FailingReranker:
+    """Implements ``Reranker``; every call fails like a broken cross-encoder."""
+
+    @property
+    def name(self) -> str:
+        return "failing"
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        raise RERANKER_FAILURE
