@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chatbot.domain import Answer, Outcome, Passage, Refusal
+from chatbot.errors import UnknownInteractionError
 from chatbot.settings import GateSettings, RetrievalSettings
 
 Channel = Literal["web", "slack", "teams", "api", "cli"]
@@ -79,10 +80,6 @@ CREATE INDEX IF NOT EXISTS feedback_interaction ON feedback (interaction_id);
 # Columns added after the first release; stores created earlier lack them and
 # get them (NULL for existing rows) when opened.
 _ADDED_COLUMNS = {"standalone_question": "TEXT", "short_answer": "TEXT"}
-
-
-class UnknownInteractionError(LookupError):
-    """Feedback named an interaction id the store does not hold (or no longer)."""
 
 
 def utc_now() -> datetime:

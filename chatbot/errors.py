@@ -6,6 +6,8 @@
     ├── ConfigurationError             a setting is missing or contradictory
     ├── IndexMissingError              no index yet: run ingestion first
     ├── IngestionError                 one file could not be read or indexed
+    ├── IngestionBusyError             a sync was asked for while another one runs
+    ├── UnknownInteractionError        feedback named an interaction the audit does not hold
     ├── EmbedderError                  the embedding model cannot be loaded or run
     ├── RerankerError                  the cross-encoder failed while scoring passages
     ├── ModelWeightsError              embedded LLM weights cannot be fetched or built
@@ -45,6 +47,15 @@ class IngestionError(BoundaryError):
         if hint:
             text += f" ({hint})"
         super().__init__(text)
+
+
+class IngestionBusyError(BoundaryError):
+    """A sync was asked for while another one is running."""
+
+
+class UnknownInteractionError(BoundaryError, LookupError):
+    """Feedback named an interaction id the audit store does not hold (or no
+    longer). Also a ``LookupError``, which the bots catch."""
 
 
 class EmbedderError(BoundaryError):

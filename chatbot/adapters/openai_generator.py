@@ -159,7 +159,7 @@ class OpenAIChatGenerator:
                 temperature=self._temperature,
                 seed=self._seed,
                 stream=True,
-                **({"extra_body": self._extra} if self._extra else {}),
+                extra_body=self._extra or None,
             )
             for event in stream:
                 if not event.choices:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from chatbot.errors import IngestionBusyError
 from ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 
 if TYPE_CHECKING:
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
     from ingest.sync import Ingestor, IngestReport, Progress
 
 log = logging.getLogger(__name__)
-
-
-class IngestionBusyError(RuntimeError):
-    """A sync was asked for while another one is running."""
 
 
 @dataclass(frozen=True, slots=True)

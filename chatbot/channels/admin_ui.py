@@ -16,12 +16,11 @@ import gradio as gr
 
 from chatbot.channels.admin import (
     CorpusAdmin,
-    IngestionBusyError,
     SavedUploads,
     supported_extensions,
 )
 from chatbot.channels.i18n import text
-from chatbot.errors import BoundaryError
+from chatbot.errors import BoundaryError, IngestionBusyError
 
 if TYPE_CHECKING:
     from chatbot.channels.assistant import Assistant

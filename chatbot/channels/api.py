@@ -28,7 +28,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.audit import UnknownInteractionError
 from chatbot.catalog import IndexStatus
 from chatbot.channels.assistant import Assistant, build_assistant
 from chatbot.channels.view import SourceView, view
@@ -38,6 +37,7 @@ from chatbot.errors import (
     GeneratorError,
     GeneratorStartingError,
     IndexMissingError,
+    UnknownInteractionError,
 )
 from chatbot.llm.status import READY, LLMStatus
 from chatbot.logs import configure_logging

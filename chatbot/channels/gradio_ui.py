@@ -25,7 +25,6 @@ from typing import Any
 
 import gradio as gr
 
-from chatbot.audit import UnknownInteractionError
 from chatbot.channels.admin import CorpusAdmin
 from chatbot.channels.admin_ui import build_admin_tab
 from chatbot.channels.assistant import Assistant, Recorded
@@ -39,7 +38,7 @@ from chatbot.channels.render import (
     render_understood,
 )
 from chatbot.domain import Answer
-from chatbot.errors import BoundaryError
+from chatbot.errors import BoundaryError, UnknownInteractionError
 from chatbot.llm.status import READY, LLMStatus
 from chatbot.prompts import question_language
 
