@@ -77,11 +77,11 @@ def main() -> int:
     settings = Settings()
     import uvicorn
 
-    from chatbot.audit import AuditStore
     from chatbot.channels.admin import CorpusAdmin
     from chatbot.channels.assistant import Assistant
     from chatbot.channels.web_app import create_web_app
     from chatbot.compose import (
+        build_audit,
         build_generator,
         build_pipeline,
         build_stores,
@@ -112,9 +112,7 @@ def main() -> int:
         # After the bulk work: answering embeds one question at a time.
         limit_answering_threads(settings)
         pipeline = build_pipeline(settings, stores=stores, generator=generator)
-        cfg = settings.audit
-        audit = AuditStore(cfg.path, cfg.retention_days) if cfg.enabled else None
-        assistant = Assistant(pipeline, audit)
+        assistant = Assistant(pipeline, build_audit(settings))
         admin = CorpusAdmin(ingestor, stores.keywords, settings.ingest.corpus_dir)
         app = create_web_app(
             assistant,

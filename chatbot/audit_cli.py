@@ -37,7 +37,9 @@ def _open_store() -> AuditStore:
             err=True,
         )
         sys.exit(2)
-    return AuditStore(cfg.path, cfg.retention_days)
+    from chatbot.compose import open_audit
+
+    return open_audit(cfg)
 
 
 def _rows(store: AuditStore, table: str, since: datetime | None) -> Iterable[dict[str, Any]]:

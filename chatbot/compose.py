@@ -19,15 +19,17 @@ from typing import TYPE_CHECKING
 
 from chatbot.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError
-from chatbot.settings import Settings
+from chatbot.settings import AuditSettings, Settings
 
 if TYPE_CHECKING:
     from chatbot.adapters.chroma_index import ChromaVectorIndex
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+    from chatbot.audit import AuditStore
+    from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex
     from chatbot.pipeline import Pipeline
-    from chatbot.protocols import Generator, Reranker
+    from chatbot.protocols import Embedder, Generator, Reranker
     from ingest.sync import Ingestor
 
 log = logging.getLogger(__name__)
@@ -104,11 +106,12 @@ def build_ingestor(settings: Settings) -> Ingestor:
 @dataclass
 class Stores:
     """The embedder and both indexes, built once and shared by ingestion and
-    answering in one process (the embedding model then loads only once)."""
+    answering in one process (the embedding model then loads only once).
+    Typed with the protocols, so the test fakes fit as well as the adapters."""
 
-    embedder: SentenceTransformerEmbedder
-    vectors: ChromaVectorIndex
-    keywords: SqliteKeywordIndex
+    embedder: Embedder
+    vectors: ClearableVectorIndex
+    keywords: CatalogKeywordIndex
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -165,6 +168,19 @@ def build_reranker(settings: Settings) -> Reranker | None:
     from chatbot.adapters.cross_encoder import CrossEncoderReranker
 
     return CrossEncoderReranker(model)
+
+
+def open_audit(cfg: AuditSettings) -> AuditStore:
+    """The audit store at ``cfg.path`` (created if missing), whether or not
+    recording is enabled: the audit CLI reads it either way."""
+    from chatbot.audit import AuditStore
+
+    return AuditStore(cfg.path, cfg.retention_days)
+
+
+def build_audit(settings: Settings) -> AuditStore | None:
+    """The audit store the channels record into, or None when auditing is off."""
+    return open_audit(settings.audit) if settings.audit.enabled else None
 
 
 def build_pipeline(

@@ -241,8 +241,7 @@ def build_corpus_index(
 
     vectors, keywords = _empty_indexes(settings, folder)
     scoped = index_settings(settings, folder)
-    # Stores is typed for the production embedder; any Embedder works at run time.
-    stores = Stores(embedder, vectors, keywords)  # type: ignore[arg-type]
+    stores = Stores(embedder, vectors, keywords)
     report = ingestor_for(stores, scoped).sync(corpus_dir)
     if report.failed:
         first = report.failed[0]

@@ -151,11 +151,9 @@ def build_assistant(settings: Settings) -> tuple[Assistant, Stores]:
     Uses the configured LLM server (embedded or remote) but does not start the
     embedded one: run ``make run`` or ``chatbot-llm serve`` first.
     """
-    from chatbot.compose import build_pipeline, build_stores, limit_answering_threads
+    from chatbot.compose import build_audit, build_pipeline, build_stores, limit_answering_threads
 
     limit_answering_threads(settings)
     stores = build_stores(settings)
     pipeline = build_pipeline(settings, stores=stores)
-    cfg = settings.audit
-    audit = AuditStore(cfg.path, cfg.retention_days) if cfg.enabled else None
-    return Assistant(pipeline, audit), stores
+    return Assistant(pipeline, build_audit(settings)), stores
