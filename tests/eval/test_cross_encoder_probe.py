@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from eval.cross_encoder_probe import _rows, main
 from eval.loaders import article_split
+from eval.probes.cross_encoder_probe import _rows, main
 
 
 def squad_file(tmp_path: Path) -> tuple[Path, set[str]]:

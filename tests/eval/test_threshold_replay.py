@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from eval.calibrate import Row, write_rows
-from eval.threshold_replay import main
+from eval.probes.threshold_replay import main
 
 
 def record(n: int, answerable: bool, p: float) -> dict[str, object]:

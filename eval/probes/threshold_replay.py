@@ -7,7 +7,7 @@ a question whose recorded P(answerable) is below the threshold counts as
 refused without an LLM call. Raising a threshold can only turn answers into
 refusals, so the replay is exact for those questions; nothing is re-asked.
 
-    .venv/bin/python -m eval.threshold_replay runs/squad2-test300-pipeline --language en
+    .venv/bin/python -m eval.probes.threshold_replay runs/squad2-test300-pipeline --language en
 """
 
 from __future__ import annotations

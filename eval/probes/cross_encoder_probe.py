@@ -11,7 +11,7 @@ held-out scores is printed per epoch. The test half is never read.
 It is a measurement, not a component: the pipeline uses the classifier only
 if this AUC is well above the gate's (0.61 on gate-passing questions).
 
-    .venv/bin/python -m eval.cross_encoder_probe --epochs 3
+    .venv/bin/python -m eval.probes.cross_encoder_probe --epochs 3
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Finished research probes: one-off measurements kept runnable, findings in eval/README.md."""
