@@ -27,17 +27,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from chatbot.answerability import (
-    FEATURES,
-    Calibration,
-    LogisticModel,
-    auc,
-    choose_threshold,
-    features,
-    fit_logistic,
-)
+from chatbot.answerability import FEATURES, Calibration, LogisticModel, features
 from chatbot.pipeline import Pipeline
 from chatbot.protocols import ChatMessage
+from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet
 from eval.loaders import DatasetError
 

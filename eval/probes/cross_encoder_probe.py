@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from chatbot.answerability import auc
+from eval.fitting import auc
 from eval.loaders import SQUAD2_PATH, load_squad2
 
 

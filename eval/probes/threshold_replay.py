@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from chatbot.answerability import FEATURES, choose_threshold, fit_logistic
+from chatbot.answerability import FEATURES
 from eval.calibrate import read_rows
+from eval.fitting import choose_threshold, fit_logistic
 from eval.runner import QUESTIONS_FILE, read_records
 
 

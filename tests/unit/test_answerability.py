@@ -14,16 +14,14 @@ from chatbot.answerability import (
     PACKAGED_CALIBRATION,
     Calibration,
     LogisticModel,
-    auc,
-    choose_threshold,
     features,
     find_calibration,
-    fit_logistic,
 )
 from chatbot.domain import Answer, Evidence, Refusal, RefusalReason
 from chatbot.errors import ConfigurationError
 from chatbot.judge import SupportJudge
 from chatbot.pipeline import Pipeline
+from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.loaders import article_split
 from tests.builders import TEXTS, pipeline_over
 from tests.fakes_llm import ScriptedGenerator
