@@ -21,7 +21,8 @@ from pathlib import Path
 import click
 
 from chatbot.domain import Chunk, Passage
-from chatbot.verify import quote_weak_sentences, verify
+from chatbot.quote import quote_weak_sentences
+from chatbot.verify import verify
 
 
 def pct(values: list[float], q: float) -> float:

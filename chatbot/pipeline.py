@@ -51,11 +51,12 @@ from chatbot.protocols import (
     Reranker,
     VectorIndex,
 )
+from chatbot.quote import quote_weak_sentences
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
 from chatbot.text import in_question_script
-from chatbot.verify import Verdict, quote_weak_sentences, verify
+from chatbot.verify import Verdict, verify
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ class Pipeline:
     ) -> Answer:
         """The checked answer as staff see it: sentences the passages back only
         loosely are shown in the passage's own words
-        (``verify.quote_weak_sentences``), and the text is in the question's
+        (``quote.quote_weak_sentences``), and the text is in the question's
         script while keeping the passages' own characters."""
         shown, span = found.shown, checked.span
         reference = _texts(shown)

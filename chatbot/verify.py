@@ -38,7 +38,6 @@ from chatbot.text import (
     ABBREVIATION_END_RE,
     CITATION_RE,
     FIGURE_RE,
-    STOPWORDS,
     content_terms,
     figures,
     fold_chinese_script,
@@ -164,7 +163,7 @@ def verify(
     for index, sentence in enumerate(sentences):
         own = per_sentence[index]
         if not own:  # borrow the next cited sentence's markers, else the last seen
-            lender = _lender(per_sentence, index)
+            lender = lender_of(per_sentence, index)
             assert lender is not None  # the answer has markers (checked above)
             own = per_sentence[lender]
             borrowed[index] = (lender, own)
@@ -176,9 +175,9 @@ def verify(
         # Small models often cite the neighbour of the passage they used. If one
         # given passage fully backs the sentence, point the citation there; the
         # claim is still checked, only its address is corrected.
-        better = _best_single_passage(sentence, passages, min_support)
+        better = best_single_passage(sentence, passages, min_support)
         if better is not None:
-            checked[index] = f"{_without_markers(sentence)} [{better}]"
+            checked[index] = f"{without_markers(sentence)} [{better}]"
             borrowed.pop(index, None)
             moved += 1
             continue
@@ -198,9 +197,9 @@ def verify(
             # keeps them, so that every remaining sentence stays cited.
             if index in checked and lender not in checked:
                 numbers_text = ", ".join(str(n) for n in dict.fromkeys(markers))
-                checked[index] = f"{_without_markers(checked[index])} [{numbers_text}]"
-    text = _joiner(answer).join(checked.values()) if moved or dropped else answer.strip()
-    citations = _citations(text, passages)
+                checked[index] = f"{without_markers(checked[index])} [{numbers_text}]"
+    text = joiner(answer).join(checked.values()) if moved or dropped else answer.strip()
+    citations = citations_for(text, passages)
     unstated = _unstated_premise(question, citations)
     if unstated:
         return Verdict(
@@ -234,12 +233,12 @@ def _unstated_premise(question: str, citations: Sequence[Citation]) -> list[str]
     return sorted(asked - stated)
 
 
-def _joiner(answer: str) -> str:
+def joiner(answer: str) -> str:
     """What goes between re-joined sentences: nothing in Chinese prose, a space otherwise."""
     return "" if is_cjk(answer) and not re.search(r"[A-Za-z]{3}", answer) else " "
 
 
-def _without_markers(sentence: str) -> str:
+def without_markers(sentence: str) -> str:
     return strip_citations(sentence).rstrip()
 
 
@@ -274,7 +273,7 @@ def _cite_uncited(answer: str, passages: Sequence[Passage], min_support: float) 
     out: list[str] = []
     added = 0
     for sentence in split_sentences(answer):
-        number = _best_single_passage(sentence, passages, floor)
+        number = best_single_passage(sentence, passages, floor)
         if number is None:
             out.append(sentence)
             continue
@@ -282,10 +281,10 @@ def _cite_uncited(answer: str, passages: Sequence[Passage], min_support: float) 
         added += 1
     if not added:
         return None
-    return _joiner(answer).join(out)
+    return joiner(answer).join(out)
 
 
-def _best_single_passage(
+def best_single_passage(
     sentence: str, passages: Sequence[Passage], min_support: float
 ) -> int | None:
     """1-based number of the given passage that best backs ``sentence`` on its
@@ -300,104 +299,7 @@ def _best_single_passage(
     return None if best is None else best[1]
 
 
-# A sentence the verifier accepted, but whose own words its passages back
-# less closely than this, is re-pointed or shown as the passage's sentence
-# instead (see ``quote_weak_sentences``). Chosen on the DRCD calibration half:
-# the answer sentences an independent reviewer's rule (60% of content words in
-# the cited passage) rejected had support 0.71 at most; 0.8 leaves a margin for
-# the two measures' different tokenisers (22 of the 78 sentences fall below it).
-QUOTE_BELOW = 0.8
-# A passage sentence much longer than this is not quoted: the answer would
-# become a wall of source text for the sake of one clause.
-QUOTE_MAX_CHARS = 400
-
-
-@dataclass(frozen=True, slots=True)
-class Quoted:
-    """``text`` with weakly backed sentences replaced by passage sentences."""
-
-    text: str
-    citations: tuple[Citation, ...]
-    quoted: int  # answer sentences replaced by a quotation
-    repointed: int = 0  # sentences whose marker moved to the passage that backs their words
-
-
-def quote_weak_sentences(
-    text: str,
-    passages: Sequence[Passage],
-    question: str = "",
-    short_answer: str | None = None,
-    below: float = QUOTE_BELOW,
-) -> Quoted:
-    """Replace each sentence of a verified answer whose wording its cited
-    passages back only loosely (support under ``below``) by the sentence of
-    those passages that carries its new information, cited to that passage.
-
-    Small models restate the question around the answer ("Alan Turing is
-    attributed to the Turing machine"): the new part is in the passage, the
-    restatement is in the model's words, not the document's, and a reader
-    cannot check it against the source. The passage's own sentence says the
-    same thing in words the source vouches for. A candidate must hold every
-    figure of the sentence and every one of its new terms (those the question
-    lacks) that the cited passages hold; when the judge extracted a short
-    answer, the sentence containing it is preferred. Without such a
-    candidate the sentence stays as it was.
-
-    Before quoting, a sentence that another shown passage backs at ``below``
-    or more keeps its words and has its marker moved there: the model cited
-    the neighbour of the passage it used."""
-    sentences = split_sentences(text)
-    per_sentence = [cited_numbers(s) for s in sentences]
-    asked = {stem(t) for t in content_terms(fold_chinese_script(question))}
-    asked_figures = frozenset(figures(question))
-    span = fold_chinese_script(short_answer or "").strip().lower()
-    out: list[str] = []
-    quotations: list[str] = []
-    quoted = repointed = 0
-    for index, sentence in enumerate(sentences):
-        lender = index if per_sentence[index] else _lender(per_sentence, index)
-        own = [] if lender is None else per_sentence[lender]
-        valid = [n for n in dict.fromkeys(own) if 1 <= n <= len(passages)]
-        cited = [passages[n - 1] for n in valid]
-        share, _ = support(sentence, cited) if cited else (1.0, [])
-        replacement = None
-        if share < below:
-            # Cited to the wrong neighbour: another shown passage backs the
-            # model's own words that closely. Point there and keep them.
-            better = _best_single_passage(sentence, passages, below)
-            if better is not None:
-                out.append(f"{_without_markers(sentence)} [{better}]")
-                repointed += 1
-                continue
-            replacement = _quotation(sentence, valid, passages, asked, span, asked_figures)
-        if replacement is None:
-            out.append(sentence)
-            continue
-        quoted += 1
-        if replacement not in out:  # two sentences may come down to one quotation
-            out.append(replacement)
-            quotations.append(_without_markers(replacement))
-    if not quoted and not repointed:
-        return Quoted(text, _citations(text, passages), 0)
-    # A sentence the model copied from the passage may now sit inside a
-    # quotation too: say it once.
-    kept = [
-        s
-        for s in out
-        if _without_markers(s) in quotations
-        or not any(_without_markers(s).rstrip("。.") in q for q in quotations)
-    ]
-    joined = _joiner(text).join(kept)
-    return Quoted(joined, _citations(joined, passages), quoted, repointed)
-
-
-def passage_sentences(text: str) -> list[str]:
-    """Sentences of a passage; a blank line also ends one, so that a heading
-    is never quoted as the start of the sentence under it."""
-    return [s for block in re.split(r"\n\s*\n", text) for s in split_sentences(block)]
-
-
-def _lender(per_sentence: Sequence[list[int]], index: int) -> int | None:
+def lender_of(per_sentence: Sequence[list[int]], index: int) -> int | None:
     """The sentence whose markers an uncited sentence ``index`` borrows: the
     next cited one, else the last cited one before it; None when none is."""
     later = [i for i in range(index + 1, len(per_sentence)) if per_sentence[i]]
@@ -405,57 +307,6 @@ def _lender(per_sentence: Sequence[list[int]], index: int) -> int | None:
     return later[0] if later else (earlier[-1] if earlier else None)
 
 
-def _citations(text: str, passages: Sequence[Passage]) -> tuple[Citation, ...]:
+def citations_for(text: str, passages: Sequence[Passage]) -> tuple[Citation, ...]:
     numbers = [n for n in cited_numbers(text) if 1 <= n <= len(passages)]
     return tuple(Citation(n, passages[n - 1]) for n in dict.fromkeys(numbers))
-
-
-def _straddles_particle(term: str) -> bool:
-    """A Chinese bigram with a particle in it ("西在" of "巴西在"), which mostly
-    straddles a word boundary: whether a passage sentence has it says little
-    about whether it carries the same fact, so a quotation need not hold it."""
-    return len(term) == 2 and is_cjk(term) and any(ch in STOPWORDS for ch in term)
-
-
-def _quotation(
-    sentence: str,
-    numbers: Sequence[int],
-    passages: Sequence[Passage],
-    asked: set[str],
-    span: str,
-    asked_figures: frozenset[str],
-) -> str | None:
-    """The cited passage sentence to show instead of ``sentence``, with its
-    marker, or None when no passage sentence carries what ``sentence`` adds."""
-    bare = fold_chinese_script(_CITATION_RE.sub(" ", sentence))
-    wanted = {stem(t) for t in content_terms(bare)}
-    new = wanted - asked
-    # Figures the question gave need not be repeated by the quotation.
-    wanted_figures = figures(bare) - asked_figures
-    in_evidence: set[str] = set()
-    for number in numbers:
-        evidence = fold_chinese_script(passages[number - 1].chunk.text)
-        in_evidence |= {stem(t) for t in terms(evidence)}
-    must = {t for t in new & in_evidence if not _straddles_particle(t)}
-    if not must and not wanted_figures and not span:
-        return None  # nothing the sentence adds is in the passages: leave it to the checks
-    best: tuple[tuple[int, int, int, int], str] | None = None
-    for number in numbers:
-        for candidate in passage_sentences(passages[number - 1].chunk.text):
-            if len(candidate) > QUOTE_MAX_CHARS:
-                continue
-            folded = fold_chinese_script(candidate)
-            have = {stem(t) for t in terms(folded)}
-            if not must <= have or not wanted_figures <= figures(folded):
-                continue
-            holds_span = 1 if span and span in folded.lower() else 0
-            if span and span in bare.lower() and not holds_span:
-                continue  # the answer's own short answer must survive the quotation
-            overlap = len(wanted & have)
-            rank = (holds_span, overlap, -len(candidate), -number)
-            if best is None or rank > best[0]:
-                flat = re.sub(r"\s*\n\s*", " ", _without_markers(candidate))
-                best = (rank, f"{flat} [{number}]")
-    if best is None or best[0][1] == 0:
-        return None
-    return best[1]

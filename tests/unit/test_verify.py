@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from chatbot.domain import Chunk, Passage, RefusalReason
+from chatbot.quote import quote_weak_sentences
 from chatbot.verify import (
     cited_numbers,
     is_model_refusal,
-    quote_weak_sentences,
     split_sentences,
     verify,
 )
