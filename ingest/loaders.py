@@ -1,13 +1,11 @@
 """Read corpus files into plain text blocks with their page and section.
 
-One loader per format, all returning a ``LoadedDocument``:
+One loader per format, all returning a ``LoadedDocument`` (``ingest.blocks``):
 
 - PDF (pypdf): one block per page, 1-based page numbers; heading-looking lines
   are noted so chunks can say which section they sit in.
-- Markdown: one block per heading section, with the heading path
-  ("Part > Section").
-- HTML (stdlib ``html.parser``): like Markdown, from ``h1``-``h6``; scripts and
-  styles dropped.
+- Markdown and HTML (``ingest.markup``): one block per heading section, with
+  the heading path ("Part > Section"); scripts and styles dropped.
 - Plain text: one block.
 
 A file that cannot be used raises ``IngestionError`` with the reason and what
@@ -21,13 +19,12 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 from chatbot.errors import IngestionError
 from chatbot.text import normalise_whitespace
+from ingest.blocks import SECTION_SEPARATOR, Block, LoadedDocument, plain_blocks
+from ingest.markup import load_html, load_markdown
 
 log = logging.getLogger(__name__)
 
@@ -36,32 +33,6 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 TEXT_SUFFIXES = frozenset({".txt"})
 SUPPORTED_SUFFIXES = PDF_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
-
-SECTION_SEPARATOR = " > "
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A run of text that chunks never cross (a PDF page, a Markdown section).
-
-    ``section`` is the heading path in force where the block starts;
-    ``headings`` lists (character offset, heading) for headings found inside
-    the block's text, so a chunk can take the last one at or before its start.
-    """
-
-    text: str
-    page: int | None = None
-    section: str = ""
-    headings: tuple[tuple[int, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedDocument:
-    source: str  # path relative to the corpus root, POSIX separators
-    title: str
-    file_hash: str  # sha256 of the bytes that were read
-    blocks: tuple[Block, ...]
-    pages: int = 0  # PDF page count; 0 for formats without pages
 
 
 def is_supported(path: Path) -> bool:
@@ -97,11 +68,11 @@ def load_document(path: Path, source: str, *, max_file_mb: float) -> LoadedDocum
         return LoadedDocument(source, title or stem, file_hash, blocks, pages)
     text = _decode(data, source)
     if suffix in MARKDOWN_SUFFIXES:
-        title, blocks = _load_markdown(text)
+        title, blocks = load_markdown(text)
     elif suffix in HTML_SUFFIXES:
-        title, blocks = _load_html(text)
+        title, blocks = load_html(text)
     else:
-        title, blocks = "", _plain_blocks(text)
+        title, blocks = "", plain_blocks(text)
     if not blocks:
         raise IngestionError(source, "the file has no text", "add content or remove the file")
     return LoadedDocument(source, title or stem, file_hash, blocks)
@@ -308,225 +279,12 @@ def _load_pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], int]:
     return title, tuple(blocks), len(raw_pages)
 
 
-# -- outlines: Markdown and HTML share the heading-path logic --------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Heading:
-    level: int
-    text: str
-
-
-def _sectioned_blocks(items: Iterable[_Heading | str]) -> tuple[str, tuple[Block, ...]]:
-    """Group text under its heading path; returns (title, blocks).
-
-    A document whose only level-1 heading comes first is taken to be titled by
-    it: the title is stored on every chunk already, so it is left out of the
-    section paths rather than repeated in each.
-    """
-    entries = list(items)
-    headings = [e for e in entries if isinstance(e, _Heading)]
-    title = headings[0].text if headings else ""
-    first_is_title = False
-    if headings and headings[0].level == 1:
-        before = entries[: entries.index(headings[0])]
-        first_is_title = not any(str(e).strip() for e in before) and (
-            sum(1 for h in headings if h.level == 1) == 1
-        )
-    stack: list[_Heading] = []
-    blocks: list[Block] = []
-    body: list[str] = []
-    current: _Heading | None = None
-
-    def flush() -> None:
-        text = normalise_whitespace("\n".join(body))
-        if text:
-            if current is not None and not (first_is_title and current is headings[0]):
-                text = normalise_whitespace(f"{current.text}\n\n{text}")
-            path = SECTION_SEPARATOR.join(
-                h.text for h in stack if not (first_is_title and h is headings[0])
-            )
-            blocks.append(Block(text=text, section=path))
-        body.clear()
-
-    for entry in entries:
-        if isinstance(entry, _Heading):
-            flush()
-            while stack and stack[-1].level >= entry.level:
-                stack.pop()
-            stack.append(entry)
-            current = entry
-        else:
-            body.append(entry)
-    flush()
-    return title, tuple(blocks)
-
-
-def _plain_blocks(text: str) -> tuple[Block, ...]:
-    cleaned = normalise_whitespace(text)
-    return (Block(text=cleaned),) if cleaned else ()
-
-
-# -- Markdown --------------------------------------------------------------
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_NOT_SETEXT_TEXT = re.compile(r"^(?:[-*+>|]|\d+[.)]|```|~~~)")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_CODE = re.compile(r"`([^`\n]+)`")
-_QUOTE = re.compile(r"^ {0,3}> ?")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)\n", re.S)
-
-
-def _inline_markdown(line: str) -> str:
-    # Keep link and image text, drop URLs and markup: noise for both indexes
-    # and for the passages shown to the model. Single '*'/'_' emphasis is left
-    # alone: too easily confused with identifiers and footnote marks.
-    line = _LINK.sub(r"\1", _IMAGE.sub(r"\1", line))
-    line = _CODE.sub(r"\1", _STRONG.sub(r"\2", line))
-    return _QUOTE.sub("", line)
-
-
-def _load_markdown(text: str) -> tuple[str, tuple[Block, ...]]:
-    text = _COMMENT.sub("", text.replace("\r\n", "\n"))
-    front_title = ""
-    match = _FRONT_MATTER.match(text)
-    if match:
-        for line in match.group(1).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() == "title":
-                front_title = value.strip().strip("'\"")
-        text = text[match.end() :]
-
-    items: list[_Heading | str] = []
-    fence: str | None = None
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        fence_match = _FENCE.match(line)
-        if fence_match:
-            marker = fence_match.group(1)
-            fence = None if fence == marker else (fence or marker)
-            continue
-        if fence is not None:
-            items.append(line)
-            continue
-        atx = _ATX.match(line)
-        if atx:
-            heading = _inline_markdown(atx.group(2)).strip()
-            if heading:
-                items.append(_Heading(len(atx.group(1)), heading))
-            continue
-        setext = _SETEXT.match(line)
-        if setext:
-            previous = lines[index - 1].strip() if index else ""
-            before = lines[index - 2].strip() if index >= 2 else ""
-            # "Title\n=====" when the line before is a one-line paragraph;
-            # otherwise a horizontal rule, which carries no text.
-            follows_text = bool(items) and isinstance(items[-1], str)
-            if follows_text and previous and not before and not _NOT_SETEXT_TEXT.match(previous):
-                items.pop()
-                level = 1 if setext.group(1).startswith("=") else 2
-                items.append(_Heading(level, _inline_markdown(previous)))
-            continue
-        items.append(_inline_markdown(line))
-    title, blocks = _sectioned_blocks(items)
-    return front_title or title, blocks
-
-
-# -- HTML ------------------------------------------------------------------
-
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
-# Paragraph-like elements are separated by a blank line, line-like ones start
-# a new line; table cells are separated by a space.
-_PARAGRAPH_TAGS = frozenset(
-    {
-        "p", "div", "section", "article", "main", "header", "footer", "aside", "nav",
-        "ul", "ol", "dl", "table", "blockquote", "pre", "figure", "form", "address",
-        "details",
-    }
-)  # fmt: skip
-_LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "br", "hr", "figcaption", "summary"})
-_CELL_TAGS = frozenset({"td", "th"})
-_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
-
-
-class _OutlineParser(HTMLParser):
-    """Collects headings and text; everything inside skipped tags is dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.items: list[_Heading | str] = []
-        self.title = ""
-        self._skip_depth = 0
-        self._in_title = False
-        self._heading_level: int | None = None
-        self._heading: list[str] = []
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in _SKIP_TAGS:
-            self._skip_depth += 1
-        elif tag in _HEADING_TAGS:
-            self._flush_text()
-            self._heading_level = _HEADING_TAGS[tag]
-            self._heading = []
-        elif tag in _PARAGRAPH_TAGS:
-            self._text.append("\n\n")
-        elif tag in _LINE_TAGS:
-            self._text.append("\n")
-        elif tag in _CELL_TAGS:
-            self._text.append(" ")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _LINE_TAGS:
-            self._text.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in _SKIP_TAGS:
-            self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag in _HEADING_TAGS and self._heading_level is not None:
-            heading = " ".join("".join(self._heading).split())
-            if heading:
-                self.items.append(_Heading(self._heading_level, heading))
-            self._heading_level = None
-        elif tag in _PARAGRAPH_TAGS:
-            self._text.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        elif self._skip_depth:
-            return
-        elif self._heading_level is not None:
-            self._heading.append(data)
-        else:
-            self._text.append(data)
-
-    def close(self) -> None:
-        super().close()
-        self._flush_text()
-
-    def _flush_text(self) -> None:
-        if self._text:
-            self.items.append("".join(self._text))
-            self._text = []
-
-
-def _load_html(text: str) -> tuple[str, tuple[Block, ...]]:
-    parser = _OutlineParser()
-    parser.feed(text)
-    parser.close()
-    first_h1 = next((h.text for h in parser.items if isinstance(h, _Heading) and h.level == 1), "")
-    _, blocks = _sectioned_blocks(parser.items)
-    title = " ".join(parser.title.split()) or first_h1
-    if not title:
-        title = next((h.text for h in parser.items if isinstance(h, _Heading)), "")
-    return title, blocks
+__all__ = [
+    "SECTION_SEPARATOR",
+    "SUPPORTED_SUFFIXES",
+    "Block",
+    "LoadedDocument",
+    "file_sha256",
+    "is_supported",
+    "load_document",
+]
