@@ -25,17 +25,15 @@ one already on the port is adopted, and start-up is then not timed).
 
 from __future__ import annotations
 
-import os
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import click
+from common import fresh_compile_caches, start_timed
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
 from chatbot.compose import (
@@ -84,30 +82,6 @@ class CountingGenerator:
         return self.inner.complete_json(  # type: ignore[attr-defined]
             messages, schema, name=name, max_tokens=max_tokens
         )
-
-
-@contextmanager
-def fresh_compile_caches() -> Iterator[None]:
-    """Point vLLM's and inductor's caches at an empty folder for the block."""
-    keys = ("VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE_DIR")
-    saved = {key: os.environ.get(key) for key in keys}
-    with tempfile.TemporaryDirectory(prefix="boundary-bench-caches-") as folder:
-        os.environ["VLLM_CACHE_ROOT"] = os.path.join(folder, "vllm")
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(folder, "inductor")
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-
-def timed_start(server: EmbeddedServer) -> float:
-    started = time.monotonic()
-    server.start()
-    return time.monotonic() - started
 
 
 def naive_answer(pipeline: Pipeline, generator: Generator, question: str) -> float:
@@ -164,10 +138,10 @@ def main(limit: int, startup: bool) -> None:
         click.echo(f"serving: {server.describe()}")
         if startup and not healthy(server.root_url):
             with fresh_compile_caches():
-                cold_s = timed_start(server)
+                cold_s = start_timed(server)
                 server.stop()
                 server = EmbeddedServer(settings.embedded, cpu=features)
-                warm_s = timed_start(server)
+                warm_s = start_timed(server)
         else:
             server.start()
     try:

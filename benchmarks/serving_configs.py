@@ -18,16 +18,12 @@ Needs the model folder (`chatbot-llm build`) and nothing on port 8019.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
+from common import fresh_compile_caches, start_timed
 
 from chatbot.llm.cpu import detect
 from chatbot.llm.server import SERVED_NAME, EmbeddedServer
@@ -62,26 +58,6 @@ class Measured:
     tokens_per_s: float
 
 
-@contextmanager
-def environment(changes: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def start_timed(server: EmbeddedServer) -> float:
-    started = time.monotonic()
-    server.start()
-    return time.monotonic() - started
-
-
 def measure(
     name: str, warm: bool, rounds: int, extra_env: dict[str, str], model: str | None
 ) -> Measured:
@@ -91,26 +67,19 @@ def measure(
     # Its own port: a server already healthy on the usual one would be adopted
     # instead of started, and nothing would be measured.
     settings = settings.model_copy(update={"startup_timeout_s": 1800.0, "port": BENCH_PORT})
-    with tempfile.TemporaryDirectory(prefix="vllm-bench-") as caches:
-        env = {
-            "VLLM_CACHE_ROOT": os.path.join(caches, "vllm"),
-            "TORCHINDUCTOR_CACHE_DIR": os.path.join(caches, "inductor"),
-            **CONFIG_ENV.get(name, {}),
-            **extra_env,
-        }
-        with environment(env):
-            server = EmbeddedServer(settings)
-            click.echo(f"[{name}] {server.describe()}", err=True)
-            try:
-                cold = start_timed(server)
-                warm_s: float | None = None
-                if warm:
-                    server.stop()
-                    server = EmbeddedServer(settings)
-                    warm_s = start_timed(server)
-                speed = measure_speed(server.base_url, SERVED_NAME, rounds=rounds)
-            finally:
+    with fresh_compile_caches({**CONFIG_ENV.get(name, {}), **extra_env}):
+        server = EmbeddedServer(settings)
+        click.echo(f"[{name}] {server.describe()}", err=True)
+        try:
+            cold = start_timed(server)
+            warm_s: float | None = None
+            if warm:
                 server.stop()
+                server = EmbeddedServer(settings)
+                warm_s = start_timed(server)
+            speed = measure_speed(server.base_url, SERVED_NAME, rounds=rounds)
+        finally:
+            server.stop()
     return Measured(name, cold, warm_s, speed.ttft_s, speed.tokens_per_s)
 
 
