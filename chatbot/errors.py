@@ -10,6 +10,7 @@
     ├── UnknownInteractionError        feedback named an interaction the audit does not hold
     ├── EmbedderError                  the embedding model cannot be loaded or run
     ├── RerankerError                  the cross-encoder failed while scoring passages
+    ├── ReaderError                    the answerability reader's weights are missing or broken
     ├── ModelWeightsError              embedded LLM weights cannot be fetched or built
     └── GeneratorError                 the LLM failed to produce a usable reply
         ├── GeneratorUnavailableError  server down or refusing connections
@@ -66,6 +67,10 @@ class RerankerError(BoundaryError):
     """The reranker could not score a question's passages (a fault at question
     time; a model folder that cannot be found or loaded is a
     ``ConfigurationError``)."""
+
+
+class ReaderError(BoundaryError):
+    """The answerability reader cannot be loaded (missing or corrupt weights) or run."""
 
 
 class ModelWeightsError(BoundaryError):
