@@ -1,0 +1,527 @@
+"""``chatbot-train-reader``: rebuild the answerability reader from pinned data.
+
+    chatbot-train-reader data       # SQuAD v1.1 train -> near-miss pairs (seeded)
+    chatbot-train-reader train      # fine-tune MiniLM on them (resumes)
+    chatbot-train-reader finetune   # continue on the SQuAD 2.0 calibration half
+    chatbot-train-reader calibrate  # fit P(answerable) on the calibration half
+    chatbot-train-reader evaluate   # closed-paragraph scores on a half
+    chatbot-train-reader install    # copy a run's weights into chatbot/reader/
+    chatbot-train-reader all        # every step above, in order
+
+Everything is written under ``--work`` (default ``runs/training/reader``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chatbot.logs import configure_logging
+
+log = logging.getLogger(__name__)
+DEFAULT_WORK = Path("runs") / "training" / "reader"
+
+
+def _pairs_path(work: Path, name: str) -> Path:
+    return work / f"{name}.jsonl"
+
+
+def _write_pairs(path: Path, pairs: list, counts: Counter, meta: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for pair in pairs:
+            handle.write(json.dumps(asdict(pair), ensure_ascii=False) + "\n")
+    meta = {**meta, "pairs": len(pairs), "kinds": dict(sorted(counts.items()))}
+    path.with_suffix(".meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _read_pairs(path: Path) -> list:
+    from eval.training.near_misses import Pair
+
+    if not path.is_file():
+        raise click.ClickException(f"{path} does not exist: run `chatbot-train-reader data` first")
+    with path.open(encoding="utf-8") as handle:
+        return [Pair(**json.loads(line)) for line in handle if line.strip()]
+
+
+@click.group()
+@click.option(
+    "--work",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_WORK,
+    show_default=True,
+    help="Folder for pairs, checkpoints, logs and weights.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def main(ctx: click.Context, work: Path, verbose: bool) -> None:
+    """Rebuild the answerability reader (see `chatbot-train-reader all --help`).
+
+    Example: chatbot-train-reader data --questions 20000 && chatbot-train-reader train
+    """
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
+    ctx.obj = work
+
+
+@main.command()
+@click.option(
+    "--questions",
+    default=20000,
+    show_default=True,
+    help="SQuAD v1.1 training questions to sample (each gives 2 pairs).",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.pass_obj
+def data(work: Path, questions: int, seed: int) -> None:
+    """Make the seeded near-miss training pairs from SQuAD v1.1 train.
+
+    Example: chatbot-train-reader data --questions 20000 --seed 0
+    """
+    from eval.loaders import SQUAD2_PATH
+    from eval.training import near_misses, squad_train
+
+    wheel = squad_train.fetch_wheel(work.parent / "wheels")
+    examples, articles = squad_train.load(wheel)
+    if SQUAD2_PATH.is_file():  # the evaluation articles must not be trained on
+        evaluated = {a["title"] for a in json.loads(SQUAD2_PATH.read_text())["data"]}
+        shared = evaluated & {a.title for a in articles}
+        if shared:
+            raise click.ClickException(f"training articles overlap the evaluation set: {shared}")
+    pairs, counts = near_misses.build(examples, articles, questions, seed)
+    meta = {
+        "source": f"{squad_train.WHEEL} ({squad_train.MEMBER}), sha256 {squad_train.WHEEL_SHA256}",
+        "questions": questions,
+        "seed": seed,
+        "articles": len({p.title for p in pairs}),
+    }
+    path = _pairs_path(work, "pairs")
+    _write_pairs(path, pairs, counts, meta)
+    click.echo(f"{len(pairs)} pairs -> {path}")
+    for kind, count in sorted(counts.items()):
+        click.echo(f"  {kind:16} {count:6}  {count / len(pairs):6.1%}")
+
+
+def _record_run(folder: Path, **facts: Any) -> None:
+    """``run.json``: what a run was trained on, how, where and for how long."""
+    import platform
+
+    from chatbot.llm.cpu import detect
+
+    facts = {
+        "run": folder.name,
+        "machine": detect().describe(),
+        "python": platform.python_version(),
+        **facts,
+    }
+    (folder / "run.json").write_text(
+        json.dumps(facts, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+
+
+def _runs_behind(work: Path, name: str) -> list[dict[str, Any]]:
+    """The run.json of ``name`` and of every run it started from, oldest first."""
+    chain: list[dict[str, Any]] = []
+    while name:
+        path = work / name / "run.json"
+        if not path.is_file():
+            break
+        facts = json.loads(path.read_text(encoding="utf-8"))
+        chain.insert(0, facts)
+        name = str(facts.get("started_from") or "")
+    return chain
+
+
+def _use_bf16(wanted: bool) -> bool:
+    from chatbot.llm.cpu import detect
+
+    return wanted and detect().cpu_class in ("amx", "avx512_bf16")
+
+
+@main.command()
+@click.option("--name", default="base", show_default=True, help="Run folder under --work.")
+@click.option("--epochs", default=1.0, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--learning-rate", default=5e-5, show_default=True)
+@click.option("--limit", default=0, help="Train on the first N pairs only (0: all).")
+@click.option("--seed", default=0, show_default=True)
+@click.pass_obj
+def train(
+    work: Path,
+    name: str,
+    epochs: float,
+    batch_size: int,
+    learning_rate: float,
+    limit: int,
+    seed: int,
+) -> None:
+    """Fine-tune the reader on the pairs from `data`; re-run to resume.
+
+    Example: chatbot-train-reader train --name base --epochs 1
+    """
+    from transformers import AutoTokenizer
+
+    from chatbot.adapters.st_embedder import resolve_model
+    from eval.training.trainer import TrainConfig, featurize
+    from eval.training.trainer import train as run_training
+
+    pairs = _read_pairs(_pairs_path(work, "pairs"))
+    if limit:
+        pairs = pairs[:limit]
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2")[0]))
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+    )
+    features, dropped = featurize(tokenizer, pairs, config.max_length)
+    click.echo(f"{len(features)} features ({dropped} answers cut off by truncation, dropped)")
+    import time
+
+    started = time.perf_counter()
+    weights = run_training(features, work / name, config, _use_bf16(config.bf16))
+    meta = json.loads(_pairs_path(work, "pairs").with_suffix(".meta.json").read_text())
+    _record_run(
+        work / name,
+        started_from="",
+        data=meta,
+        limit=limit,
+        features=len(features),
+        dropped=dropped,
+        config=asdict(config),
+        wall_s_last_session=round(time.perf_counter() - started, 1),
+    )
+    click.echo(f"weights -> {weights}")
+
+
+def _calibration_pairs(split: str, seed: int) -> list:
+    """SQuAD 2.0 pairs from one half: each question against its own paragraph
+    (the real adversarial unanswerables included), for the final fine-tune."""
+    import random
+
+    from eval.loaders import SQUAD2_PATH, load_squad2
+    from eval.training.near_misses import Pair
+
+    eval_set = load_squad2(SQUAD2_PATH, split=split)
+    texts = {c.id: c.text for c in eval_set.contexts}
+    pairs = []
+    for item in eval_set.items:
+        context = texts[item.context_ids[0]]
+        source = f"squad2-dev-{split}:{item.id}"
+        if not item.answerable:
+            pairs.append(Pair(item.question, context, None, -1, "squad2_unanswerable", source, ""))
+            continue
+        answer = item.answers[0]
+        start = context.find(answer)
+        if start >= 0:
+            pairs.append(Pair(item.question, context, answer, start, "answerable", source, ""))
+    random.Random(seed).shuffle(pairs)
+    return pairs
+
+
+@main.command()
+@click.option("--name", default="tuned", show_default=True, help="Run folder under --work.")
+@click.option("--start", default="base", show_default=True, help="Run whose weights to start from.")
+@click.option("--epochs", default=2.0, show_default=True)
+@click.option("--learning-rate", default=2e-5, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.pass_obj
+def finetune(
+    work: Path, name: str, start: str, epochs: float, learning_rate: float, seed: int
+) -> None:
+    """Continue training on the SQuAD 2.0 *calibration* half (never the test half).
+
+    Example: chatbot-train-reader finetune --start base --name tuned
+    """
+    from transformers import AutoTokenizer
+
+    from chatbot.adapters.reader import WEIGHTS_FILE
+    from chatbot.adapters.st_embedder import resolve_model
+    from eval.training.trainer import TrainConfig, featurize
+    from eval.training.trainer import train as run_training
+
+    initial = work / start / WEIGHTS_FILE
+    if not initial.is_file():
+        raise click.ClickException(f"{initial} does not exist: run `chatbot-train-reader train`")
+    pairs = _calibration_pairs("calibration", seed)
+    counts = Counter(p.kind for p in pairs)
+    _write_pairs(
+        _pairs_path(work, f"{name}-pairs"),
+        pairs,
+        counts,
+        {"source": "../shared/data/squad2 calibration half (own paragraphs)"},
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2")[0]))
+    config = TrainConfig(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+        init_from=str(initial),
+        warmup=0.1,
+        checkpoint_every=100,
+    )
+    features, dropped = featurize(tokenizer, pairs, config.max_length)
+    click.echo(f"{len(features)} calibration-half features ({dropped} dropped): {dict(counts)}")
+    import time
+
+    started = time.perf_counter()
+    weights = run_training(features, work / name, config, _use_bf16(config.bf16))
+    _record_run(
+        work / name,
+        started_from=start,
+        data={
+            "source": "../shared/data/squad2/squad2-dev-split.json, calibration half of the "
+            "articles (eval.loaders.article_split), each question with its own paragraph",
+            "kinds": dict(counts),
+        },
+        features=len(features),
+        dropped=dropped,
+        config=asdict(config),
+        wall_s_last_session=round(time.perf_counter() - started, 1),
+    )
+    click.echo(f"weights -> {weights}")
+
+
+def _retrieval_pipeline(eval_set: Any, index_cache: Path) -> Any:
+    from chatbot.compose import Stores, build_embedder, build_pipeline
+    from chatbot.settings import Settings
+    from eval.calibrate import NoGenerator
+    from eval.indexing import build_context_index
+
+    settings = Settings()
+    # the gate as the app runs it, without the reader under study
+    settings = settings.model_copy(
+        update={"reader": settings.reader.model_copy(update={"enabled": False})}
+    )
+    embedder = build_embedder(settings)
+    index = build_context_index(eval_set, settings, embedder, index_cache)
+    stores = Stores(embedder, index.vectors, index.keywords)
+    return build_pipeline(settings, stores=stores, generator=NoGenerator(), index_path=index.folder)
+
+
+def _provisional(folder: Path) -> Any:
+    """A reader over a run folder; writes a neutral reader.json if it has none."""
+    from chatbot.adapters.reader import CONFIG_FILE, TransformerReader, write_config
+    from chatbot.reading import Calibration
+
+    if not (folder / CONFIG_FILE).is_file():
+        write_config(folder, Calibration(), run=folder.name)
+    return TransformerReader(folder)
+
+
+@main.command()
+@click.option("--name", default="tuned", show_default=True, help="Run folder under --work.")
+@click.option(
+    "--recall",
+    default=0.92,
+    show_default=True,
+    help="Share of gate-passing answerable questions (answer shown) to keep.",
+)
+@click.option(
+    "--precision",
+    default=0.97,
+    show_default=True,
+    help="Above the confident threshold, this share must be answerable (judge skipped).",
+)
+@click.option(
+    "--index-cache",
+    type=click.Path(path_type=Path),
+    default=Path("runs/.index-cache"),
+    show_default=True,
+)
+@click.pass_obj
+def calibrate(work: Path, name: str, recall: float, precision: float, index_cache: Path) -> None:
+    """Fit P(answerable) and the two thresholds on the calibration half.
+
+    Example: chatbot-train-reader calibrate --name tuned --recall 0.92
+    """
+    from chatbot.adapters.reader import CONFIG_FILE, write_config
+    from chatbot.reading import Calibration
+    from eval.loaders import SQUAD2_PATH, load_squad2
+    from eval.training import evaluate as ev
+
+    folder = work / name
+    (folder / CONFIG_FILE).unlink(missing_ok=True)
+    reader = _provisional(folder)
+    eval_set = load_squad2(SQUAD2_PATH, split="calibration")
+    pipeline = _retrieval_pipeline(eval_set, index_cache)
+    scored, passage_rows, refused = ev.retrieved(reader, eval_set, pipeline, Calibration())
+    calibration = ev.fit_calibration(passage_rows)
+    rescored = [_rescore(r, calibration) for r in scored]
+    reject = ev.threshold_for_recall(rescored, recall)
+    confident = max(reject, ev.threshold_for_precision(rescored, precision))
+    fitted = {
+        "questions": len(eval_set.items),
+        "gate_refused": refused,
+        "gate_passed": len(scored),
+        "passage_rows": len(passage_rows),
+        "auc_holds": ev.aucs(rescored, "holds"),
+        "auc_answerable": ev.aucs(rescored, "answerable"),
+        "kept_holds": ev.share_at_least(rescored, reject, "holds", True),
+        "kept_unanswerable": ev.share_at_least(rescored, reject, "answerable", False),
+        "confident_share": ev.share_at_least(rescored, confident),
+    }
+    write_config(
+        folder,
+        calibration,
+        run=name,
+        started_from=_runs_behind(work, name)[0]["run"] if _runs_behind(work, name) else "",
+        training=_runs_behind(work, name),
+        thresholds={
+            "reject_below": reject,
+            "confident_above": confident,
+            "recall": recall,
+            "precision": precision,
+        },
+        fitted_on={"set": "squad2 calibration half (retrieved, gate-passing)", **fitted},
+    )
+    click.echo(
+        json.dumps(
+            {
+                "calibration": asdict(calibration),
+                "reject_below": reject,
+                "confident_above": confident,
+                **fitted,
+            },
+            indent=2,
+        )
+    )
+
+
+def _rescore(row: Any, calibration: Any) -> Any:
+    from dataclasses import replace
+
+    from chatbot.reading import PassageReading, Span
+
+    reading = PassageReading(Span(0, 0, row.margin, row.span), 0.0, row.logit)
+    return replace(row, probability=calibration.probability(reading))
+
+
+@main.command()
+@click.option("--name", default="tuned", show_default=True, help="Run folder under --work.")
+@click.option(
+    "--split", type=click.Choice(["calibration", "test"]), default="test", show_default=True
+)
+@click.option(
+    "--index-cache",
+    type=click.Path(path_type=Path),
+    default=Path("runs/.index-cache"),
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the scores as JSON here [default: <run>/evaluate-<split>.json].",
+)
+@click.pass_obj
+def evaluate(work: Path, name: str, split: str, index_cache: Path, out: Path | None) -> None:
+    """Closed-paragraph EM/F1/no-answer accuracy and retrieved-passage AUC on a half.
+
+    Example: chatbot-train-reader evaluate --name tuned --split test
+    """
+    from eval.loaders import SQUAD2_PATH, load_squad2
+    from eval.training import evaluate as ev
+
+    folder = work / name
+    reader = _provisional(folder)
+    info = reader.info
+    calibration = reader._load()[2]
+    threshold = float(info.get("thresholds", {}).get("reject_below", 0.5))
+    eval_set = load_squad2(SQUAD2_PATH, split=split)
+    closed = ev.closed(reader, eval_set, calibration)
+    pipeline = _retrieval_pipeline(eval_set, index_cache)
+    scored, _, refused = ev.retrieved(reader, eval_set, pipeline, calibration)
+    result = {
+        "run": name,
+        "split": split,
+        "threshold": threshold,
+        "closed": {"auc_answerable": ev.aucs(closed), **ev.squad_scores(closed, threshold)},
+        "retrieved": {
+            "gate_refused": refused,
+            "gate_passed": len(scored),
+            "auc_holds": ev.aucs(scored, "holds"),
+            "auc_answerable": ev.aucs(scored),
+            "kept_holds": ev.share_at_least(scored, threshold, "holds", True),
+            "kept_unanswerable": ev.share_at_least(scored, threshold, "answerable", False),
+        },
+    }
+    target = out or folder / f"evaluate-{split}.json"
+    target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    click.echo(json.dumps(result, indent=2))
+
+
+@main.command()
+@click.option("--name", default="tuned", show_default=True, help="Run folder under --work.")
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Destination [default: the packaged chatbot/reader/].",
+)
+@click.pass_obj
+def install(work: Path, name: str, target: Path | None) -> None:
+    """Copy a calibrated run's weights and reader.json into the package.
+
+    Example: chatbot-train-reader install --name tuned
+    """
+    import shutil
+
+    from chatbot.adapters.reader import (
+        CONFIG_FILE,
+        PACKAGED_READER,
+        WEIGHTS_FILE,
+        read_config,
+    )
+
+    folder = work / name
+    info = read_config(folder)  # checks the checksum
+    if "thresholds" not in info:
+        raise click.ClickException(
+            f"{folder} is not calibrated: run `chatbot-train-reader calibrate --name {name}` first"
+        )
+    destination = target or PACKAGED_READER
+    destination.mkdir(parents=True, exist_ok=True)
+    for file in (WEIGHTS_FILE, CONFIG_FILE):
+        shutil.copyfile(folder / file, destination / file)
+    for extra in sorted(folder.glob("evaluate-*.json")):
+        shutil.copyfile(extra, destination / extra.name)
+    for run in sorted({info.get("started_from", ""), name} - {""}):
+        log_file = work / run / "train.log"
+        if log_file.is_file():  # the training logs travel with the weights
+            shutil.copyfile(log_file, destination / f"train-{run}.log")
+    click.echo(f"installed {folder} -> {destination}")
+
+
+@main.command(name="all")
+@click.option("--questions", default=20000, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.pass_context
+def all_steps(ctx: click.Context, questions: int, seed: int) -> None:
+    """data, train, finetune, calibrate, evaluate (both halves) and install,
+    as the shipped reader was built. Resumes where a run was cut off.
+
+    Example: chatbot-train-reader all
+    """
+    work: Path = ctx.obj
+    if not _pairs_path(work, "pairs").is_file():
+        ctx.invoke(data, questions=questions, seed=seed)
+    from chatbot.adapters.reader import WEIGHTS_FILE
+
+    if not (work / "base" / WEIGHTS_FILE).is_file():
+        ctx.invoke(train, name="base", seed=seed)
+    if not (work / "tuned" / WEIGHTS_FILE).is_file():
+        ctx.invoke(finetune, name="tuned", start="base", seed=seed)
+    ctx.invoke(calibrate, name="tuned")
+    for split in ("calibration", "test"):
+        ctx.invoke(evaluate, name="tuned", split=split)
+    ctx.invoke(install, name="tuned")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
