@@ -138,6 +138,33 @@ def _runs_behind(work: Path, name: str) -> list[dict[str, Any]]:
     return chain
 
 
+def _fit(folder: Path, pairs: list, config: Any, started_from: str, data: dict) -> None:
+    """Tokenize ``pairs``, train into ``folder`` (resuming) and record the run."""
+    import time
+
+    from transformers import AutoTokenizer
+
+    from chatbot.adapters.st_embedder import resolve_model
+    from eval.training.trainer import featurize
+    from eval.training.trainer import train as run_training
+
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2")[0]))
+    features, dropped = featurize(tokenizer, pairs, config.max_length)
+    click.echo(f"{len(features)} features ({dropped} answers cut off by truncation, dropped)")
+    started = time.perf_counter()
+    weights = run_training(features, folder, config, _use_bf16(config.bf16))
+    _record_run(
+        folder,
+        started_from=started_from,
+        data=data,
+        features=len(features),
+        dropped=dropped,
+        config=asdict(config),
+        wall_s_last_session=round(time.perf_counter() - started, 1),
+    )
+    click.echo(f"weights -> {weights}")
+
+
 def _use_bf16(wanted: bool) -> bool:
     from chatbot.llm.cpu import detect
 
@@ -165,37 +192,16 @@ def train(
 
     Example: chatbot-train-reader train --name base --epochs 1
     """
-    from transformers import AutoTokenizer
-
-    from chatbot.adapters.st_embedder import resolve_model
-    from eval.training.trainer import TrainConfig, featurize
-    from eval.training.trainer import train as run_training
+    from eval.training.trainer import TrainConfig
 
     pairs = _read_pairs(_pairs_path(work, "pairs"))
     if limit:
         pairs = pairs[:limit]
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2")[0]))
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
     )
-    features, dropped = featurize(tokenizer, pairs, config.max_length)
-    click.echo(f"{len(features)} features ({dropped} answers cut off by truncation, dropped)")
-    import time
-
-    started = time.perf_counter()
-    weights = run_training(features, work / name, config, _use_bf16(config.bf16))
     meta = json.loads(_pairs_path(work, "pairs").with_suffix(".meta.json").read_text())
-    _record_run(
-        work / name,
-        started_from="",
-        data=meta,
-        limit=limit,
-        features=len(features),
-        dropped=dropped,
-        config=asdict(config),
-        wall_s_last_session=round(time.perf_counter() - started, 1),
-    )
-    click.echo(f"weights -> {weights}")
+    _fit(work / name, pairs, config, started_from="", data={**meta, "limit": limit})
 
 
 def _calibration_pairs(split: str, seed: int) -> list:
@@ -237,25 +243,19 @@ def finetune(
 
     Example: chatbot-train-reader finetune --start base --name tuned
     """
-    from transformers import AutoTokenizer
-
     from chatbot.adapters.reader import WEIGHTS_FILE
-    from chatbot.adapters.st_embedder import resolve_model
-    from eval.training.trainer import TrainConfig, featurize
-    from eval.training.trainer import train as run_training
+    from eval.training.trainer import TrainConfig
 
     initial = work / start / WEIGHTS_FILE
     if not initial.is_file():
         raise click.ClickException(f"{initial} does not exist: run `chatbot-train-reader train`")
     pairs = _calibration_pairs("calibration", seed)
     counts = Counter(p.kind for p in pairs)
-    _write_pairs(
-        _pairs_path(work, f"{name}-pairs"),
-        pairs,
-        counts,
-        {"source": "../shared/data/squad2 calibration half (own paragraphs)"},
+    source = (
+        "../shared/data/squad2/squad2-dev-split.json, calibration half of the articles "
+        "(eval.loaders.article_split), each question with its own paragraph"
     )
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2")[0]))
+    _write_pairs(_pairs_path(work, f"{name}-pairs"), pairs, counts, {"source": source})
     config = TrainConfig(
         epochs=epochs,
         learning_rate=learning_rate,
@@ -264,26 +264,13 @@ def finetune(
         warmup=0.1,
         checkpoint_every=100,
     )
-    features, dropped = featurize(tokenizer, pairs, config.max_length)
-    click.echo(f"{len(features)} calibration-half features ({dropped} dropped): {dict(counts)}")
-    import time
-
-    started = time.perf_counter()
-    weights = run_training(features, work / name, config, _use_bf16(config.bf16))
-    _record_run(
+    _fit(
         work / name,
+        pairs,
+        config,
         started_from=start,
-        data={
-            "source": "../shared/data/squad2/squad2-dev-split.json, calibration half of the "
-            "articles (eval.loaders.article_split), each question with its own paragraph",
-            "kinds": dict(counts),
-        },
-        features=len(features),
-        dropped=dropped,
-        config=asdict(config),
-        wall_s_last_session=round(time.perf_counter() - started, 1),
+        data={"source": source, "kinds": dict(counts)},
     )
-    click.echo(f"weights -> {weights}")
 
 
 def _retrieval_pipeline(eval_set: Any, index_cache: Path) -> Any:
