@@ -133,7 +133,8 @@ def combine(
     return Reading(
         p_answerable=probabilities[best],
         passage=passages[best],
-        span=span.text.strip() if span and span.text.strip() else None,
+        # a span of punctuation alone ("." at a sentence end) is no answer
+        span=span.text.strip() if span and any(c.isalnum() for c in span.text) else None,
         per_passage=probabilities,
         elapsed_s=elapsed_s,
     )

@@ -204,7 +204,24 @@ def train(
     _fit(work / name, pairs, config, started_from="", data={**meta, "limit": limit})
 
 
-def _calibration_pairs(split: str, seed: int) -> list:
+FOLDS = ("all", "a", "b")
+
+
+def _in_fold(eval_set: Any, fold: str) -> Any:
+    """``eval_set`` with only the questions of one fold of its articles: ``a``
+    the first half of the sorted titles, ``b`` the rest (to check whether a
+    fine-tune on some articles carries over to others)."""
+    from dataclasses import replace
+
+    if fold == "all":
+        return eval_set
+    titles = sorted({i.context_ids[0].split("/")[1] for i in eval_set.items})
+    chosen = set(titles[: len(titles) // 2] if fold == "a" else titles[len(titles) // 2 :])
+    items = tuple(i for i in eval_set.items if i.context_ids[0].split("/")[1] in chosen)
+    return replace(eval_set, items=items, name=f"{eval_set.name}-{fold}")
+
+
+def _calibration_pairs(split: str, seed: int, fold: str = "all") -> list:
     """SQuAD 2.0 pairs from one half: each question against its own paragraph
     (the real adversarial unanswerables included), for the final fine-tune."""
     import random
@@ -212,7 +229,7 @@ def _calibration_pairs(split: str, seed: int) -> list:
     from eval.loaders import SQUAD2_PATH, load_squad2
     from eval.training.near_misses import Pair
 
-    eval_set = load_squad2(SQUAD2_PATH, split=split)
+    eval_set = _in_fold(load_squad2(SQUAD2_PATH, split=split), fold)
     texts = {c.id: c.text for c in eval_set.contexts}
     pairs = []
     for item in eval_set.items:
@@ -235,9 +252,16 @@ def _calibration_pairs(split: str, seed: int) -> list:
 @click.option("--epochs", default=2.0, show_default=True)
 @click.option("--learning-rate", default=2e-5, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--fold",
+    type=click.Choice(FOLDS),
+    default="all",
+    show_default=True,
+    help="Fine-tune on one fold of the calibration articles only (a check).",
+)
 @click.pass_obj
 def finetune(
-    work: Path, name: str, start: str, epochs: float, learning_rate: float, seed: int
+    work: Path, name: str, start: str, epochs: float, learning_rate: float, seed: int, fold: str
 ) -> None:
     """Continue training on the SQuAD 2.0 *calibration* half (never the test half).
 
@@ -249,11 +273,11 @@ def finetune(
     initial = work / start / WEIGHTS_FILE
     if not initial.is_file():
         raise click.ClickException(f"{initial} does not exist: run `chatbot-train-reader train`")
-    pairs = _calibration_pairs("calibration", seed)
+    pairs = _calibration_pairs("calibration", seed, fold)
     counts = Counter(p.kind for p in pairs)
     source = (
         "../shared/data/squad2/squad2-dev-split.json, calibration half of the articles "
-        "(eval.loaders.article_split), each question with its own paragraph"
+        f"(eval.loaders.article_split), fold {fold}, each question with its own paragraph"
     )
     _write_pairs(_pairs_path(work, f"{name}-pairs"), pairs, counts, {"source": source})
     config = TrainConfig(
@@ -351,6 +375,7 @@ def calibrate(work: Path, name: str, recall: float, precision: float, index_cach
         "kept_holds": ev.share_at_least(rescored, reject, "holds", True),
         "kept_unanswerable": ev.share_at_least(rescored, reject, "answerable", False),
         "confident_share": ev.share_at_least(rescored, confident),
+        "trade_off": ev.trade_off(rescored),
     }
     write_config(
         folder,
@@ -405,8 +430,24 @@ def _rescore(row: Any, calibration: Any) -> Any:
     default=None,
     help="Write the scores as JSON here [default: <run>/evaluate-<split>.json].",
 )
+@click.option(
+    "--fold",
+    type=click.Choice(FOLDS),
+    default="all",
+    show_default=True,
+    help="Score one fold of the half's articles only.",
+)
+@click.option("--closed-only", is_flag=True, help="Skip the retrieved setting (faster).")
 @click.pass_obj
-def evaluate(work: Path, name: str, split: str, index_cache: Path, out: Path | None) -> None:
+def evaluate(
+    work: Path,
+    name: str,
+    split: str,
+    index_cache: Path,
+    out: Path | None,
+    fold: str,
+    closed_only: bool,
+) -> None:
     """Closed-paragraph EM/F1/no-answer accuracy and retrieved-passage AUC on a half.
 
     Example: chatbot-train-reader evaluate --name tuned --split test
@@ -419,25 +460,33 @@ def evaluate(work: Path, name: str, split: str, index_cache: Path, out: Path | N
     info = reader.info
     calibration = reader._load()[2]
     threshold = float(info.get("thresholds", {}).get("reject_below", 0.5))
-    eval_set = load_squad2(SQUAD2_PATH, split=split)
+    eval_set = _in_fold(load_squad2(SQUAD2_PATH, split=split), fold)
     closed = ev.closed(reader, eval_set, calibration)
-    pipeline = _retrieval_pipeline(eval_set, index_cache)
-    scored, _, refused = ev.retrieved(reader, eval_set, pipeline, calibration)
-    result = {
+    best = max((ev.squad_scores(closed, t / 20) for t in range(1, 20)), key=lambda r: r["f1"])
+    result: dict[str, Any] = {
         "run": name,
         "split": split,
+        "fold": fold,
         "threshold": threshold,
-        "closed": {"auc_answerable": ev.aucs(closed), **ev.squad_scores(closed, threshold)},
-        "retrieved": {
+        "closed": {
+            "auc_answerable": ev.aucs(closed),
+            **ev.squad_scores(closed, threshold),
+            "best_f1_over_thresholds": best,
+        },
+    }
+    if not closed_only:
+        pipeline = _retrieval_pipeline(eval_set, index_cache)
+        scored, _, refused = ev.retrieved(reader, eval_set, pipeline, calibration)
+        result["retrieved"] = {
             "gate_refused": refused,
             "gate_passed": len(scored),
             "auc_holds": ev.aucs(scored, "holds"),
             "auc_answerable": ev.aucs(scored),
             "kept_holds": ev.share_at_least(scored, threshold, "holds", True),
             "kept_unanswerable": ev.share_at_least(scored, threshold, "answerable", False),
-        },
-    }
-    target = out or folder / f"evaluate-{split}.json"
+        }
+    suffix = split if fold == "all" else f"{split}-{fold}"
+    target = out or folder / f"evaluate-{suffix}.json"
     target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     click.echo(json.dumps(result, indent=2))
 

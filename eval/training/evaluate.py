@@ -205,3 +205,24 @@ def share_at_least(
 ) -> float:
     chosen = [r for r in rows if label is None or bool(getattr(r, label)) is value]
     return sum(r.probability >= threshold for r in chosen) / max(1, len(chosen))
+
+
+def trade_off(rows: Sequence[Scored], label: str = "holds") -> list[dict[str, float]]:
+    """For thresholds 0.05..0.95: the share of questions at or above each, how
+    many of those are label 1 (precision), and how many label-1 questions
+    fall below it (what refusing there would cost)."""
+    table = []
+    positives = max(1, sum(bool(getattr(r, label)) for r in rows))
+    for step in range(1, 20):
+        threshold = step / 20
+        above = [r for r in rows if r.probability >= threshold]
+        good = sum(bool(getattr(r, label)) for r in above)
+        table.append(
+            {
+                "threshold": threshold,
+                "share_above": len(above) / max(1, len(rows)),
+                "precision_above": good / len(above) if above else float("nan"),
+                "label1_kept": good / positives,
+            }
+        )
+    return table
