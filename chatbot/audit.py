@@ -178,6 +178,7 @@ def interaction_from(
     """The audit row for ``outcome``; ``wall_s`` is the channel's own stopwatch."""
     timings = {
         "retrieve_s": outcome.timings.retrieve_s,
+        "read_s": outcome.timings.read_s,
         "generate_s": outcome.timings.generate_s,
         "verify_s": outcome.timings.verify_s,
         "condense_s": outcome.timings.condense_s,
@@ -190,6 +191,7 @@ def interaction_from(
             "coverage": outcome.evidence.coverage,
             "language": outcome.evidence.language,
             "missing": list(outcome.evidence.missing),
+            "reader": outcome.evidence.reader,
         }
     common: dict[str, Any] = {
         "id": str(uuid.uuid4()),

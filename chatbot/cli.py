@@ -55,6 +55,7 @@ def main(questions: tuple[str, ...], detail: bool, verbose: bool) -> None:
                 evidence = outcome.evidence.describe() if outcome.evidence else "-"
                 click.echo(
                     f"   evidence: {evidence}\n   timings: retrieve {t.retrieve_s:.3f}s "
+                    f"read {t.read_s:.3f}s "
                     f"generate {t.generate_s:.2f}s verify {t.verify_s:.3f}s"
                 )
             click.echo()

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from chatbot.audit import AuditStore
     from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex
     from chatbot.pipeline import Pipeline
-    from chatbot.protocols import Embedder, Generator, Reranker
+    from chatbot.protocols import Embedder, Generator, Reader, Reranker
+    from chatbot.reading import ReaderPolicy
     from ingest.sync import Ingestor
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,43 @@ def build_reranker(settings: Settings) -> Reranker | None:
     return CrossEncoderReranker(model)
 
 
+def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
+    """The trained answerability reader and its thresholds, or None when off.
+
+    The weights' files and checksum are checked now (a missing or corrupt file
+    fails at start-up with the fix in the message); the network loads on the
+    first question. Thresholds come from ``reader.json`` unless the settings
+    override them."""
+    cfg = settings.reader
+    if not cfg.enabled:
+        return None
+    from chatbot.adapters.reader import PACKAGED_READER, TransformerReader, read_config
+    from chatbot.reading import ReaderPolicy
+
+    folder = cfg.folder or PACKAGED_READER
+    info = read_config(folder)
+    shipped = info.get("thresholds", {})
+    try:
+        reject = (
+            cfg.reject_below if cfg.reject_below is not None else float(shipped["reject_below"])
+        )
+        confident = (
+            cfg.confident_above
+            if cfg.confident_above is not None
+            else float(shipped["confident_above"])
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{folder}/reader.json has no usable thresholds ({exc}): set "
+            "CHATBOT_READER__REJECT_BELOW and CHATBOT_READER__CONFIDENT_ABOVE, or run "
+            "`chatbot-train-reader calibrate`"
+        ) from exc
+    policy = ReaderPolicy(reject, max(reject, confident), frozenset(cfg.languages))
+    log.info("answerability reader: %s (reject below %.2f, judge skipped from %.2f)",
+             folder, policy.reject_below, policy.confident_above)
+    return TransformerReader(folder), policy
+
+
 def open_audit(cfg: AuditSettings) -> AuditStore:
     """The audit store at ``cfg.path`` (created if missing), whether or not
     recording is enabled: the audit CLI reads it either way."""
@@ -207,6 +245,7 @@ def build_pipeline(
             judge = SupportJudge(generator, mode=settings.gate.judge_mode)
         else:
             log.warning("the generator cannot make JSON calls; the support judge is off")
+    reader = build_reader(settings)
     return Pipeline(
         embedder=stores.embedder,
         vectors=stores.vectors,
@@ -218,6 +257,8 @@ def build_pipeline(
         calibration=load_calibration(settings, index_path),
         reranker=build_reranker(settings),
         judge=judge,
+        reader=reader[0] if reader else None,
+        reader_policy=reader[1] if reader else None,
     )
 
 

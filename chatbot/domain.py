@@ -111,17 +111,19 @@ class Timings:
     that did not run. Built by keyword only (``pipeline.Stopwatch`` fills it).
 
     ``condense_s`` is the follow-up rewrite (see ``chatbot.conversation``);
-    ``retrieve_s`` covers retrieval and the gate; ``verify_s`` the verifier
+    ``retrieve_s`` covers retrieval and the gate; ``read_s`` the answerability
+    reader; ``verify_s`` the verifier
     and the support judge."""
 
     condense_s: float = 0.0
     retrieve_s: float = 0.0
+    read_s: float = 0.0
     generate_s: float = 0.0
     verify_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        return self.condense_s + self.retrieve_s + self.generate_s + self.verify_s
+        return self.condense_s + self.retrieve_s + self.read_s + self.generate_s + self.verify_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +141,13 @@ class Evidence:
     dense_gap: float = 0.0  # best minus second-best dense similarity
     heaviest_missing: float = 0.0  # weight share of the most important missing unit
     answerability: float | None = None  # the calibrated model's P(answerable), if run
+    reader: float | None = None  # the trained reader's P(answerable), if it read them
 
     def describe(self) -> str:
         dense = "n/a" if self.best_dense is None else f"{self.best_dense:.3f}"
         model = "" if self.answerability is None else f" p_answerable={self.answerability:.2f}"
+        if self.reader is not None:
+            model += f" reader={self.reader:.2f}"
         return (
             f"best_dense={dense} coverage={self.coverage:.2f} "
             f"sentence_coverage={self.sentence_coverage:.2f}{model} "
@@ -164,8 +169,11 @@ class Answer:
     # answered; None when the question was asked without conversation history.
     standalone_question: str | None = None
     # The shortest phrase of the cited passages that answers the question, as
-    # extracted by the support judge (chatbot.judge); None when it did not run.
+    # given by the answerability reader (chatbot.reading) or extracted by the
+    # support judge (chatbot.judge); None when neither gave one.
     short_answer: str | None = None
+    # Whether the support judge's LLM call ran (the reader's confidence can spare it).
+    judge_called: bool = False
 
     def cited_passages(self) -> tuple[Passage, ...]:
         seen: dict[str, Passage] = {}
@@ -189,6 +197,9 @@ class RefusalReason(enum.StrEnum):
     # translation), personal investment or legal advice, role-play, or an
     # instruction to ignore the documents or rules (prompt injection)
     OUT_OF_SCOPE = "out_of_scope"
+    # the trained reader read the question against every shown passage and
+    # found that none of them answers it (before any LLM call)
+    NOT_IN_PASSAGES = "not_in_passages"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,13 @@ _REFUSALS: dict[RefusalReason, dict[str, str]] = {
         "zh": "我找到與這個主題相關的段落，但它們很可能沒有包含答案，因此不會猜測。"
         "請嘗試提出更具體的問題，或聯絡文件負責人。",
     },
+    RefusalReason.NOT_IN_PASSAGES: {
+        "en": "I read the passages closest to your question, and none of them answers it, "
+        "so I won't guess. They may cover a related point: check the sources below, or ask "
+        "a more specific question.",
+        "zh": "我已閱讀與你的問題最相關的段落，但沒有一段能回答它，因此不會猜測。"
+        "這些段落或涉及相關內容，請查看下列來源，或提出更具體的問題。",
+    },
     RefusalReason.OUT_OF_SCOPE: {
         "en": "I only answer questions from the bank's approved documents, so I can't take "
         "this kind of request (such as writing, translating, personal investment or legal "

@@ -1,4 +1,5 @@
-"""The answering pipeline: validate ▶ condense ▶ scope ▶ examine ▶ generate ▶ check ▶ present.
+"""The answering pipeline: validate ▶ condense ▶ scope ▶ examine ▶ read ▶ generate ▶ check ▶
+present.
 
 ``Pipeline.answer(question, history)`` returns ``Answer | Refusal``;
 ``Pipeline.stream`` yields ``Draft`` events while the model writes, then
@@ -14,12 +15,17 @@ exactly one outcome. The steps, each a method named after it:
 4. **examine**: retrieve (``chatbot.retrieval``) and gate, with no LLM call:
    fixed thresholds (``no_evidence``), then the calibrated answerability model
    (``weak_evidence``);
-5. **generate**: the numbered passages and the question go to the LLM, whose
+5. **read**: for languages it covers, the trained answerability reader
+   (``chatbot.reading``) reads the question against every shown passage; a
+   low P(answerable) is ``not_in_passages``, still with no LLM call;
+6. **generate**: the numbered passages and the question go to the LLM, whose
    text streams as drafts (unverified: channels must present them as such);
-6. **check**: the verifier (``chatbot.verify``) ties every sentence to a
-   passage it cites, and the support judge (``chatbot.judge``) asks whether
-   those passages state the answer and for the phrase that does;
-7. **present**: loosely worded sentences are shown in the passages' own
+7. **check**: the verifier (``chatbot.verify``) ties every sentence to a
+   passage it cites; then, unless the reader was confident and the answer
+   cites the passage holding its span and carries the span, the support judge
+   (``chatbot.judge``) asks whether those passages state the answer and for
+   the phrase that does;
+8. **present**: loosely worded sentences are shown in the passages' own
    words, in the question's script.
 
 A refusal is a normal result. Only faults raise, all of them
@@ -48,14 +54,16 @@ from chatbot.protocols import (
     Embedder,
     Generator,
     KeywordIndex,
+    Reader,
     Reranker,
     VectorIndex,
 )
 from chatbot.quote import quote_weak_sentences
+from chatbot.reading import ReaderPolicy, Reading
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
-from chatbot.text import in_question_script
+from chatbot.text import content_terms, in_question_script
 from chatbot.verify import Verdict, verify
 
 log = logging.getLogger(__name__)
@@ -105,6 +113,7 @@ class Checked:
 
     verdict: Verdict
     span: str | None
+    judged: bool = False  # the support judge's LLM call ran
 
 
 class Stopwatch:
@@ -139,6 +148,8 @@ class Pipeline:
         calibration: Calibration | None = None,
         reranker: Reranker | None = None,
         judge: SupportJudge | None = None,
+        reader: Reader | None = None,
+        reader_policy: ReaderPolicy | None = None,
     ) -> None:
         self.embedder = embedder
         self.vectors = vectors
@@ -150,6 +161,10 @@ class Pipeline:
         self.calibration = calibration
         self.reranker = reranker
         self.judge = judge
+        self.reader = reader
+        self.reader_policy = reader_policy
+        if reader is not None and reader_policy is None:
+            raise ValueError("a reader needs a ReaderPolicy (its thresholds)")
         # language -> (gate, calibration) it was derived from, and the result
         self._gates: dict[str, tuple[GateSettings, Calibration | None, GateSettings]] = {}
 
@@ -169,7 +184,8 @@ class Pipeline:
         """Drafts while the model writes, then exactly one outcome.
 
         The steps, in order: validate ▶ condense ▶ scope ▶ examine (retrieve
-        and gate) ▶ generate ▶ check (verify, judge) ▶ present (quote, script).
+        and gate) ▶ read ▶ generate ▶ check (verify, judge) ▶ present (quote,
+        script).
         Each step that can refuse returns a ``Rejection``; the first one ends
         the question."""
         language = question_language(question or "")
@@ -191,6 +207,11 @@ class Pipeline:
             rejected = Rejection(reason, f"{why}; {found.evidence.describe()}")
             yield self._refuse(asked, rejected, clock, found)
             return
+        with clock.step("read_s"):
+            found, reading, unread = self._read(asked, found)
+        if unread is not None:
+            yield self._refuse(asked, unread, clock, found)
+            return
         messages = build_messages(asked.query, found.shown)
         draft = ""
         with clock.step("generate_s"):
@@ -198,7 +219,7 @@ class Pipeline:
                 draft += delta
                 yield Draft(draft)
         with clock.step("verify_s"):
-            checked = self._check(asked, found.shown, messages, draft)
+            checked = self._check(asked, found.shown, messages, draft, reading)
         if isinstance(checked, Rejection):
             yield self._refuse(asked, checked, clock, found, llm_called=True)
             return
@@ -213,27 +234,63 @@ class Pipeline:
         # shows what a follow-up was understood as.
         return Asked(question, language, query, query if history else None)
 
+    def _read(
+        self, asked: Asked, found: Examination
+    ) -> tuple[Examination, Reading | None, Rejection | None]:
+        """The reader's verdict on the shown passages (where it covers the
+        question's language), recorded in the evidence; a Rejection when
+        P(answerable) is below the policy's threshold."""
+        policy = self.reader_policy
+        if self.reader is None or policy is None or not policy.applies(found.evidence.language):
+            return found, None, None
+        reading = self.reader.read(asked.query, found.shown)
+        found = replace(found, evidence=replace(found.evidence, reader=reading.p_answerable))
+        log.info("reader P(answerable)=%.3f span=%r", reading.p_answerable, reading.span)
+        if reading.p_answerable >= policy.reject_below:
+            return found, reading, None
+        why = (
+            f"the reader found no answer in the shown passages (P(answerable)="
+            f"{reading.p_answerable:.2f} below {policy.reject_below:.2f}; best span "
+            f"{reading.span!r}); {found.evidence.describe()}"
+        )
+        return found, reading, Rejection(RefusalReason.NOT_IN_PASSAGES, why)
+
     def _check(
-        self, asked: Asked, shown: Sequence[Passage], messages: Sequence[ChatMessage], draft: str
+        self,
+        asked: Asked,
+        shown: Sequence[Passage],
+        messages: Sequence[ChatMessage],
+        draft: str,
+        reading: Reading | None = None,
     ) -> Rejection | Checked:
         """Verify the draft sentence by sentence against the passages it cites
-        (``chatbot.verify``); then, with a judge, ask whether those passages
-        state the answer, and for the phrase that does."""
+        (``chatbot.verify``); then, unless a confident reading agrees with
+        the answer, ask the judge whether those passages state the answer, and
+        for the phrase that does."""
         verdict = verify(draft, shown, self.gate.min_support, asked.query)
         quoted = f"draft={draft[:300]!r}"
         if verdict.failure is not None:
             return Rejection(verdict.failure, f"{verdict.detail}; {quoted}")
-        if self.judge is None:
-            return Checked(verdict, None)
         cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
         cited_ids = {p.id for p in cited}
+        agreed = reading is not None and _agrees(reading, verdict.text, cited_ids)
+        policy = self.reader_policy
+        confident = (
+            reading is not None
+            and policy is not None
+            and (self.judge is None or reading.p_answerable >= policy.confident_above)
+        )
+        if agreed and confident and reading is not None:
+            return Checked(verdict, reading.span)
+        if self.judge is None:
+            return Checked(verdict, None)
         numbers = tuple(n for n, p in enumerate(shown, 1) if p.id in cited_ids)
         call = AnswerCall(messages, draft, numbers)
         judgement = self.judge.judge(asked.query, verdict.text, cited, answer_call=call)
         if not judgement.supported:
             detail = f"support judge: {judgement.detail}; {quoted}"
             return Rejection(RefusalReason.UNSUPPORTED, detail)
-        return Checked(verdict, judgement.short_answer)
+        return Checked(verdict, judgement.short_answer, judged=True)
 
     def _present(
         self, asked: Asked, found: Examination, checked: Checked, timings: Timings
@@ -261,6 +318,7 @@ class Pipeline:
             evidence=found.evidence,
             standalone_question=asked.standalone,
             short_answer=in_question_script(span, asked.query, reference) if span else None,
+            judge_called=checked.judged,
         )
 
     def _refuse(
@@ -363,6 +421,18 @@ class Pipeline:
             ),
             detail=f"question length {len(stripped)}",
         )
+
+
+def _agrees(reading: Reading, answer: str, cited_ids: set[str]) -> bool:
+    """The answer cites the passage holding the reader's span and carries at
+    least half of the span's content terms (all of them for a short span)."""
+    if reading.span is None or reading.passage is None or reading.passage.id not in cited_ids:
+        return False
+    wanted = set(content_terms(reading.span))
+    if not wanted:
+        return reading.span.lower() in answer.lower()
+    present = wanted & set(content_terms(answer))
+    return len(present) >= (len(wanted) if len(wanted) <= 2 else len(wanted) / 2)
 
 
 def _texts(passages: Sequence[Passage]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from chatbot.domain import Chunk, Passage
+from chatbot.reading import Reading
 
 
 class Embedder(Protocol):
@@ -74,6 +75,18 @@ class KeywordIndex(Protocol):
         """(number of chunks, {term: chunks containing it}) for IDF weighting.
 
         Terms are in the form ``chatbot.text.terms`` produces.
+        """
+        ...
+
+
+class Reader(Protocol):
+    def read(self, question: str, passages: Sequence[Passage]) -> Reading:
+        """Whether ``passages`` answer ``question``, and with which span.
+
+        ``p_answerable`` is in [0, 1] (higher: more likely that a passage
+        states the answer); ``per_passage`` has one probability per passage in
+        input order; ``span`` is a substring of ``passage``'s chunk text, or
+        None. No passages in: p_answerable 0 and no span.
         """
         ...
 

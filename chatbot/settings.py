@@ -212,6 +212,35 @@ class GateSettings(BaseModel):
     )
 
 
+class ReaderSettings(BaseModel):
+    enabled: bool = Field(
+        True,
+        description="Read English questions against the shown passages with the trained "
+        "answerability reader (chatbot/reader/) before any LLM call: a low P(answerable) "
+        "refuses (not_in_passages), a high one skips the support judge.",
+    )
+    folder: Path | None = Field(
+        None,
+        description="Folder holding reader.safetensors and reader.json [default: the "
+        "packaged chatbot/reader/].",
+    )
+    reject_below: float | None = Field(
+        None,
+        description="Refuse when P(answerable) is below this [default: the threshold "
+        "recorded in reader.json, chosen on the SQuAD 2.0 calibration half].",
+    )
+    confident_above: float | None = Field(
+        None,
+        description="Skip the support judge when P(answerable) is at least this and the "
+        "answer cites the passage holding the reader's span [default: from reader.json].",
+    )
+    languages: tuple[str, ...] = Field(
+        ("en",),
+        description="Question languages the reader applies to (the base model is "
+        "English-only; Chinese keeps the judge path).",
+    )
+
+
 class IngestSettings(BaseModel):
     corpus_dir: Path = Field(Path("corpus"), description="Folder that is ingested.")
     chunk_tokens: int = Field(220, description="Target chunk size in embedder tokens.")
@@ -310,6 +339,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     ui: UISettings = Field(default_factory=UISettings)
     max_question_chars: int = Field(2000, description="Longer questions are rejected.")

@@ -114,9 +114,11 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
                 "dense_gap": evidence.dense_gap,
                 "heaviest_missing": evidence.heaviest_missing,
                 "answerability": evidence.answerability,
+                "reader": evidence.reader,
             },
             "timings": {
                 "retrieve": timings.retrieve_s,
+                "read": timings.read_s,
                 "generate": timings.generate_s,
                 "verify": timings.verify_s,
                 "total": timings.total_s,
@@ -134,6 +136,7 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
             prediction: str | None = outcome.short_answer or full_answer
             record["answer"] = outcome.text
             record["short_answer"] = outcome.short_answer
+            record["judge_called"] = outcome.judge_called
             record["model"] = outcome.model
             record["citations"] = [[c.number, c.source, c.page] for c in outcome.citations]
             if outcome.citations:  # uncited answers (the baseline) have nothing to check

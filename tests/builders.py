@@ -16,6 +16,7 @@ from chatbot.errors import EmbedderError, RerankerError
 from chatbot.judge import SupportJudge
 from chatbot.pipeline import Pipeline
 from chatbot.protocols import Embedder, Reranker
+from chatbot.reading import ReaderPolicy, Reading
 from chatbot.settings import GateSettings, RetrievalSettings
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
@@ -154,3 +155,43 @@ class FailingReranker:
 
     def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
         raise RERANKER_FAILURE
+
+
+class ScriptedReader:
+    """Implements ``Reader``: every question gets ``probability``, with the
+    span found (if given) in the first shown passage that contains it. Records
+    the questions it read."""
+
+    def __init__(self, probability: float, span: str | None = None) -> None:
+        self.probability = probability
+        self.span = span
+        self.questions: list[str] = []
+
+    def read(self, question: str, passages: Sequence[Passage]) -> Reading:
+        self.questions.append(question)
+        holder = next((p for p in passages if self.span and self.span in p.chunk.text), None)
+        return Reading(
+            p_answerable=self.probability if passages else 0.0,
+            passage=holder or (passages[0] if passages else None),
+            span=self.span if holder else None,
+            per_passage=tuple(self.probability for _ in passages),
+        )
+
+
+def pipeline_reading(
+    generator: ScriptedGenerator,
+    reader: ScriptedReader,
+    *,
+    judge_reply: dict[str, object] | None = None,
+    reject_below: float = 0.3,
+    confident_above: float = 0.8,
+) -> Pipeline:
+    """The fake pipeline over ``TEXTS`` with ``reader`` after the gate and, when
+    ``judge_reply`` is given, a support judge answering with it."""
+    pipeline = pipeline_over(TEXTS, generator)
+    pipeline.reader = reader
+    pipeline.reader_policy = ReaderPolicy(reject_below, confident_above)
+    if judge_reply is not None:
+        generator.json_replies.append(judge_reply)
+        pipeline.judge = SupportJudge(generator)
+    return pipeline

@@ -76,6 +76,7 @@ class CitationOut(BaseModel):
 
 class TimingsOut(BaseModel):
     retrieve_s: float
+    read_s: float = Field(0.0, description="The answerability reader (0 when it did not run).")
     generate_s: float
     verify_s: float
     total_s: float
@@ -101,8 +102,8 @@ class RefusalOut(BaseModel):
     kind: Literal["refusal"] = "refusal"
     message: str = Field(description="Why no answer is given, in the question's language.")
     reason: str = Field(
-        description="Stable reason code: no_evidence, weak_evidence, model_declined, "
-        "no_valid_citation, unsupported, invalid_question or out_of_scope."
+        description="Stable reason code: no_evidence, weak_evidence, not_in_passages, "
+        "model_declined, no_valid_citation, unsupported, invalid_question or out_of_scope."
     )
     label: str = Field(description="The reason in words.")
     timings: TimingsOut
@@ -140,7 +141,11 @@ class ErrorOut(BaseModel):
 
 def _timings(t: Timings) -> TimingsOut:
     return TimingsOut(
-        retrieve_s=t.retrieve_s, generate_s=t.generate_s, verify_s=t.verify_s, total_s=t.total_s
+        retrieve_s=t.retrieve_s,
+        read_s=t.read_s,
+        generate_s=t.generate_s,
+        verify_s=t.verify_s,
+        total_s=t.total_s,
     )
 
 

@@ -29,6 +29,10 @@ _REASON_LABEL = {
     RefusalReason.UNSUPPORTED: ("Answer not supported by its sources", "答案未獲來源支持"),
     RefusalReason.INVALID_QUESTION: ("Not a question I can take", "無法處理此問題"),
     RefusalReason.WEAK_EVIDENCE: ("Evidence too weak to answer", "證據不足以作答"),
+    RefusalReason.NOT_IN_PASSAGES: (
+        "The passages found do not answer this",
+        "找到的段落未能回答此問題",
+    ),
     RefusalReason.OUT_OF_SCOPE: ("Not a question about the documents", "並非有關文件的提問"),
 }
 

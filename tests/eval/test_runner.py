@@ -42,7 +42,7 @@ def test_every_question_gets_one_record_with_its_outcome(tmp_path: Path) -> None
     assert {"fused", "dense", "keyword", "id", "text"} <= set(a1["passages"][0])
     assert a1["evidence"]["coverage"] == 0.9
     assert a1["timings"] == pytest.approx(
-        {"retrieve": 0.1, "generate": 2.0, "verify": 0.01, "total": 2.11}
+        {"retrieve": 0.1, "read": 0.0, "generate": 2.0, "verify": 0.01, "total": 2.11}
     )
     assert a1["scores"]["contains_gold"] is True and a1["scores"]["em"] == 0.0
     assert a1["grounding"]["grounded"] is True
