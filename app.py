@@ -89,7 +89,7 @@ def main() -> int:
         limit_answering_threads,
         llm_base_url,
     )
-    from chatbot.llm.readiness import ReadinessGenerator
+    from chatbot.llm.readiness import readiness_wrapped
     from chatbot.llm.server import SERVED_NAME, EmbeddedServer
     from chatbot.llm.status import READY, LLMStatus
     from chatbot.protocols import Generator
@@ -102,7 +102,7 @@ def main() -> int:
             server = EmbeddedServer(settings.embedded)
             threading.Thread(target=_start_llm, args=(server,), daemon=True).start()
             llm_status = server.status
-            generator = ReadinessGenerator(generator, server.status, SERVED_NAME)
+            generator = readiness_wrapped(generator, server.status, SERVED_NAME)
         stores = build_stores(settings)
         ingestor = ingestor_for(stores, settings)
         report = ingestor.sync(settings.ingest.corpus_dir)

@@ -18,10 +18,10 @@ from chatbot.channels.gradio_ui import chat_turn
 from chatbot.channels.render import render_error, render_llm_status
 from chatbot.errors import GeneratorStartingError, GeneratorUnavailableError
 from chatbot.llm.cpu import parse_cpuinfo
-from chatbot.llm.readiness import ReadinessGenerator
+from chatbot.llm.readiness import ReadinessGenerator, readiness_wrapped
 from chatbot.llm.server import EmbeddedServer
 from chatbot.llm.status import READY, LLMState, LLMStatus
-from chatbot.protocols import ChatMessage
+from chatbot.protocols import ChatMessage, JsonGenerator
 from chatbot.settings import EmbeddedLLMSettings
 from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, STATUS, pipeline_with
 from tests.fakes_llm import ScriptedGenerator
@@ -42,21 +42,37 @@ class Switch:
 
 def assistant_for(audit: AuditStore, status: Switch) -> tuple[Assistant, ScriptedGenerator]:
     scripted = ScriptedGenerator(IN_CORPUS_REPLY)
-    generator = ReadinessGenerator(scripted, status, "boundary-local")
+    generator = readiness_wrapped(scripted, status, "boundary-local")
     return Assistant(pipeline_with(generator), audit), scripted  # type: ignore[arg-type]
 
 
 def test_while_starting_the_generator_says_so_and_never_calls_the_server() -> None:
     scripted = ScriptedGenerator("never")
-    generator = ReadinessGenerator(scripted, lambda: STARTING, "boundary-local")
+    generator = readiness_wrapped(scripted, lambda: STARTING, "boundary-local")
     with pytest.raises(GeneratorStartingError) as raised:
         list(generator.stream([ChatMessage("user", "hi")]))
     assert raised.value.retry_after_s == pytest.approx(260.0)
     assert "still starting (about 260 s more)" in str(raised.value)
+    assert isinstance(generator, JsonGenerator)
     with pytest.raises(GeneratorStartingError):
         generator.complete_json([], {}, name="x", max_tokens=5)
     assert scripted.calls == [] and scripted.json_calls == []
     assert generator.model_name == "boundary-local"  # the real one needs /v1/models
+
+
+class StreamOnly:
+    """A generator that makes no JSON calls."""
+
+    model_name = "stream-only"
+
+    def stream(self, messages: object) -> object:
+        yield "ok"
+
+
+def test_json_calls_are_offered_only_when_the_wrapped_client_makes_them() -> None:
+    wrapped = readiness_wrapped(StreamOnly(), lambda: READY, "boundary-local")  # type: ignore[arg-type]
+    assert not isinstance(wrapped, JsonGenerator)
+    assert "".join(wrapped.stream([ChatMessage("user", "hi")])) == "ok"
 
 
 def test_a_failed_start_is_unavailable_with_its_reason() -> None:
