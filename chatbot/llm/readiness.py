@@ -60,8 +60,10 @@ class ReadinessJsonGenerator(ReadinessGenerator):
     """``ReadinessGenerator`` over a client that also makes JSON calls."""
 
     def __init__(
-        self, inner: JsonGenerator, status: Callable[[], LLMStatus], name_while_starting: str
+        self, inner: Generator, status: Callable[[], LLMStatus], name_while_starting: str
     ) -> None:
+        if not isinstance(inner, JsonGenerator):
+            raise TypeError("ReadinessJsonGenerator needs a client that makes JSON calls")
         super().__init__(inner, status, name_while_starting)
         self._json = inner
 
