@@ -30,7 +30,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import click
 from common import fresh_compile_caches, start_timed
@@ -52,6 +52,7 @@ from chatbot.prompts import build_messages
 from chatbot.protocols import ChatMessage, Generator
 from chatbot.scope import out_of_scope
 from chatbot.settings import Settings
+from eval.counting import CountingGenerator
 from eval.loaders import load_own_set
 
 
@@ -60,28 +61,6 @@ def pct(values: Sequence[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-class CountingGenerator:
-    """Passes through to ``inner`` and counts the calls (stream and JSON)."""
-
-    def __init__(self, inner: Generator) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    @property
-    def model_name(self) -> str:
-        return self.inner.model_name
-
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
-        self.calls += 1
-        yield from self.inner.stream(messages)
-
-    def complete_json(self, messages, schema, *, name, max_tokens):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return self.inner.complete_json(  # type: ignore[attr-defined]
-            messages, schema, name=name, max_tokens=max_tokens
-        )
 
 
 def naive_answer(pipeline: Pipeline, generator: Generator, question: str) -> float:
@@ -173,13 +152,13 @@ def main(limit: int, startup: bool) -> None:
         naive: list[float] = []
         calls_per_answer: list[int] = []
         for question in answerable:
-            before = generator.calls
+            before = generator.total
             started = time.perf_counter()
             outcome = pipeline.answer(question)
             elapsed = time.perf_counter() - started
             if isinstance(outcome, Answer):
                 cited.append(elapsed)
-                calls_per_answer.append(generator.calls - before)
+                calls_per_answer.append(generator.total - before)
             naive.append(naive_answer(pipeline, baseline, question))
             click.echo(
                 f"  {type(outcome).__name__:7s} {elapsed:6.2f}s  naive {naive[-1]:6.2f}s  "
