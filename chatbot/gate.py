@@ -19,13 +19,12 @@ harness for a bank's own corpus.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
 from chatbot.domain import Evidence, Passage
 from chatbot.protocols import KeywordIndex
 from chatbot.settings import GateSettings
-from chatbot.text import ABBREVIATION_END_RE, detect_language, evidence_units, stem, terms
+from chatbot.text import detect_language, evidence_units, passage_sentences, stem, terms
 
 
 def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[str, float]:
@@ -36,23 +35,6 @@ def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[s
         term: math.log(1.0 + (n - freqs.get(term, 0) + 0.5) / (freqs.get(term, 0) + 0.5))
         for term in question_terms
     }
-
-
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(\[\u3400-\u9fff])|(?<=[。！？；])")
-
-
-def sentences_of(text: str) -> list[str]:
-    """Rough sentence split, good enough to find the sentence that covers most:
-    ". " before a capital or digit ends one, "3.5" and "GenA.I. Sandbox" do not."""
-    sentences: list[str] = []
-    for part in (p.strip() for p in _SENTENCE_END_RE.split(text)):
-        if not part:
-            continue
-        if sentences and ABBREVIATION_END_RE.search(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {part}"
-        else:
-            sentences.append(part)
-    return sentences
 
 
 def assess(
@@ -89,7 +71,7 @@ def assess(
     )
     best_sentence, sentence_coverage = "", 0.0
     for passage in shown:
-        for sentence in sentences_of(passage.chunk.text):
+        for sentence in passage_sentences(passage.chunk.text):
             present = {stem(t) for t in terms(sentence)}
             share = sum(w for w, hit in zip(weights, covered_by(present), strict=True) if hit)
             if share / total > sentence_coverage:

@@ -19,6 +19,7 @@ from chatbot.domain import Citation, Passage
 from chatbot.text import (
     CITATION_RE,
     STOPWORDS,
+    answer_sentences,
     content_terms,
     figures,
     fold_chinese_script,
@@ -32,7 +33,6 @@ from chatbot.verify import (
     cited_numbers,
     joiner,
     lender_of,
-    split_sentences,
     support,
     without_markers,
 )
@@ -83,7 +83,7 @@ def quote_weak_sentences(
     Before quoting, a sentence that another shown passage backs at ``below``
     or more keeps its words and has its marker moved there: the model cited
     the neighbour of the passage it used."""
-    sentences = split_sentences(text)
+    sentences = answer_sentences(text)
     per_sentence = [cited_numbers(s) for s in sentences]
     asked = {stem(t) for t in content_terms(fold_chinese_script(question))}
     asked_figures = frozenset(figures(question))
@@ -131,7 +131,7 @@ def quote_weak_sentences(
 def passage_sentences(text: str) -> list[str]:
     """Sentences of a passage; a blank line also ends one, so that a heading
     is never quoted as the start of the sentence under it."""
-    return [s for block in re.split(r"\n\s*\n", text) for s in split_sentences(block)]
+    return [s for block in re.split(r"\n\s*\n", text) for s in answer_sentences(block)]
 
 
 def _straddles_particle(term: str) -> bool:

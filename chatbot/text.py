@@ -38,6 +38,47 @@ def strip_citations(text: str) -> str:
 # "e.g.", "U.S."): a full stop there does not end a sentence.
 ABBREVIATION_END_RE = re.compile(r"(?:\b|(?<=[a-z]))(?:[A-Za-z]\.){2,}$")
 
+# Sentences: the one home of both splitters. Passages (written by people) end
+# a sentence at ". " before a capital, digit, quote or CJK character; answers
+# (written by the model, with [n] markers) end one at . ! ? before a space, a
+# marker or the end, and keep their trailing markers. Neither splits "3.5" or
+# an abbreviation of single letters and dots ("GenA.I.", "e.g.", "U.S.").
+_PASSAGE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(\[\u3400-\u9fff])|(?<=[。！？；])")
+_ANSWER_END_RE = re.compile(r"[。！？]+|[.!?]+(?=\s|\[|$)")
+_TRAILING_MARKERS_RE = re.compile(r"(?:\s*" + CITATION_RE.pattern + ")+")
+
+
+def passage_sentences(text: str) -> list[str]:
+    """Rough sentence split of passage text, good enough to find the sentence
+    that covers most of a question (the gate) or to quote one (quote)."""
+    sentences: list[str] = []
+    for part in (p.strip() for p in _PASSAGE_END_RE.split(text)):
+        if not part:
+            continue
+        if sentences and ABBREVIATION_END_RE.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {part}"
+        else:
+            sentences.append(part)
+    return sentences
+
+
+def answer_sentences(text: str) -> list[str]:
+    """Sentences of a model answer, each with its trailing citation markers."""
+    sentences: list[str] = []
+    start = 0
+    for match in _ANSWER_END_RE.finditer(text):
+        if match.group(0) == "." and ABBREVIATION_END_RE.search(text[start : match.end()]):
+            continue
+        end = match.end()
+        markers = _TRAILING_MARKERS_RE.match(text, end)
+        if markers:
+            end = markers.end()
+        sentences.append(text[start:end].strip())
+        start = end
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
+
+
 # Function words carry no evidence; a question built only from them must not
 # look answered just because every passage contains "the".
 STOPWORDS = frozenset(

@@ -35,9 +35,9 @@ from dataclasses import dataclass, replace
 from chatbot.domain import Citation, Passage, RefusalReason
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import (
-    ABBREVIATION_END_RE,
     CITATION_RE,
     FIGURE_RE,
+    answer_sentences,
     content_terms,
     figures,
     fold_chinese_script,
@@ -50,11 +50,6 @@ from chatbot.text import (
 )
 
 _CITATION_RE = CITATION_RE
-# A sentence ends at CJK end punctuation, or at . ! ? followed by a space, a
-# citation or the end of text; "3.5" never ends one, nor does an abbreviation
-# made of single letters and dots ("GenA.I.", "e.g.", "U.S.").
-_END_RE = re.compile(r"[。！？]+|[.!?]+(?=\s|\[|$)")
-_TRAILING_MARKERS_RE = re.compile(r"(?:\s*" + CITATION_RE.pattern + ")+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +70,6 @@ def cited_numbers(text: str) -> list[int]:
     for group in _CITATION_RE.findall(text):
         numbers.extend(int(n) for n in re.split(r"\s*[,，、]\s*", group) if n)
     return numbers
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences with their trailing citation markers attached."""
-    sentences: list[str] = []
-    start = 0
-    for match in _END_RE.finditer(text):
-        if match.group(0) == "." and ABBREVIATION_END_RE.search(text[start : match.end()]):
-            continue
-        end = match.end()
-        markers = _TRAILING_MARKERS_RE.match(text, end)
-        if markers:
-            end = markers.end()
-        sentences.append(text[start:end].strip())
-        start = end
-    sentences.append(text[start:].strip())
-    return [s for s in sentences if s]
 
 
 def is_model_refusal(text: str) -> bool:
@@ -154,7 +132,7 @@ def verify(
             detail="; ".join(filter(None, ["model gave no [n]; citations added", verdict.detail])),
         )
 
-    sentences = split_sentences(answer)
+    sentences = answer_sentences(answer)
     per_sentence = [cited_numbers(s) for s in sentences]
     checked: dict[int, str] = {}  # sentence index -> the sentence as verified
     borrowed: dict[int, tuple[int, list[int]]] = {}  # uncited index -> (lender, its markers)
@@ -272,7 +250,7 @@ def _cite_uncited(answer: str, passages: Sequence[Passage], min_support: float) 
     floor = max(min_support, UNCITED_MIN_SUPPORT)
     out: list[str] = []
     added = 0
-    for sentence in split_sentences(answer):
+    for sentence in answer_sentences(answer):
         number = best_single_passage(sentence, passages, floor)
         if number is None:
             out.append(sentence)

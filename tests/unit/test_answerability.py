@@ -180,13 +180,13 @@ def test_article_split_is_a_stable_partition() -> None:
 
 
 def test_sentence_split_keeps_abbreviations_and_decimals() -> None:
-    from chatbot.gate import sentences_of
+    from chatbot.text import passage_sentences
 
     text = (
         "The GenA.I. Sandbox had 3.5 use cases. It ran in the U.S. in 2024. "
         "首批有十五個用例。第二批。"
     )
-    assert sentences_of(text) == [
+    assert passage_sentences(text) == [
         "The GenA.I. Sandbox had 3.5 use cases.",
         "It ran in the U.S. in 2024.",
         "首批有十五個用例。",

@@ -4,10 +4,10 @@ import pytest
 
 from chatbot.domain import Chunk, Passage, RefusalReason
 from chatbot.quote import quote_weak_sentences
+from chatbot.text import answer_sentences
 from chatbot.verify import (
     cited_numbers,
     is_model_refusal,
-    split_sentences,
     verify,
 )
 
@@ -37,7 +37,7 @@ def test_cited_numbers_handles_groups_and_repeats() -> None:
 
 
 def test_split_sentences_keeps_trailing_markers() -> None:
-    parts = split_sentences("It launched in 2024. [1] It had 15 use cases [2]. 完成。[1]")
+    parts = answer_sentences("It launched in 2024. [1] It had 15 use cases [2]. 完成。[1]")
     assert parts == ["It launched in 2024. [1]", "It had 15 use cases [2].", "完成。[1]"]
 
 
@@ -137,8 +137,8 @@ def test_empty_answer_is_a_decline(text: str) -> None:
     assert verify(text, [P1], 0.5).failure is RefusalReason.MODEL_DECLINED
 
 
-def test_abbreviations_and_decimals_do_not_split_sentences() -> None:
-    assert split_sentences("The GenA.I. Sandbox grew 3.5 times [1]. It ended. [2]") == [
+def test_abbreviations_and_decimals_do_not_answer_sentences() -> None:
+    assert answer_sentences("The GenA.I. Sandbox grew 3.5 times [1]. It ended. [2]") == [
         "The GenA.I. Sandbox grew 3.5 times [1].",
         "It ended. [2]",
     ]
