@@ -20,12 +20,10 @@ import time
 
 import click
 
-from chatbot.compose import build_stores, load_calibration
-from chatbot.pipeline import Pipeline
+from chatbot.compose import build_examiner, build_stores
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import Settings
-from eval.calibrate import NoGenerator
 from eval.loaders import load_own_set
 
 
@@ -39,15 +37,7 @@ def pct(values: list[float], q: float) -> float:
 def main(rounds: int) -> None:
     settings = Settings()
     stores = build_stores(settings)
-    pipeline = Pipeline(
-        stores.embedder,
-        stores.vectors,
-        stores.keywords,
-        NoGenerator(),
-        settings.retrieval,
-        settings.gate,
-        calibration=load_calibration(settings),
-    )
+    pipeline = build_examiner(settings, stores)
     questions = [item.question for item in load_own_set().items]
     pipeline.examine(questions[0])  # load the embedder outside the timing
     bare: list[float] = []

@@ -35,10 +35,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from chatbot.adapters.reader import PACKAGED_READER, TransformerReader
-    from chatbot.compose import Stores, build_embedder, build_pipeline, limit_answering_threads
+    from chatbot.compose import Stores, build_embedder, build_examiner, limit_answering_threads
     from chatbot.llm.cpu import detect
     from chatbot.settings import Settings
-    from eval.calibrate import NoGenerator
     from eval.indexing import build_context_index
     from eval.loaders import SQUAD2_PATH, load_squad2
 
@@ -48,19 +47,13 @@ def main() -> int:
     import torch
 
     settings = Settings()
-    settings = settings.model_copy(
-        update={"reader": settings.reader.model_copy(update={"enabled": False})}
-    )  # the reader is timed on its own, below
     limit_answering_threads(settings)
     eval_set = load_squad2(SQUAD2_PATH, args.limit, 0, split="test")
     embedder = build_embedder(settings)
     index = build_context_index(eval_set, settings, embedder, args.index_cache)
-    pipeline = build_pipeline(
-        settings,
-        stores=Stores(embedder, index.vectors, index.keywords),
-        generator=NoGenerator(),
-        index_path=index.folder,
-    )
+    stores = Stores(embedder, index.vectors, index.keywords)
+    # the reader is timed on its own, below
+    pipeline = build_examiner(settings, stores, index_path=index.folder)
     started = time.perf_counter()
     reader = TransformerReader(PACKAGED_READER)
     assert reader.info  # loads weights, checksum, tokenizer

@@ -13,12 +13,13 @@ the local SQLite file ``index.path/keywords.sqlite3``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.answerability import Calibration, find_calibration
-from chatbot.errors import ConfigurationError
+from chatbot.errors import ConfigurationError, GeneratorUnavailableError
 from chatbot.settings import AuditSettings, Settings
 
 if TYPE_CHECKING:
@@ -260,6 +261,34 @@ def build_pipeline(
         reader=reader[0] if reader else None,
         reader_policy=reader[1] if reader else None,
     )
+
+
+class _NoLLM:
+    """The generator of a pipeline that only examines: any LLM call is a bug."""
+
+    model_name = "none"
+
+    def stream(self, messages: object) -> Iterator[str]:
+        raise GeneratorUnavailableError("this pipeline only retrieves and gates; it has no LLM")
+
+
+def build_examiner(
+    settings: Settings,
+    stores: Stores,
+    index_path: Path | None = None,
+    *,
+    calibrated: bool = True,
+    reader: bool = False,
+) -> Pipeline:
+    """A pipeline for ``examine`` only (retrieval and the gate, no LLM), as
+    calibration, evaluation of the reader and the gate benchmarks need it.
+
+    ``calibrated=False`` leaves out the answerability calibration (fitting a
+    new one must not see the old); ``reader=True`` keeps the trained reader."""
+    gate = settings.gate.model_copy(update={"judge": False, "answerability": calibrated})
+    reader_settings = settings.reader.model_copy(update={"enabled": reader})
+    examining = settings.model_copy(update={"gate": gate, "reader": reader_settings})
+    return build_pipeline(examining, stores=stores, generator=_NoLLM(), index_path=index_path)
 
 
 def load_calibration(settings: Settings, index_path: Path | None = None) -> Calibration | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,21 +29,11 @@ from tqdm import tqdm
 
 from chatbot.answerability import FEATURES, Calibration, LogisticModel, features
 from chatbot.pipeline import Pipeline
-from chatbot.protocols import ChatMessage
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet
 from eval.loaders import DatasetError
 
 log = logging.getLogger(__name__)
-
-
-class NoGenerator:
-    """Calibration never calls the LLM; this makes sure of it."""
-
-    model_name = "none"
-
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
-        raise AssertionError("calibration must not call the LLM")
 
 
 @dataclass(frozen=True, slots=True)

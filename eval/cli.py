@@ -415,9 +415,8 @@ def calibrate_command(
     `chatbot-eval run ... --split test`.
     """
     from chatbot.answerability import CALIBRATION_FILE
-    from chatbot.compose import build_embedder
-    from chatbot.pipeline import Pipeline
-    from eval.calibrate import NoGenerator, Row, collect, fit, read_rows, write_rows
+    from chatbot.compose import Stores, build_embedder, build_examiner
+    from eval.calibrate import Row, collect, fit, read_rows, write_rows
     from eval.indexing import build_context_index
     from eval.loaders import load_drcd, load_squad2
 
@@ -449,14 +448,9 @@ def calibrate_command(
             for eval_set in sets:
                 index = build_context_index(eval_set, settings, embedder, index_cache)
                 folders.append(index.folder)
-                pipeline = Pipeline(
-                    embedder,
-                    index.vectors,
-                    index.keywords,
-                    NoGenerator(),
-                    settings.retrieval,
-                    settings.gate,
-                )
+                stores = Stores(embedder, index.vectors, index.keywords)
+                # the old calibration must not shape the rows a new one is fitted on
+                pipeline = build_examiner(settings, stores, calibrated=False)
                 collected, refused = collect(eval_set, pipeline)
                 found_rows.extend(collected)
                 sources[eval_set.name] = {

@@ -298,20 +298,17 @@ def finetune(
 
 
 def _retrieval_pipeline(eval_set: Any, index_cache: Path) -> Any:
-    from chatbot.compose import Stores, build_embedder, build_pipeline
+    """Retrieval and the gate as the app runs them (calibrated), without the
+    reader under study and without an LLM."""
+    from chatbot.compose import Stores, build_embedder, build_examiner
     from chatbot.settings import Settings
-    from eval.calibrate import NoGenerator
     from eval.indexing import build_context_index
 
     settings = Settings()
-    # the gate as the app runs it, without the reader under study
-    settings = settings.model_copy(
-        update={"reader": settings.reader.model_copy(update={"enabled": False})}
-    )
     embedder = build_embedder(settings)
     index = build_context_index(eval_set, settings, embedder, index_cache)
     stores = Stores(embedder, index.vectors, index.keywords)
-    return build_pipeline(settings, stores=stores, generator=NoGenerator(), index_path=index.folder)
+    return build_examiner(settings, stores, index_path=index.folder)
 
 
 def _provisional(folder: Path) -> Any:

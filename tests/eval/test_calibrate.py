@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from chatbot.answerability import Calibration
-from eval.calibrate import NoGenerator, Row, collect, fit, read_rows, write_rows
+from chatbot.compose import Stores, build_examiner
+from chatbot.errors import GeneratorUnavailableError
+from chatbot.settings import Settings
+from eval.calibrate import Row, collect, fit, read_rows, write_rows
 from eval.items import ANSWERABLE, UNANSWERABLE, EvalItem, EvalSet
 from tests.builders import TEXTS, pipeline_over
 from tests.fakes_llm import ScriptedGenerator
@@ -41,9 +44,14 @@ def test_collect_labels_rows_by_whether_the_answer_was_shown() -> None:
     assert generator.calls == []
 
 
-def test_no_generator_refuses_to_be_called() -> None:
-    with pytest.raises(AssertionError):
-        next(NoGenerator().stream([]))
+def test_the_examining_pipeline_has_no_llm_to_call(tmp_path: Path) -> None:
+    fake = pipeline_over(TEXTS, ScriptedGenerator())
+    stores = Stores(fake.embedder, fake.vectors, fake.keywords)
+    settings = Settings(index={"path": tmp_path})  # type: ignore[arg-type]
+    examiner = build_examiner(settings, stores, calibrated=False)
+    assert examiner.calibration is None and examiner.reader is None and examiner.judge is None
+    with pytest.raises(GeneratorUnavailableError, match="only retrieves and gates"):
+        next(iter(examiner.generator.stream([])))
 
 
 def test_fit_writes_a_loadable_calibration_and_rows_round_trip(tmp_path: Path) -> None:
