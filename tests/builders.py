@@ -4,9 +4,11 @@ these from here, never from each other."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from chatbot.audit import AuditStore
 from chatbot.catalog import IndexStatus
@@ -195,3 +197,33 @@ def pipeline_reading(
         generator.json_replies.append(judge_reply)
         pipeline.judge = SupportJudge(generator)
     return pipeline
+
+
+# -- deposit-protection passages for the reranking tests ----------------------------
+
+DPS_TEXTS = {
+    "limit": "The deposit protection limit is HKD 800,000 per depositor per bank.",
+    "payout": "Compensation is paid within seven days after the scheme is triggered.",
+    "eligible": "Savings, current and time deposits of up to five years are protected.",
+    "excluded": "Structured deposits and bearer instruments are not protected.",
+    "claims": "Depositors do not need to file a claim; payment is automatic.",
+}
+
+
+def dps_chunk(chunk_id: str, text: str) -> Chunk:
+    return Chunk(chunk_id, text, "dps.pdf", "DPS guide", 1, "", "en", f"c-{chunk_id}", "f", 0)
+
+
+def dps_passages() -> list[Passage]:
+    return [
+        Passage(dps_chunk(cid, text), fused_score=1.0 / (60 + rank))
+        for rank, (cid, text) in enumerate(DPS_TEXTS.items(), start=1)
+    ]
+
+
+def classifier_config_folder(folder: Path) -> Path:
+    """A folder whose config.json names a classifier but holds no weights."""
+    (folder / "config.json").write_text(
+        json.dumps({"architectures": ["BertForSequenceClassification"]}), "utf-8"
+    )
+    return folder

@@ -1,15 +1,10 @@
-"""Cross-encoder reranking: the step in retrieval, the adapter, and its wiring.
-
-One contract suite runs against a scripted fake and, marked ``real``, against
-``CrossEncoderReranker`` on a cross-encoder folder built offline from the
-packaged MiniLM (a randomly initialised scoring head: enough to prove the
-load, save and scoring path, not relevance).
-"""
+"""Cross-encoder reranking: the step in retrieval, the adapter's folder checks
+and its wiring, on fakes. The contract suite shared by the fake and the real
+adapter is ``tests/contracts/test_reranker_contract.py``."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,43 +13,30 @@ import pytest
 
 from chatbot.adapters.cross_encoder import CrossEncoderReranker, check_folder
 from chatbot.compose import build_reranker
-from chatbot.domain import Chunk, Passage
 from chatbot.errors import BoundaryError, ConfigurationError, RerankerError
-from chatbot.protocols import Reranker
 from chatbot.retrieval import fuse, rerank, retrieve
 from chatbot.settings import RetrievalSettings, Settings
-from tests.builders import RERANKER_FAILURE, FailingReranker, ScriptedReranker, pipeline_over
-from tests.builders import TEXTS as PIPELINE_TEXTS
+from tests.builders import (
+    DPS_TEXTS,
+    RERANKER_FAILURE,
+    TEXTS,
+    FailingReranker,
+    ScriptedReranker,
+    classifier_config_folder,
+    dps_chunk,
+    dps_passages,
+    pipeline_over,
+)
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 
 SETTING = "CHATBOT_RETRIEVAL__RERANKER_MODEL"
 
-TEXTS = {
-    "limit": "The deposit protection limit is HKD 800,000 per depositor per bank.",
-    "payout": "Compensation is paid within seven days after the scheme is triggered.",
-    "eligible": "Savings, current and time deposits of up to five years are protected.",
-    "excluded": "Structured deposits and bearer instruments are not protected.",
-    "claims": "Depositors do not need to file a claim; payment is automatic.",
-}
-
-
-def make_chunk(chunk_id: str, text: str) -> Chunk:
-    return Chunk(chunk_id, text, "dps.pdf", "DPS guide", 1, "", "en", f"c-{chunk_id}", "f", 0)
-
-
-def make_passages() -> list[Passage]:
-    return [
-        Passage(make_chunk(cid, text), fused_score=1.0 / (60 + rank))
-        for rank, (cid, text) in enumerate(TEXTS.items(), start=1)
-    ]
-
-
 # -- the rerank step in retrieval ----------------------------------------------
 
 
 def test_reranked_passages_come_best_first() -> None:
-    passages = make_passages()
+    passages = dps_passages()
     reranker = ScriptedReranker({"claims": 3.0, "eligible": 2.0, "limit": 1.0})
     out = rerank("q", passages, reranker, candidates=10)
     assert [p.id for p in out] == ["claims", "eligible", "limit", "payout", "excluded"]
@@ -65,7 +47,7 @@ def test_reranked_passages_come_best_first() -> None:
 
 
 def test_only_the_first_candidates_are_rescored() -> None:
-    passages = make_passages()
+    passages = dps_passages()
     reranker = ScriptedReranker({"payout": 5.0, "claims": 9.0})
     out = rerank("q", passages, reranker, candidates=2)
     assert reranker.calls == [("q", ["limit", "payout"])]
@@ -77,7 +59,7 @@ def test_only_the_first_candidates_are_rescored() -> None:
 @pytest.fixture
 def stores() -> tuple[HashEmbedder, InMemoryVectorIndex, InMemoryKeywordIndex]:
     embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
-    chunks = [make_chunk(cid, text) for cid, text in TEXTS.items()]
+    chunks = [dps_chunk(cid, text) for cid, text in DPS_TEXTS.items()]
     vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
     keywords.upsert(chunks)
     return embedder, vectors, keywords
@@ -96,7 +78,7 @@ def test_retrieve_without_a_reranker_is_the_fused_order(
     )
     plain = retrieve(question, embedder, vectors, keywords, settings)
     assert plain == retrieve(question, embedder, vectors, keywords, settings, reranker=None)
-    assert plain == expected and len(plain) == len(TEXTS)
+    assert plain == expected and len(plain) == len(DPS_TEXTS)
     assert all(p.rerank_score is None for p in plain)
 
 
@@ -120,7 +102,7 @@ def test_retrieve_reranks_the_configured_number_of_candidates(
 
 def test_a_reranker_failure_stops_the_pipeline_before_the_llm() -> None:
     generator = ScriptedGenerator("The Sandbox was launched in August 2024 [1].")
-    pipeline = pipeline_over(PIPELINE_TEXTS, generator)
+    pipeline = pipeline_over(TEXTS, generator)
     pipeline.reranker = FailingReranker()
     with pytest.raises(RerankerError) as info:
         pipeline.answer("When was the GenA.I. Sandbox launched?")
@@ -138,49 +120,6 @@ def test_nothing_retrieved_means_no_rerank_call() -> None:
         reranker=reranker,
     )
     assert out == [] and reranker.calls == []
-
-
-# -- one contract, two implementations -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cross_encoder_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CrossEncoder saved offline from the packaged MiniLM, random one-label head."""
-    from sentence_transformers import CrossEncoder
-
-    from chatbot.adapters.st_embedder import resolve_model
-
-    source, _ = resolve_model("all-MiniLM-L6-v2")
-    folder = tmp_path_factory.mktemp("reranker") / "minilm-cross-encoder"
-    model = CrossEncoder(str(source), num_labels=1, device="cpu", local_files_only=True)
-    model.save(str(folder))
-    return folder
-
-
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.real)])
-def reranker(request: pytest.FixtureRequest) -> Reranker:
-    if request.param == "fake":
-        return ScriptedReranker({"limit": 0.9, "claims": 0.4, "payout": 0.4})
-    folder: Path = request.getfixturevalue("cross_encoder_folder")
-    return CrossEncoderReranker(str(folder))
-
-
-class TestRerankerContract:
-    def test_every_passage_comes_back_once_best_first(self, reranker: Reranker) -> None:
-        passages = make_passages()
-        out = reranker.rerank("What is the deposit protection limit?", passages)
-        assert sorted(p.id for p in out) == sorted(p.id for p in passages)
-        scores = [p.rerank_score for p in out]
-        assert all(s is not None and math.isfinite(s) for s in scores)
-        assert scores == sorted(scores, key=lambda s: -(s or 0.0))
-        by_id = {p.id: p for p in passages}
-        assert all(replace(p, rerank_score=None) == by_id[p.id] for p in out)
-
-    def test_no_passages_in_none_out(self, reranker: Reranker) -> None:
-        assert reranker.rerank("anything", []) == []
-
-    def test_it_has_a_name(self, reranker: Reranker) -> None:
-        assert reranker.name
 
 
 # -- the adapter's folder checks and the composition root -------------------------
@@ -241,21 +180,14 @@ class _FailingCrossEncoder:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 
-def _classifier_folder(folder: Path) -> Path:
-    (folder / "config.json").write_text(
-        json.dumps({"architectures": ["BertForSequenceClassification"]}), "utf-8"
-    )
-    return folder
-
-
 def test_a_scoring_failure_is_a_reranker_error_not_a_configuration_error(
     tmp_path: Path,
 ) -> None:
-    reranker = CrossEncoderReranker(str(_classifier_folder(tmp_path)))
+    reranker = CrossEncoderReranker(str(classifier_config_folder(tmp_path)))
     model = _FailingCrossEncoder()
     reranker._model = model  # type: ignore[assignment]  # as if loaded on first use
     with pytest.raises(RerankerError) as info:
-        reranker.rerank("What is the deposit protection limit?", make_passages())
+        reranker.rerank("What is the deposit protection limit?", dps_passages())
     error = info.value
     assert isinstance(error, BoundaryError) and not isinstance(error, ConfigurationError)
     assert isinstance(error.__cause__, RuntimeError) and model.calls == 1
@@ -263,15 +195,6 @@ def test_a_scoring_failure_is_a_reranker_error_not_a_configuration_error(
     assert str(tmp_path.resolve()) in message and "'cpu'" in message
     assert "while scoring 5 passages" in message and "CUDA out of memory" in message
     assert f"unset {SETTING}" in message
-
-
-@pytest.mark.real
-def test_a_model_that_cannot_be_loaded_stays_a_configuration_error(tmp_path: Path) -> None:
-    # config.json names a classifier but the folder holds no weights or tokenizer.
-    reranker = CrossEncoderReranker(str(_classifier_folder(tmp_path)))
-    with pytest.raises(ConfigurationError, match="cannot load the reranker") as info:
-        reranker.rerank("q", make_passages())
-    assert not isinstance(info.value, RerankerError) and SETTING in str(info.value)
 
 
 def test_reranking_is_off_by_default(settings: Settings) -> None:
