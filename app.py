@@ -33,7 +33,7 @@ from chatbot.settings import Settings
 if TYPE_CHECKING:
     from slack_bolt import App as SlackApp
 
-    from chatbot.channels.assistant import Assistant
+    from chatbot.assistant import Assistant
     from chatbot.llm.server import EmbeddedServer
 
 log = logging.getLogger("boundary")
@@ -77,8 +77,8 @@ def main() -> int:
     settings = Settings()
     import uvicorn
 
-    from chatbot.channels.admin import CorpusAdmin
-    from chatbot.channels.assistant import Assistant
+    from chatbot.admin import CorpusAdmin
+    from chatbot.assistant import Assistant
     from chatbot.channels.web_app import create_web_app
     from chatbot.compose import (
         build_audit,

@@ -22,7 +22,7 @@ secret is stored: settings appear only as a hash, and no tokens or keys pass
 through here.
 
 Channels do not use this module directly; they go through
-``chatbot.channels.assistant.Assistant``, which asks the pipeline and records
+``chatbot.assistant.Assistant``, which asks the pipeline and records
 the outcome.
 """
 

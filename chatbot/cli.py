@@ -32,7 +32,7 @@ def main(questions: tuple[str, ...], detail: bool, verbose: bool) -> None:
     configure_logging(1 if verbose else 0)
     import getpass
 
-    from chatbot.channels.assistant import build_assistant
+    from chatbot.assistant import build_assistant
 
     try:
         assistant, _ = build_assistant(Settings())

@@ -15,7 +15,7 @@ carries citation markers (an answer, not a question) is discarded and the
 original question is used instead.
 
 ``ConversationMemory`` keeps the last few turns per conversation id, in
-memory only, for ``chatbot.channels.assistant.Assistant``.
+memory only, for ``chatbot.assistant.Assistant``.
 """
 
 from __future__ import annotations

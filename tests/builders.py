@@ -10,9 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.catalog import IndexStatus
-from chatbot.channels.assistant import Assistant
 from chatbot.domain import Chunk, Passage
 from chatbot.errors import EmbedderError, RerankerError
 from chatbot.judge import SupportJudge

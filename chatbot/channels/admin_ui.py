@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from chatbot.channels.admin import (
+from chatbot.admin import (
     CorpusAdmin,
     SavedUploads,
     supported_extensions,
@@ -23,7 +23,7 @@ from chatbot.channels.i18n import text
 from chatbot.errors import BoundaryError, IngestionBusyError
 
 if TYPE_CHECKING:
-    from chatbot.channels.assistant import Assistant
+    from chatbot.assistant import Assistant
     from ingest.sync import IngestReport
 
 log = logging.getLogger(__name__)

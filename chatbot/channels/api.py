@@ -28,8 +28,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.assistant import Assistant, build_assistant
 from chatbot.catalog import IndexStatus
-from chatbot.channels.assistant import Assistant, build_assistant
 from chatbot.channels.view import SourceView, view
 from chatbot.domain import Timings
 from chatbot.errors import (

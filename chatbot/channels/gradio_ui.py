@@ -25,9 +25,9 @@ from typing import Any
 
 import gradio as gr
 
-from chatbot.channels.admin import CorpusAdmin
+from chatbot.admin import CorpusAdmin
+from chatbot.assistant import Assistant, Recorded
 from chatbot.channels.admin_ui import build_admin_tab
-from chatbot.channels.assistant import Assistant, Recorded
 from chatbot.channels.i18n import LANGUAGE_CHOICES, text
 from chatbot.channels.render import (
     SourceLink,

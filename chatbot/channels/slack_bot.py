@@ -32,7 +32,7 @@ import click
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from chatbot.channels.assistant import Assistant, build_assistant
+from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view

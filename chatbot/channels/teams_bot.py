@@ -39,7 +39,7 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 
-from chatbot.channels.assistant import Assistant, build_assistant
+from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view

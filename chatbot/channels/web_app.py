@@ -27,7 +27,7 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
-from chatbot.channels.admin import CorpusAdmin
+from chatbot.admin import CorpusAdmin
 from chatbot.channels.api import create_app
 from chatbot.channels.gradio_ui import CSS, build_ui
 from chatbot.domain import Passage
@@ -36,7 +36,7 @@ from chatbot.llm.status import READY, LLMStatus
 if TYPE_CHECKING:
     from slack_bolt import App as SlackApp
 
-    from chatbot.channels.assistant import Assistant
+    from chatbot.assistant import Assistant
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from chatbot.admin import CorpusAdmin
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
-from chatbot.channels.admin import CorpusAdmin
-from chatbot.channels.assistant import Assistant
 from chatbot.channels.web_app import create_web_app
 from chatbot.pipeline import Pipeline
 from chatbot.protocols import ChatMessage

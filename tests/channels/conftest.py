@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
-from chatbot.channels.assistant import Assistant
 from tests.builders import pipeline_with
 from tests.fakes_llm import ScriptedGenerator
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.api import create_app
-from chatbot.channels.assistant import Assistant
 from chatbot.errors import GeneratorTimeoutError
 from tests.builders import (
     EMBEDDER_FAILURE,

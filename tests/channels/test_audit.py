@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore, settings_version
 from chatbot.audit_cli import main as audit_cli
-from chatbot.channels.assistant import Assistant
 from chatbot.domain import Answer
 from chatbot.errors import GeneratorUnavailableError, RerankerError, UnknownInteractionError
 from chatbot.pipeline import Pipeline

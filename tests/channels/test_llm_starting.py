@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.api import create_app
-from chatbot.channels.assistant import Assistant
 from chatbot.channels.gradio_ui import chat_turn
 from chatbot.channels.render import render_error, render_llm_status
 from chatbot.errors import GeneratorStartingError, GeneratorUnavailableError

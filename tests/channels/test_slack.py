@@ -23,8 +23,8 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
-from chatbot.channels.assistant import Assistant
 from chatbot.channels.slack_bot import (
     HELPFUL,
     NOT_HELPFUL,

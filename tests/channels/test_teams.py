@@ -18,8 +18,8 @@ import httpx
 import pytest
 from aiohttp import web
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
-from chatbot.channels.assistant import Assistant
 from chatbot.channels.teams_bot import FEEDBACK_KEY, build_teams_server
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import TeamsSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
-from chatbot.channels.assistant import Assistant
+from chatbot.assistant import Assistant
 from chatbot.compose import (
     Stores,
     build_generator,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from chatbot.admin import CorpusAdmin
 from chatbot.audit import AuditStore
-from chatbot.channels.admin import CorpusAdmin
 from chatbot.channels.admin_ui import report_markdown, status_markdown
 from chatbot.channels.gradio_ui import chat_turn, give_feedback
 from chatbot.channels.i18n import text
@@ -338,7 +338,7 @@ def test_chatbot_ask_is_audited_as_the_cli_channel(
 
     from click.testing import CliRunner
 
-    import chatbot.channels.assistant as assistant_module
+    import chatbot.assistant as assistant_module
     from chatbot.cli import main as ask_main
 
     assistant = assistant_with(audit, REPLY)

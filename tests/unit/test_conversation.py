@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
-from chatbot.channels.assistant import Assistant
 from chatbot.conversation import (
     CONDENSE_TURNS,
     ConversationMemory,
