@@ -165,8 +165,16 @@ class Pipeline:
         self.reader_policy = reader_policy
         if reader is not None and reader_policy is None:
             raise ValueError("a reader needs a ReaderPolicy (its thresholds)")
-        # language -> (gate, calibration) it was derived from, and the result
-        self._gates: dict[str, tuple[GateSettings, Calibration | None, GateSettings]] = {}
+        # the fixed thresholds per language, derived once (see _gate_for)
+        self._gates: dict[str, GateSettings] = {}
+        self._sealed = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Immutable once built: a changed part means a new pipeline
+        # (compose.build_pipeline), so nothing derived from the parts goes stale.
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"Pipeline is immutable; build a new one to change {name!r}")
+        object.__setattr__(self, name, value)
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Outcome:
         """Answer ``question`` from the corpus, or refuse and say why.
@@ -383,13 +391,10 @@ class Pipeline:
     def _gate_for(self, language: str) -> GateSettings:
         """The fixed thresholds, with the calibration's learned ones for
         ``language`` in place of the configured ones where it has them;
-        derived once per language (again if ``gate`` or ``calibration`` is
-        replaced)."""
-        cached = self._gates.get(language)
-        if cached is not None and cached[0] is self.gate and cached[1] is self.calibration:
-            return cached[2]
-        derived = self._derive_gate(language)
-        self._gates[language] = (self.gate, self.calibration, derived)
+        derived once per language (the pipeline's parts never change)."""
+        derived = self._gates.get(language)
+        if derived is None:
+            derived = self._gates[language] = self._derive_gate(language)
         return derived
 
     def _derive_gate(self, language: str) -> GateSettings:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
@@ -61,21 +62,31 @@ def make_chunk(i: int, source: str, page: int | None, text: str) -> Chunk:
 
 
 def pipeline_over(
-    rows: Sequence[tuple[str, int | None, str]], generator: ScriptedGenerator
+    rows: Sequence[tuple[str, int | None, str]],
+    generator: ScriptedGenerator,
+    *,
+    embedder: Embedder | None = None,
+    gate: GateSettings | None = None,
+    **parts: Any,
 ) -> Pipeline:
     """A pipeline on fakes holding ``rows`` (source, page, text), with a gate
-    loose enough for the hash embedder's small similarities."""
-    embedder, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
+    loose enough for the hash embedder's small similarities. ``embedder``
+    replaces the one used at question time (the index is built with the hash
+    embedder); ``parts`` go to ``Pipeline`` as they are (judge, reranker,
+    calibration, reader, reader_policy). The pipeline is immutable: a test
+    that needs other parts builds another one."""
+    indexing, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
     chunks = [make_chunk(i, *row) for i, row in enumerate(rows)]
-    vectors.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    vectors.upsert(chunks, indexing.embed([c.text for c in chunks]))
     keywords.upsert(chunks)
     return Pipeline(
-        embedder,
+        embedder or indexing,
         vectors,
         keywords,
         generator,
         RetrievalSettings(),
-        GateSettings(min_dense_score=0.05),
+        gate or GateSettings(min_dense_score=0.05),
+        **parts,
     )
 
 
@@ -100,15 +111,11 @@ def pipeline_with(
     """The fake pipeline over ``TEXTS``. ``short_answer``: a support judge
     (on the same scripted generator) answers with this span; ``reranker`` and
     ``embedder`` replace the pipeline's own at question time."""
-    pipeline = pipeline_over(TEXTS, generator)
+    judge = None
     if short_answer is not None:
         generator.json_replies.append({"answer": short_answer, "supported": True})
-        pipeline.judge = SupportJudge(generator)
-    if reranker is not None:
-        pipeline.reranker = reranker
-    if embedder is not None:
-        pipeline.embedder = embedder
-    return pipeline
+        judge = SupportJudge(generator)
+    return pipeline_over(TEXTS, generator, embedder=embedder, judge=judge, reranker=reranker)
 
 
 def assistant_with(
@@ -190,13 +197,12 @@ def pipeline_reading(
 ) -> Pipeline:
     """The fake pipeline over ``TEXTS`` with ``reader`` after the gate and, when
     ``judge_reply`` is given, a support judge answering with it."""
-    pipeline = pipeline_over(TEXTS, generator)
-    pipeline.reader = reader
-    pipeline.reader_policy = ReaderPolicy(reject_below, confident_above)
+    judge = None
     if judge_reply is not None:
         generator.json_replies.append(judge_reply)
-        pipeline.judge = SupportJudge(generator)
-    return pipeline
+        judge = SupportJudge(generator)
+    policy = ReaderPolicy(reject_below, confident_above)
+    return pipeline_over(TEXTS, generator, judge=judge, reader=reader, reader_policy=policy)
 
 
 # -- deposit-protection passages for the reranking tests ----------------------------

@@ -21,6 +21,7 @@ from chatbot.domain import Answer, Evidence, Refusal, RefusalReason
 from chatbot.errors import ConfigurationError
 from chatbot.judge import SupportJudge
 from chatbot.pipeline import Pipeline
+from chatbot.settings import GateSettings
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.loaders import article_split
 from tests.builders import TEXTS, pipeline_over
@@ -112,15 +113,14 @@ def test_packaged_calibration_loads_with_both_languages() -> None:
     assert "fitted_on" in packaged.meta
 
 
-def with_calibration(pipeline: Pipeline, bias: float, threshold: float) -> Pipeline:
+def with_calibration(generator: ScriptedGenerator, bias: float, threshold: float) -> Pipeline:
     model = constant_model(bias, threshold)
-    pipeline.calibration = Calibration({"en": model, "zh": model})
-    return pipeline
+    return pipeline_over(TEXTS, generator, calibration=Calibration({"en": model, "zh": model}))
 
 
 def test_low_answerability_refuses_as_weak_evidence_without_llm() -> None:
     generator = ScriptedGenerator("There were 15 use cases [1].")
-    pipeline = with_calibration(pipeline_over(TEXTS, generator), bias=-3.0, threshold=0.5)
+    pipeline = with_calibration(generator, bias=-3.0, threshold=0.5)
     outcome = pipeline.answer("How many use cases were in the first cohort?")
     assert isinstance(outcome, Refusal) and outcome.reason is RefusalReason.WEAK_EVIDENCE
     assert not outcome.llm_called and generator.calls == []
@@ -130,7 +130,7 @@ def test_low_answerability_refuses_as_weak_evidence_without_llm() -> None:
 
 def test_high_answerability_goes_on_to_the_llm() -> None:
     generator = ScriptedGenerator("The first cohort brought together 15 use cases [2].")
-    pipeline = with_calibration(pipeline_over(TEXTS, generator), bias=3.0, threshold=0.5)
+    pipeline = with_calibration(generator, bias=3.0, threshold=0.5)
     outcome = pipeline.answer("How many use cases were in the first cohort?")
     assert isinstance(outcome, Answer), outcome
     assert outcome.evidence is not None and outcome.evidence.answerability is not None
@@ -149,8 +149,7 @@ def test_support_judge_adds_the_short_answer() -> None:
         "The first cohort brought together 15 use cases [2].",
         json_replies=[{"answer": "15 use cases", "supported": True}],
     )
-    pipeline = pipeline_over(TEXTS, generator)
-    pipeline.judge = SupportJudge(generator)
+    pipeline = pipeline_over(TEXTS, generator, judge=SupportJudge(generator))
     outcome = pipeline.answer("How many use cases were in the first cohort?")
     assert isinstance(outcome, Answer), outcome
     assert outcome.short_answer == "15 use cases"
@@ -162,8 +161,7 @@ def test_support_judge_turns_an_unsupported_answer_into_a_refusal() -> None:
         "The first cohort brought together 15 use cases [2].",
         json_replies=[{"answer": "", "supported": False}],
     )
-    pipeline = pipeline_over(TEXTS, generator)
-    pipeline.judge = SupportJudge(generator)
+    pipeline = pipeline_over(TEXTS, generator, judge=SupportJudge(generator))
     outcome = pipeline.answer("How many use cases were in the first cohort?")
     assert isinstance(outcome, Refusal) and outcome.reason is RefusalReason.UNSUPPORTED
     assert outcome.llm_called and "support judge" in outcome.detail
@@ -196,15 +194,17 @@ def test_sentence_split_keeps_abbreviations_and_decimals() -> None:
 
 def test_learned_floors_replace_the_configured_fixed_thresholds() -> None:
     generator = ScriptedGenerator("The first cohort brought together 15 use cases [2].")
-    pipeline = pipeline_over(TEXTS, generator)
-    pipeline.gate = pipeline.gate.model_copy(update={"min_term_coverage": 0.99})
+    strict = GateSettings(min_dense_score=0.05, min_term_coverage=0.99)
     question = "How many use cases were in the first cohort of the programme?"
-    assert pipeline.examine(question).refusal is not None  # "programme" is missing
+    plain = pipeline_over(TEXTS, generator, gate=strict)
+    assert plain.examine(question).refusal is not None  # "programme" is missing
     model = constant_model(3.0, 0.5)
-    pipeline.calibration = Calibration({"en": model}, floors={"en": {"min_coverage": 0.2}})
+    floors = Calibration({"en": model}, floors={"en": {"min_coverage": 0.2}})
+    pipeline = pipeline_over(TEXTS, generator, gate=strict, calibration=floors)
     assert pipeline.examine(question).refusal is None
-    # derived once per language, and again when the calibration is replaced
+    # derived once per language
     derived = pipeline._gate_for("en")
     assert derived.min_term_coverage == 0.2 and pipeline._gate_for("en") is derived
-    pipeline.calibration = Calibration({"en": model}, floors={"en": {"min_coverage": 0.5}})
-    assert pipeline._gate_for("en").min_term_coverage == 0.5
+    stricter = Calibration({"en": model}, floors={"en": {"min_coverage": 0.5}})
+    other = pipeline_over(TEXTS, generator, gate=strict, calibration=stricter)
+    assert other._gate_for("en").min_term_coverage == 0.5

@@ -12,7 +12,7 @@ from chatbot.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, sel
 from chatbot.protocols import Hit
 from chatbot.retrieval import fuse, retrieve
 from chatbot.settings import GateSettings, RetrievalSettings
-from tests.builders import TEXTS, make_chunk
+from tests.builders import TEXTS, make_chunk, pipeline_over
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 
@@ -220,3 +220,9 @@ def test_chinese_question_reaches_the_chinese_passage(parts) -> None:  # type: i
     outcome = make_pipeline(parts, generator).answer("金管局與數碼港何時推出生成式人工智能沙盒？")
     assert isinstance(outcome, Answer), outcome
     assert outcome.citations[0].source == "zh.md"
+
+
+def test_the_pipeline_is_immutable_once_built() -> None:
+    pipeline = pipeline_over(TEXTS, ScriptedGenerator())
+    with pytest.raises(AttributeError, match="immutable"):
+        pipeline.judge = None

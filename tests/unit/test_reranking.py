@@ -102,8 +102,7 @@ def test_retrieve_reranks_the_configured_number_of_candidates(
 
 def test_a_reranker_failure_stops_the_pipeline_before_the_llm() -> None:
     generator = ScriptedGenerator("The Sandbox was launched in August 2024 [1].")
-    pipeline = pipeline_over(TEXTS, generator)
-    pipeline.reranker = FailingReranker()
+    pipeline = pipeline_over(TEXTS, generator, reranker=FailingReranker())
     with pytest.raises(RerankerError) as info:
         pipeline.answer("When was the GenA.I. Sandbox launched?")
     assert info.value is RERANKER_FAILURE and generator.calls == []
