@@ -37,14 +37,12 @@ Those are faults to report, not answers.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from chatbot.answerability import Calibration
 from chatbot.conversation import Turn, condense
-from chatbot.domain import Answer, Evidence, Outcome, Passage, Refusal, RefusalReason, Timings
+from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.gate import assess, weak_evidence
 from chatbot.judge import AnswerCall, SupportJudge
 from chatbot.messages import refusal_message
@@ -63,76 +61,11 @@ from chatbot.reading import ReaderPolicy, Reading
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
+from chatbot.steps import Asked, Checked, Draft, Examination, Rejection, Stopwatch
 from chatbot.text import content_terms, in_question_script
-from chatbot.verify import Verdict, verify
+from chatbot.verify import verify
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """Unverified text so far (the whole text, not a delta)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Examination:
-    """What retrieval and the gate found for one question, before any LLM call."""
-
-    candidates: list[Passage]
-    shown: list[Passage]
-    evidence: Evidence
-    # (reason, why) when the question must be refused here; None to go on.
-    refusal: tuple[RefusalReason, str] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """The question as every step after condensing sees it: as typed, its
-    language, and ``query``, the standalone form (``standalone`` is that form
-    when there was history, for the audit; else None)."""
-
-    question: str
-    language: str
-    query: str
-    standalone: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why a step refuses the question (it becomes a ``Refusal``)."""
-
-    reason: RefusalReason
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """A draft that passed verification (and the judge, with its span)."""
-
-    verdict: Verdict
-    span: str | None
-    judged: bool = False  # the support judge's LLM call ran
-
-
-class Stopwatch:
-    """Seconds per step, by ``Timings`` field name."""
-
-    def __init__(self) -> None:
-        self._seconds: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            self._seconds[name] = self._seconds.get(name, 0.0) + elapsed
-
-    def timings(self) -> Timings:
-        return Timings(**self._seconds)
 
 
 class Pipeline:

@@ -1,0 +1,78 @@
+"""The values the pipeline's steps hand each other (``chatbot.pipeline``),
+and the stopwatch that times them. Plain frozen data: no step logic here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from chatbot.domain import Evidence, Passage, RefusalReason, Timings
+from chatbot.verify import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """Unverified text so far (the whole text, not a delta)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Examination:
+    """What retrieval and the gate found for one question, before any LLM call."""
+
+    candidates: list[Passage]
+    shown: list[Passage]
+    evidence: Evidence
+    # (reason, why) when the question must be refused here; None to go on.
+    refusal: tuple[RefusalReason, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The question as every step after condensing sees it: as typed, its
+    language, and ``query``, the standalone form (``standalone`` is that form
+    when there was history, for the audit; else None)."""
+
+    question: str
+    language: str
+    query: str
+    standalone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a step refuses the question (it becomes a ``Refusal``)."""
+
+    reason: RefusalReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A draft that passed verification (and the judge, with its span)."""
+
+    verdict: Verdict
+    span: str | None
+    judged: bool = False  # the support judge's LLM call ran
+
+
+class Stopwatch:
+    """Seconds per step, by ``Timings`` field name."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self._seconds[name] = self._seconds.get(name, 0.0) + elapsed
+
+    def timings(self) -> Timings:
+        return Timings(**self._seconds)
