@@ -24,31 +24,10 @@ from typing import Any
 import click
 
 from chatbot.logs import configure_logging
+from eval.training import runs
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK = Path("runs") / "training" / "reader"
-
-
-def _pairs_path(work: Path, name: str) -> Path:
-    return work / f"{name}.jsonl"
-
-
-def _write_pairs(path: Path, pairs: list, counts: Counter, meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for pair in pairs:
-            handle.write(json.dumps(asdict(pair), ensure_ascii=False) + "\n")
-    meta = {**meta, "pairs": len(pairs), "kinds": dict(sorted(counts.items()))}
-    path.with_suffix(".meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-
-
-def _read_pairs(path: Path) -> list:
-    from eval.training.near_misses import Pair
-
-    if not path.is_file():
-        raise click.ClickException(f"{path} does not exist: run `chatbot-train-reader data` first")
-    with path.open(encoding="utf-8") as handle:
-        return [Pair(**json.loads(line)) for line in handle if line.strip()]
 
 
 @click.group()
@@ -101,74 +80,11 @@ def data(work: Path, questions: int, seed: int) -> None:
         "seed": seed,
         "articles": len({p.title for p in pairs}),
     }
-    path = _pairs_path(work, "pairs")
-    _write_pairs(path, pairs, counts, meta)
+    path = runs.pairs_path(work, "pairs")
+    runs.write_pairs(path, pairs, counts, meta)
     click.echo(f"{len(pairs)} pairs -> {path}")
     for kind, count in sorted(counts.items()):
         click.echo(f"  {kind:16} {count:6}  {count / len(pairs):6.1%}")
-
-
-def _record_run(folder: Path, **facts: Any) -> None:
-    """``run.json``: what a run was trained on, how, where and for how long."""
-    import platform
-
-    from chatbot.llm.cpu import detect
-
-    facts = {
-        "run": folder.name,
-        "machine": detect().describe(),
-        "python": platform.python_version(),
-        **facts,
-    }
-    (folder / "run.json").write_text(
-        json.dumps(facts, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-
-
-def _runs_behind(work: Path, name: str) -> list[dict[str, Any]]:
-    """The run.json of ``name`` and of every run it started from, oldest first."""
-    chain: list[dict[str, Any]] = []
-    while name:
-        path = work / name / "run.json"
-        if not path.is_file():
-            break
-        facts = json.loads(path.read_text(encoding="utf-8"))
-        chain.insert(0, facts)
-        name = str(facts.get("started_from") or "")
-    return chain
-
-
-def _fit(folder: Path, pairs: list, config: Any, started_from: str, data: dict) -> None:
-    """Tokenize ``pairs``, train into ``folder`` (resuming) and record the run."""
-    import time
-
-    from transformers import AutoTokenizer
-
-    from chatbot.adapters.st_embedder import resolve_model
-    from eval.training.trainer import featurize
-    from eval.training.trainer import train as run_training
-
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("all-MiniLM-L6-v2")[0]))
-    features, dropped = featurize(tokenizer, pairs, config.max_length)
-    click.echo(f"{len(features)} features ({dropped} answers cut off by truncation, dropped)")
-    started = time.perf_counter()
-    weights = run_training(features, folder, config, _use_bf16(config.bf16))
-    _record_run(
-        folder,
-        started_from=started_from,
-        data=data,
-        features=len(features),
-        dropped=dropped,
-        config=asdict(config),
-        wall_s_last_session=round(time.perf_counter() - started, 1),
-    )
-    click.echo(f"weights -> {weights}")
-
-
-def _use_bf16(wanted: bool) -> bool:
-    from chatbot.llm.cpu import detect
-
-    return wanted and detect().cpu_class in ("amx", "avx512_bf16")
 
 
 @main.command()
@@ -194,56 +110,14 @@ def train(
     """
     from eval.training.trainer import TrainConfig
 
-    pairs = _read_pairs(_pairs_path(work, "pairs"))
+    pairs = runs.read_pairs(runs.pairs_path(work, "pairs"))
     if limit:
         pairs = pairs[:limit]
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
     )
-    meta = json.loads(_pairs_path(work, "pairs").with_suffix(".meta.json").read_text())
-    _fit(work / name, pairs, config, started_from="", data={**meta, "limit": limit})
-
-
-FOLDS = ("all", "a", "b")
-
-
-def _in_fold(eval_set: Any, fold: str) -> Any:
-    """``eval_set`` with only the questions of one fold of its articles: ``a``
-    the first half of the sorted titles, ``b`` the rest (to check whether a
-    fine-tune on some articles carries over to others)."""
-    from dataclasses import replace
-
-    if fold == "all":
-        return eval_set
-    titles = sorted({i.context_ids[0].split("/")[1] for i in eval_set.items})
-    chosen = set(titles[: len(titles) // 2] if fold == "a" else titles[len(titles) // 2 :])
-    items = tuple(i for i in eval_set.items if i.context_ids[0].split("/")[1] in chosen)
-    return replace(eval_set, items=items, name=f"{eval_set.name}-{fold}")
-
-
-def _calibration_pairs(split: str, seed: int, fold: str = "all") -> list:
-    """SQuAD 2.0 pairs from one half: each question against its own paragraph
-    (the real adversarial unanswerables included), for the final fine-tune."""
-    import random
-
-    from eval.loaders import SQUAD2_PATH, load_squad2
-    from eval.training.near_misses import Pair
-
-    eval_set = _in_fold(load_squad2(SQUAD2_PATH, split=split), fold)
-    texts = {c.id: c.text for c in eval_set.contexts}
-    pairs = []
-    for item in eval_set.items:
-        context = texts[item.context_ids[0]]
-        source = f"squad2-dev-{split}:{item.id}"
-        if not item.answerable:
-            pairs.append(Pair(item.question, context, None, -1, "squad2_unanswerable", source, ""))
-            continue
-        answer = item.answers[0]
-        start = context.find(answer)
-        if start >= 0:
-            pairs.append(Pair(item.question, context, answer, start, "answerable", source, ""))
-    random.Random(seed).shuffle(pairs)
-    return pairs
+    meta = json.loads(runs.pairs_path(work, "pairs").with_suffix(".meta.json").read_text())
+    runs.fit(work / name, pairs, config, started_from="", data={**meta, "limit": limit})
 
 
 @main.command()
@@ -254,7 +128,7 @@ def _calibration_pairs(split: str, seed: int, fold: str = "all") -> list:
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--fold",
-    type=click.Choice(FOLDS),
+    type=click.Choice(runs.FOLDS),
     default="all",
     show_default=True,
     help="Fine-tune on one fold of the calibration articles only (a check).",
@@ -273,13 +147,13 @@ def finetune(
     initial = work / start / WEIGHTS_FILE
     if not initial.is_file():
         raise click.ClickException(f"{initial} does not exist: run `chatbot-train-reader train`")
-    pairs = _calibration_pairs("calibration", seed, fold)
+    pairs = runs.calibration_pairs("calibration", seed, fold)
     counts = Counter(p.kind for p in pairs)
     source = (
         "../shared/data/squad2/squad2-dev-split.json, calibration half of the articles "
         f"(eval.loaders.article_split), fold {fold}, each question with its own paragraph"
     )
-    _write_pairs(_pairs_path(work, f"{name}-pairs"), pairs, counts, {"source": source})
+    runs.write_pairs(runs.pairs_path(work, f"{name}-pairs"), pairs, counts, {"source": source})
     config = TrainConfig(
         epochs=epochs,
         learning_rate=learning_rate,
@@ -288,37 +162,13 @@ def finetune(
         warmup=0.1,
         checkpoint_every=100,
     )
-    _fit(
+    runs.fit(
         work / name,
         pairs,
         config,
         started_from=start,
         data={"source": source, "kinds": dict(counts)},
     )
-
-
-def _retrieval_pipeline(eval_set: Any, index_cache: Path) -> Any:
-    """Retrieval and the gate as the app runs them (calibrated), without the
-    reader under study and without an LLM."""
-    from chatbot.compose import Stores, build_embedder, build_examiner
-    from chatbot.settings import Settings
-    from eval.indexing import build_context_index
-
-    settings = Settings()
-    embedder = build_embedder(settings)
-    index = build_context_index(eval_set, settings, embedder, index_cache)
-    stores = Stores(embedder, index.vectors, index.keywords)
-    return build_examiner(settings, stores, index_path=index.folder)
-
-
-def _provisional(folder: Path) -> Any:
-    """A reader over a run folder; writes a neutral reader.json if it has none."""
-    from chatbot.adapters.reader import CONFIG_FILE, TransformerReader, write_config
-    from chatbot.reading import Calibration
-
-    if not (folder / CONFIG_FILE).is_file():
-        write_config(folder, Calibration(), run=folder.name)
-    return TransformerReader(folder)
 
 
 @main.command()
@@ -354,12 +204,12 @@ def calibrate(work: Path, name: str, recall: float, precision: float, index_cach
 
     folder = work / name
     (folder / CONFIG_FILE).unlink(missing_ok=True)
-    reader = _provisional(folder)
+    reader = runs.provisional(folder)
     eval_set = load_squad2(SQUAD2_PATH, split="calibration")
-    pipeline = _retrieval_pipeline(eval_set, index_cache)
+    pipeline = runs.retrieval_pipeline(eval_set, index_cache)
     scored, passage_rows, refused = ev.retrieved(reader, eval_set, pipeline, Calibration())
     calibration = ev.fit_calibration(passage_rows)
-    rescored = [_rescore(r, calibration) for r in scored]
+    rescored = [runs.rescore(r, calibration) for r in scored]
     reject = ev.threshold_for_recall(rescored, recall)
     confident = max(reject, ev.threshold_for_precision(rescored, precision))
     fitted = {
@@ -378,8 +228,8 @@ def calibrate(work: Path, name: str, recall: float, precision: float, index_cach
         folder,
         calibration,
         run=name,
-        started_from=_runs_behind(work, name)[0]["run"] if _runs_behind(work, name) else "",
-        training=_runs_behind(work, name),
+        started_from=runs.runs_behind(work, name)[0]["run"] if runs.runs_behind(work, name) else "",
+        training=runs.runs_behind(work, name),
         thresholds={
             "reject_below": reject,
             "confident_above": confident,
@@ -401,15 +251,6 @@ def calibrate(work: Path, name: str, recall: float, precision: float, index_cach
     )
 
 
-def _rescore(row: Any, calibration: Any) -> Any:
-    from dataclasses import replace
-
-    from chatbot.reading import PassageReading, Span
-
-    reading = PassageReading(Span(0, 0, row.margin, row.span), 0.0, row.logit)
-    return replace(row, probability=calibration.probability(reading))
-
-
 @main.command()
 @click.option("--name", default="tuned", show_default=True, help="Run folder under --work.")
 @click.option(
@@ -429,7 +270,7 @@ def _rescore(row: Any, calibration: Any) -> Any:
 )
 @click.option(
     "--fold",
-    type=click.Choice(FOLDS),
+    type=click.Choice(runs.FOLDS),
     default="all",
     show_default=True,
     help="Score one fold of the half's articles only.",
@@ -453,11 +294,11 @@ def evaluate(
     from eval.training import evaluate as ev
 
     folder = work / name
-    reader = _provisional(folder)
+    reader = runs.provisional(folder)
     info = reader.info
     calibration = reader._load()[2]
     threshold = float(info.get("thresholds", {}).get("reject_below", 0.5))
-    eval_set = _in_fold(load_squad2(SQUAD2_PATH, split=split), fold)
+    eval_set = runs.in_fold(load_squad2(SQUAD2_PATH, split=split), fold)
     closed = ev.closed(reader, eval_set, calibration)
     best = max((ev.squad_scores(closed, t / 20) for t in range(1, 20)), key=lambda r: r["f1"])
     result: dict[str, Any] = {
@@ -472,7 +313,7 @@ def evaluate(
         },
     }
     if not closed_only:
-        pipeline = _retrieval_pipeline(eval_set, index_cache)
+        pipeline = runs.retrieval_pipeline(eval_set, index_cache)
         scored, _, refused = ev.retrieved(reader, eval_set, pipeline, calibration)
         result["retrieved"] = {
             "gate_refused": refused,
@@ -542,7 +383,7 @@ def all_steps(ctx: click.Context, questions: int, seed: int) -> None:
     Example: chatbot-train-reader all
     """
     work: Path = ctx.obj
-    if not _pairs_path(work, "pairs").is_file():
+    if not runs.pairs_path(work, "pairs").is_file():
         ctx.invoke(data, questions=questions, seed=seed)
     from chatbot.adapters.reader import WEIGHTS_FILE
 
