@@ -234,6 +234,11 @@ class ReaderSettings(BaseModel):
         description="Skip the support judge when P(answerable) is at least this and the "
         "answer cites the passage holding the reader's span [default: from reader.json].",
     )
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Arithmetic of the reader: 'auto' uses bf16 where the CPU has bf16 "
+        "instructions (AMX, AVX-512 BF16) and float32 elsewhere.",
+    )
     languages: tuple[str, ...] = Field(
         ("en",),
         description="Question languages the reader applies to (the base model is "
