@@ -206,7 +206,7 @@ def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
     policy = ReaderPolicy(reject, max(reject, confident), frozenset(cfg.languages))
     log.info("answerability reader: %s (reject below %.2f, judge skipped from %.2f)",
              folder, policy.reject_below, policy.confident_above)
-    return TransformerReader(folder, cfg.precision), policy
+    return TransformerReader(folder, cfg.precision, info=info), policy
 
 
 def open_audit(cfg: AuditSettings) -> AuditStore:

@@ -49,9 +49,13 @@ class Calibration:
     w_margin: float = 0.0
     bias: float = 0.0
 
-    def probability(self, reading: PassageReading) -> float:
-        z = self.w_logit * reading.answerable_logit + self.w_margin * reading.margin + self.bias
+    def of(self, answerable_logit: float, margin: float) -> float:
+        """P(answerable) from the two reader scores."""
+        z = self.w_logit * answerable_logit + self.w_margin * margin + self.bias
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def probability(self, reading: PassageReading) -> float:
+        return self.of(reading.answerable_logit, reading.margin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.domain import Passage
 from chatbot.errors import EmbedderError, ReaderError
+from chatbot.llm.cpu import detect
 from chatbot.reading import Calibration, PassageReading, Reading, best_span, combine
 
 if TYPE_CHECKING:
@@ -37,14 +38,6 @@ CONFIG_FILE = "reader.json"
 BASE_MODEL = "all-MiniLM-L6-v2"
 MAX_LENGTH = 320  # question + passage word-pieces; chunks are at most 256
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-def _cpu_has_bf16() -> bool:
-    """bf16 matrix instructions (AMX or AVX-512 BF16): there, bf16 reads are
-    several times faster; elsewhere bf16 is emulated and slower than fp32."""
-    from chatbot.llm.cpu import detect
-
-    return detect().cpu_class in ("amx", "avx512_bf16")
 
 
 def build_network(base_folder: Path) -> Any:
@@ -77,8 +70,10 @@ def build_network(base_folder: Path) -> Any:
 
 def trained_state(network: Any) -> dict[str, Any]:
     """Every parameter except the frozen word-embedding table, as fp16 tensors."""
+    import torch
+
     return {
-        name: tensor.detach().to(dtype=__import__("torch").float16).contiguous()
+        name: tensor.detach().to(dtype=torch.float16).contiguous()
         for name, tensor in network.state_dict().items()
         if name != "encoder.embeddings.word_embeddings.weight"
     }
@@ -131,11 +126,19 @@ class TransformerReader:
     share between threads.
     """
 
-    def __init__(self, folder: Path = PACKAGED_READER, precision: str = "auto") -> None:
+    def __init__(
+        self,
+        folder: Path = PACKAGED_READER,
+        precision: str = "auto",
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        """``info``: the folder's reader.json as ``read_config`` already checked
+        it (spares hashing the weights a second time)."""
         if precision not in PRECISIONS:
             raise ReaderError(f"reader precision must be one of {PRECISIONS}, got {precision!r}")
         self._folder = folder
-        self._bf16 = precision == "bfloat16" or (precision == "auto" and _cpu_has_bf16())
+        self._bf16 = precision == "bfloat16" or (precision == "auto" and detect().has_bf16)
+        self._info = info
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, Calibration, dict[str, Any]] | None = None
 
@@ -143,10 +146,14 @@ class TransformerReader:
     def info(self) -> dict[str, Any]:
         return self._load()[3]
 
+    @property
+    def calibration(self) -> Calibration:
+        return self._load()[2]
+
     def _load(self) -> tuple[Any, Any, Calibration, dict[str, Any]]:
         with self._lock:
             if self._loaded is None:
-                self._loaded = load(self._folder)
+                self._loaded = load(self._folder, self._info)
             return self._loaded
 
     def score(self, question: str, texts: Sequence[str]) -> list[PassageReading]:
@@ -179,7 +186,7 @@ class TransformerReader:
 
     def read(self, question: str, passages: Sequence[Passage]) -> Reading:
         """P(answerable) and the best span over ``passages`` (all read in one batch)."""
-        calibration = self._load()[2]
+        calibration = self.calibration
         started = time.perf_counter()
         readings = self.score(question, [p.chunk.text for p in passages])
         return combine(passages, readings, calibration, time.perf_counter() - started)
@@ -234,9 +241,12 @@ def read_config(folder: Path) -> dict[str, Any]:
     return info
 
 
-def load(folder: Path) -> tuple[Any, Any, Calibration, dict[str, Any]]:
-    """(network in eval mode, tokenizer, calibration, reader.json) from ``folder``."""
-    info = read_config(folder)
+def load(
+    folder: Path, info: dict[str, Any] | None = None
+) -> tuple[Any, Any, Calibration, dict[str, Any]]:
+    """(network in eval mode, tokenizer, calibration, reader.json) from ``folder``;
+    ``info`` is its already checked reader.json, read (and checked) when None."""
+    info = info if info is not None else read_config(folder)
     weights_path = folder / WEIGHTS_FILE
     from chatbot.adapters.st_embedder import resolve_model
 
@@ -244,7 +254,6 @@ def load(folder: Path) -> tuple[Any, Any, Calibration, dict[str, Any]]:
         base_folder, _ = resolve_model(str(info.get("base_model", BASE_MODEL)))
     except EmbedderError as exc:
         raise ReaderError(f"the reader's base model is missing: {exc}") from exc
-    import torch
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
 
@@ -257,7 +266,6 @@ def load(folder: Path) -> tuple[Any, Any, Calibration, dict[str, Any]]:
             f"unexpected {unexpected[:3]}); rebuild with `chatbot-train-reader all`"
         )
     network.eval()
-    del torch
     tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
     raw = info.get("calibration", {})
     calibration = Calibration(

@@ -62,6 +62,12 @@ class CpuFeatures:
             return "avx2"
         return "baseline"
 
+    @property
+    def has_bf16(self) -> bool:
+        """bf16 arithmetic in hardware (AMX or AVX-512 BF16); elsewhere it is
+        emulated and slower than float32."""
+        return self.cpu_class in ("amx", "avx512_bf16")
+
     def describe(self) -> str:
         """One line for logs and benchmarks: model, class and the flags that decided it."""
         shown = sorted(self.flags & _DECIDING_FLAGS) or ["none of " + ", ".join(_DECIDING)]

@@ -24,10 +24,21 @@ from typing import Any
 import click
 
 from chatbot.logs import configure_logging
+from eval.cli import index_cache_option
 from eval.training import runs
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK = Path("runs") / "training" / "reader"
+
+
+# "a": the first half of the calibration articles (sorted by title), "b": the rest
+fold_option = click.option(
+    "--fold",
+    type=click.Choice(runs.FOLDS),
+    default="all",
+    show_default=True,
+    help="Use one fold of the half's articles only (to check a fine-tune on the other).",
+)
 
 
 @click.group()
@@ -126,13 +137,7 @@ def train(
 @click.option("--epochs", default=2.0, show_default=True)
 @click.option("--learning-rate", default=2e-5, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option(
-    "--fold",
-    type=click.Choice(runs.FOLDS),
-    default="all",
-    show_default=True,
-    help="Fine-tune on one fold of the calibration articles only (a check).",
-)
+@fold_option
 @click.pass_obj
 def finetune(
     work: Path, name: str, start: str, epochs: float, learning_rate: float, seed: int, fold: str
@@ -185,12 +190,7 @@ def finetune(
     show_default=True,
     help="Above the confident threshold, this share must be answerable (judge skipped).",
 )
-@click.option(
-    "--index-cache",
-    type=click.Path(path_type=Path),
-    default=Path("runs/.index-cache"),
-    show_default=True,
-)
+@index_cache_option
 @click.pass_obj
 def calibrate(work: Path, name: str, recall: float, precision: float, index_cache: Path) -> None:
     """Fit P(answerable) and the two thresholds on the calibration half.
@@ -256,25 +256,14 @@ def calibrate(work: Path, name: str, recall: float, precision: float, index_cach
 @click.option(
     "--split", type=click.Choice(["calibration", "test"]), default="test", show_default=True
 )
-@click.option(
-    "--index-cache",
-    type=click.Path(path_type=Path),
-    default=Path("runs/.index-cache"),
-    show_default=True,
-)
+@index_cache_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
     help="Write the scores as JSON here [default: <run>/evaluate-<split>.json].",
 )
-@click.option(
-    "--fold",
-    type=click.Choice(runs.FOLDS),
-    default="all",
-    show_default=True,
-    help="Score one fold of the half's articles only.",
-)
+@fold_option
 @click.option("--closed-only", is_flag=True, help="Skip the retrieved setting (faster).")
 @click.pass_obj
 def evaluate(
@@ -296,7 +285,7 @@ def evaluate(
     folder = work / name
     reader = runs.provisional(folder)
     info = reader.info
-    calibration = reader._load()[2]
+    calibration = reader.calibration
     threshold = float(info.get("thresholds", {}).get("reject_below", 0.5))
     eval_set = runs.in_fold(load_squad2(SQUAD2_PATH, split=split), fold)
     closed = ev.closed(reader, eval_set, calibration)

@@ -17,7 +17,6 @@ passage; thresholds are chosen there too. The test half is only scored.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from chatbot.adapters.reader import TransformerReader
 from chatbot.reading import Calibration, PassageReading
-from eval.fitting import auc, fit_logistic
+from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet
 from eval.metrics import exact_match, token_f1
 
@@ -180,10 +179,8 @@ def squad_scores(rows: Sequence[Scored], threshold: float) -> dict[str, float]:
 
 def threshold_for_recall(rows: Sequence[Scored], recall: float, label: str = "holds") -> float:
     """Highest threshold keeping ``recall`` of the label-1 questions."""
-    positives = sorted((r.probability for r in rows if getattr(r, label)), reverse=True)
-    if not positives:
-        raise ValueError("no answerable questions to choose a threshold on")
-    return positives[max(1, math.ceil(recall * len(positives))) - 1]
+    labels = [int(bool(getattr(r, label))) for r in rows]
+    return choose_threshold([r.probability for r in rows], labels, recall)
 
 
 def threshold_for_precision(

@@ -95,7 +95,7 @@ def fit(folder: Path, pairs: list, config: Any, started_from: str, data: dict) -
 def use_bf16(wanted: bool) -> bool:
     from chatbot.llm.cpu import detect
 
-    return wanted and detect().cpu_class in ("amx", "avx512_bf16")
+    return wanted and detect().has_bf16
 
 
 FOLDS = ("all", "a", "b")
@@ -165,9 +165,7 @@ def provisional(folder: Path) -> Any:
 
 
 def rescore(row: Any, calibration: Any) -> Any:
+    """``row`` with its probability under ``calibration``."""
     from dataclasses import replace
 
-    from chatbot.reading import PassageReading, Span
-
-    reading = PassageReading(Span(0, 0, row.margin, row.span), 0.0, row.logit)
-    return replace(row, probability=calibration.probability(reading))
+    return replace(row, probability=calibration.of(row.logit, row.margin))
