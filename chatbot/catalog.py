@@ -14,10 +14,11 @@ disk.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from chatbot.domain import DocumentContext
 from chatbot.protocols import KeywordIndex, VectorIndex
 
 
@@ -32,6 +33,11 @@ class DocumentRecord:
     chunk_ids: tuple[str, ...]
     language: str  # most common chunk language
     ingested_at: datetime  # timezone-aware, UTC
+    # The document's identity as its chunks carry it (label, period, version)
+    # and where the period was found ("rule", "folder", "text", ""), so an
+    # owner can check what was detected (``chatbot-ingest --list``).
+    context: DocumentContext = field(default_factory=DocumentContext)
+    period_from: str = ""
 
     @property
     def chunks(self) -> int:
@@ -86,6 +92,10 @@ class Catalog(Protocol):
 
     def status(self) -> IndexStatus:
         """Totals over the catalog and the stored chunks."""
+        ...
+
+    def periods(self) -> frozenset[str]:
+        """Every document period recorded (``PeriodIndex``)."""
         ...
 
 

@@ -204,8 +204,12 @@ def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
             "`chatbot-train-reader calibrate`"
         ) from exc
     policy = ReaderPolicy(reject, max(reject, confident), frozenset(cfg.languages))
-    log.info("answerability reader: %s (reject below %.2f, judge skipped from %.2f)",
-             folder, policy.reject_below, policy.confident_above)
+    log.info(
+        "answerability reader: %s (reject below %.2f, judge skipped from %.2f)",
+        folder,
+        policy.reject_below,
+        policy.confident_above,
+    )
     return TransformerReader(folder, cfg.precision, info=info), policy
 
 
@@ -260,6 +264,7 @@ def build_pipeline(
         judge=judge,
         reader=reader[0] if reader else None,
         reader_policy=reader[1] if reader else None,
+        periods=stores.keywords,
     )
 
 

@@ -13,6 +13,44 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentContext:
+    """What a chunk's document is, beyond its text: detected or declared at
+    ingestion (``ingest.identity``) and carried by every chunk of it.
+
+    ``label`` is the human name shown in prompts and citations ("HKMA Annual
+    Report 2024 · Banking Stability"); ``period`` the reporting period the
+    document covers: a year ("2024"), a quarter ("2024-Q3"), a half ("2024-H1")
+    or a date ("2024-05-31"), "" when unknown; ``version`` and ``effective``
+    (ISO date) only where the corpus owner declares them; ``edition`` names
+    the document that versions share, so the newest in force can be told
+    apart from the ones it supersedes (see ``chatbot.periods``)."""
+
+    label: str = ""
+    period: str = ""
+    version: str = ""
+    effective: str = ""
+    edition: str = ""
+
+    def header(self) -> str:
+        """The short context line put before the chunk's text where it is
+        embedded and keyword-indexed ("" when there is nothing to say)."""
+        return self.label
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "label": self.label,
+            "period": self.period,
+            "version": self.version,
+            "effective": self.effective,
+            "edition": self.edition,
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, object]) -> DocumentContext:
+        return cls(**{key: str(meta.get(key, "") or "") for key in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One indexed piece of a source document."""
 
@@ -26,10 +64,24 @@ class Chunk:
     content_hash: str  # sha256 of the chunk text
     file_hash: str  # sha256 of the whole source file
     position: int  # 0-based order of the chunk within its file
+    context: DocumentContext = field(default_factory=DocumentContext)
+
+    @property
+    def name(self) -> str:
+        """How the chunk's document is named to people: its context label
+        (which says the period and version), else its title, else its path."""
+        return self.context.label or self.title or self.source
+
+    def indexed_text(self) -> str:
+        """What is embedded and keyword-indexed: the document's context line,
+        then the text. Shown text, spans and quotes stay ``text`` alone."""
+        header = self.context.header()
+        return f"{header}\n{self.text}" if header else self.text
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata for stores that only take scalars (Chroma, SQLite)."""
         return {
+            **self.context.metadata(),
             "source": self.source,
             "title": self.title,
             "page": self.page if self.page is not None else -1,
@@ -54,6 +106,7 @@ class Chunk:
             content_hash=str(meta.get("content_hash", "")),
             file_hash=str(meta.get("file_hash", "")),
             position=int(str(meta.get("position", 0))),
+            context=DocumentContext.from_metadata(meta),
         )
 
 
@@ -80,8 +133,9 @@ class Passage:
         return self.chunk.id
 
     def location(self) -> str:
-        """Human-readable 'title, p. N' or 'title, section'."""
-        where = self.chunk.title or self.chunk.source
+        """Human-readable 'label, p. N' or 'label, section' (the document's
+        label, which names its period and version, else its title)."""
+        where = self.chunk.name
         if self.chunk.page is not None:
             return f"{where}, p. {self.chunk.page}"
         if self.chunk.section:
@@ -200,6 +254,9 @@ class RefusalReason(enum.StrEnum):
     # the trained reader read the question against every shown passage and
     # found that none of them answers it (before any LLM call)
     NOT_IN_PASSAGES = "not_in_passages"
+    # the question names a period (a year) that no document covers and no
+    # passage mentions (before any LLM call); the message names what is covered
+    PERIOD_NOT_COVERED = "period_not_covered"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 
 from chatbot.domain import Evidence, Passage
+from chatbot.periods import stated_figures
 from chatbot.protocols import KeywordIndex
 from chatbot.settings import GateSettings
 from chatbot.text import detect_language, evidence_units, passage_sentences, stem, terms
@@ -62,7 +63,10 @@ def assess(
     def covered_by(present: set[str]) -> list[bool]:
         return [any(stem(g) in present for g in grams) for _, grams in units]
 
-    hits = covered_by({stem(t) for p in shown for t in terms(p.chunk.text)})
+    # A passage also covers its document's declared period and version (the
+    # year of the 2024 report), never the rest of its context line.
+    stated = {p.id: {stem(t) for t in stated_figures(p.chunk.context)} for p in shown}
+    hits = covered_by({stem(t) for p in shown for t in terms(p.chunk.text)}.union(*stated.values()))
     matched = tuple(unit for (unit, _), hit in zip(units, hits, strict=True) if hit)
     missing = tuple(unit for (unit, _), hit in zip(units, hits, strict=True) if not hit)
     coverage = sum(w for w, hit in zip(weights, hits, strict=True) if hit) / total
@@ -72,7 +76,7 @@ def assess(
     best_sentence, sentence_coverage = "", 0.0
     for passage in shown:
         for sentence in passage_sentences(passage.chunk.text):
-            present = {stem(t) for t in terms(sentence)}
+            present = {stem(t) for t in terms(sentence)} | stated[passage.id]
             share = sum(w for w, hit in zip(weights, covered_by(present), strict=True) if hit)
             if share / total > sentence_coverage:
                 best_sentence, sentence_coverage = sentence, share / total

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from chatbot.domain import Passage
 from chatbot.errors import GeneratorOutputError
+from chatbot.periods import stated_figures
 from chatbot.prompts import question_language
 from chatbot.protocols import ChatMessage, JsonGenerator
 from chatbot.text import fold_chinese_script, is_cjk, says_nothing_new, strip_citations
@@ -125,8 +126,12 @@ def build_judge_messages(
     answer without its citation markers, and the two fields to fill."""
     language = question_language(question)
     passages_label, question_label, answer_label = _LABELS[language]
+    # A passage whose document has a context label is named by it, so the
+    # judge knows the 2024 report's passage speaks for 2024 (the verifier
+    # counts its period the same way).
     blocks = "\n\n".join(
-        f"[{number}] {passage.chunk.text.strip()}" for number, passage in enumerate(cited, 1)
+        f"[{number}] {_named(passage)}{passage.chunk.text.strip()}"
+        for number, passage in enumerate(cited, 1)
     )
     user = (
         f"{passages_label}:\n\n{blocks}\n\n"
@@ -135,6 +140,10 @@ def build_judge_messages(
         f"{_TASK[language]}"
     )
     return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
+
+
+def _named(passage: Passage) -> str:
+    return f"({passage.location()}) " if passage.chunk.context.label else ""
 
 
 def build_follow_up_messages(
@@ -202,16 +211,26 @@ def span_in_passages(span: str, cited: Sequence[Passage], min_aligned: float = 0
     if not needle:
         return False
     cjk = is_cjk(needle)
-    if any(needle in _comparable(p.chunk.text, cjk=cjk) for p in cited):
-        return True
-    wanted = _tokens(needle, cjk)
-    if not wanted:
-        return False
-    return any(
-        _local_alignment(wanted, _tokens(_comparable(p.chunk.text, cjk=cjk), cjk))
-        >= min_aligned * len(wanted)
-        for p in cited
-    )
+    for p in cited:
+        text = _comparable(p.chunk.text, cjk=cjk)
+        # The year a passage states by its document's period ("2016年7月" from
+        # the 2016 report's "7月4日") may sit in the span, not in the text.
+        for candidate in dict.fromkeys((needle, _without_period(needle, p))):
+            if not candidate:
+                continue
+            if candidate in text:
+                return True
+            wanted = _tokens(candidate, cjk)
+            if wanted and _local_alignment(wanted, _tokens(text, cjk)) >= min_aligned * len(wanted):
+                return True
+    return False
+
+
+def _without_period(needle: str, passage: Passage) -> str:
+    """``needle`` without the years its passage's period states."""
+    for year in stated_figures(passage.chunk.context):
+        needle = re.sub(rf"(?:\b(?:in|during|of|for)\s+)?{year}\s*年?\s*", "", needle)
+    return needle.strip(" ,，")
 
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)

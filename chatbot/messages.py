@@ -45,6 +45,12 @@ _REFUSALS: dict[RefusalReason, dict[str, str]] = {
         "zh": "我已閱讀與你的問題最相關的段落，但沒有一段能回答它，因此不會猜測。"
         "這些段落或涉及相關內容，請查看下列來源，或提出更具體的問題。",
     },
+    RefusalReason.PERIOD_NOT_COVERED: {
+        "en": "The documents I'm allowed to use cover {covered}; none of them is about {asked}, "
+        "so I won't guess. Ask about a period they cover, or ask the document owners.",
+        "zh": "我可使用的文件涵蓋{covered}年，沒有關於{asked}年的文件，因此不會猜測。"
+        "請就文件涵蓋的期間提問，或聯絡文件負責人。",
+    },
     RefusalReason.OUT_OF_SCOPE: {
         "en": "I only answer questions from the bank's approved documents, so I can't take "
         "this kind of request (such as writing, translating, personal investment or legal "

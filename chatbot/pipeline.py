@@ -1,5 +1,5 @@
-"""The answering pipeline: validate ▶ condense ▶ scope ▶ examine ▶ read ▶ generate ▶ check ▶
-present.
+"""The answering pipeline: validate ▶ condense ▶ scope ▶ examine ▶ period ▶ read ▶ generate ▶
+check ▶ present.
 
 ``Pipeline.answer(question, history)`` returns ``Answer | Refusal``;
 ``Pipeline.stream`` yields ``Draft`` events while the model writes, then
@@ -12,20 +12,25 @@ exactly one outcome. The steps, each a method named after it:
    conversation cannot widen what may be answered;
 3. **scope**: requests that are not questions about the documents are
    ``out_of_scope`` (``chatbot.scope``);
-4. **examine**: retrieve (``chatbot.retrieval``) and gate, with no LLM call:
-   fixed thresholds (``no_evidence``), then the calibrated answerability model
-   (``weak_evidence``);
-5. **read**: for languages it covers, the trained answerability reader
+4. **examine**: retrieve (``chatbot.retrieval``) with passages of the asked
+   period first and superseded versions set aside (``chatbot.periods``), and
+   gate, with no LLM call: fixed thresholds (``no_evidence``), then the
+   calibrated answerability model (``weak_evidence``);
+5. **period**: a year the question names that no document's period covers
+   and no shown passage states is ``period_not_covered``, and the message
+   says which years the documents cover; this comes before the gate's own
+   refusal, whose message would be less precise;
+6. **read**: for languages it covers, the trained answerability reader
    (``chatbot.reading``) reads the question against every shown passage; a
    low P(answerable) is ``not_in_passages``, still with no LLM call;
-6. **generate**: the numbered passages and the question go to the LLM, whose
+7. **generate**: the numbered passages and the question go to the LLM, whose
    text streams as drafts (unverified: channels must present them as such);
-7. **check**: the verifier (``chatbot.verify``) ties every sentence to a
+8. **check**: the verifier (``chatbot.verify``) ties every sentence to a
    passage it cites; then, unless the reader was confident and the answer
    cites the passage holding its span and carries the span, the support judge
    (``chatbot.judge``) asks whether those passages state the answer and for
    the phrase that does;
-8. **present**: loosely worded sentences are shown in the passages' own
+9. **present**: loosely worded sentences are shown in the passages' own
    words, in the question's script.
 
 A refusal is a normal result. Only faults raise, all of them
@@ -46,12 +51,20 @@ from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Tim
 from chatbot.gate import assess, weak_evidence
 from chatbot.judge import AnswerCall, SupportJudge
 from chatbot.messages import refusal_message
+from chatbot.periods import (
+    asked_years,
+    describe_coverage,
+    in_force,
+    prefer_periods,
+    uncovered_years,
+)
 from chatbot.prompts import build_messages, question_language, select_passages
 from chatbot.protocols import (
     ChatMessage,
     Embedder,
     Generator,
     KeywordIndex,
+    PeriodIndex,
     Reader,
     Reranker,
     VectorIndex,
@@ -83,6 +96,7 @@ class Pipeline:
         judge: SupportJudge | None = None,
         reader: Reader | None = None,
         reader_policy: ReaderPolicy | None = None,
+        periods: PeriodIndex | None = None,
     ) -> None:
         self.embedder = embedder
         self.vectors = vectors
@@ -96,6 +110,7 @@ class Pipeline:
         self.judge = judge
         self.reader = reader
         self.reader_policy = reader_policy
+        self.periods = periods
         if reader is not None and reader_policy is None:
             raise ValueError("a reader needs a ReaderPolicy (its thresholds)")
         # the fixed thresholds per language, derived once (see _gate_for)
@@ -125,8 +140,8 @@ class Pipeline:
         """Drafts while the model writes, then exactly one outcome.
 
         The steps, in order: validate ▶ condense ▶ scope ▶ examine (retrieve
-        and gate) ▶ read ▶ generate ▶ check (verify, judge) ▶ present (quote,
-        script).
+        and gate) ▶ period ▶ read ▶ generate ▶ check (verify, judge) ▶
+        present (quote, script).
         Each step that can refuse returns a ``Rejection``; the first one ends
         the question."""
         language = question_language(question or "")
@@ -143,6 +158,10 @@ class Pipeline:
             return
         with clock.step("retrieve_s"):
             found = self.examine(asked.query)
+        uncovered = self._period(asked, found)
+        if uncovered is not None:
+            yield self._refuse(asked, uncovered, clock, found)
+            return
         if found.refusal is not None:
             reason, why = found.refusal
             rejected = Rejection(reason, f"{why}; {found.evidence.describe()}")
@@ -174,6 +193,25 @@ class Pipeline:
         # Recorded whenever there was history, even if unchanged, so the audit
         # shows what a follow-up was understood as.
         return Asked(question, language, query, query if history else None)
+
+    def _period(self, asked: Asked, found: Examination) -> Rejection | None:
+        """``period_not_covered`` when the question names a year that no
+        document's period covers and no shown passage states
+        (``chatbot.periods.uncovered_years``): the premise check would refuse
+        any answer about it, so say so now, with the years that are covered."""
+        if self.periods is None or not asked_years(asked.query):
+            return None
+        covered = self.periods.periods()
+        missing = uncovered_years(asked.query, covered, found.shown)
+        if not missing:
+            return None
+        span = describe_coverage(covered)
+        return Rejection(
+            RefusalReason.PERIOD_NOT_COVERED,
+            f"asked about {', '.join(missing)}; the documents cover {span} and no shown "
+            f"passage states it; {found.evidence.describe()}",
+            {"covered": span, "asked": ", ".join(missing)},
+        )
 
     def _read(
         self, asked: Asked, found: Examination
@@ -275,7 +313,7 @@ class Pipeline:
         log.info("refused (%s): %s", rejected.reason.value, rejected.detail)
         return Refusal(
             reason=rejected.reason,
-            message=refusal_message(rejected.reason, asked.language),
+            message=refusal_message(rejected.reason, asked.language, **rejected.values),
             passages=tuple(found.shown) if found is not None else (),
             detail=rejected.detail,
             timings=clock.timings(),
@@ -299,6 +337,13 @@ class Pipeline:
             self.retrieval,
             reranker=self.reranker,
         )
+        candidates, superseded = in_force(prefer_periods(candidates, asked_years(query)), query)
+        if superseded:
+            log.info(
+                "set aside %d passages of superseded versions: %s",
+                len(superseded),
+                sorted({p.chunk.context.label for p in superseded}),
+            )
         shown = select_passages(
             candidates, self.retrieval.max_passages, self.retrieval.passage_token_budget
         )

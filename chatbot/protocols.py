@@ -79,6 +79,13 @@ class KeywordIndex(Protocol):
         ...
 
 
+class PeriodIndex(Protocol):
+    def periods(self) -> frozenset[str]:
+        """Every document period in the index ("2024", "2024-Q3"); empty when
+        no document has one (an undated corpus)."""
+        ...
+
+
 class Reader(Protocol):
     def read(self, question: str, passages: Sequence[Passage]) -> Reading:
         """Whether ``passages`` answer ``question``, and with which span.

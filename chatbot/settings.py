@@ -257,6 +257,12 @@ class IngestSettings(BaseModel):
         "against the relative path and against each folder/file name in it; '.*' "
         'skips hidden files and folders. As JSON in the environment: \'["README*", ".*"]\'.',
     )
+    documents_file: Path = Field(
+        Path("documents.toml"),
+        description="Document identity rules (title, period, version, label per path "
+        "glob), relative to the corpus folder unless absolute; optional: without it, "
+        "periods come from year folders and report titles. Never ingested itself.",
+    )
 
 
 class UISettings(BaseModel):

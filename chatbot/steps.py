@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatbot.domain import Evidence, Passage, RefusalReason, Timings
 from chatbot.verify import Verdict
@@ -48,6 +48,8 @@ class Rejection:
 
     reason: RefusalReason
     detail: str
+    # Filled into the user-facing message (``messages.refusal_message``).
+    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

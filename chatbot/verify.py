@@ -13,6 +13,12 @@ Checks, in order, each one a reason to refuse:
 4. a figure of the question (a year, a count) is in none of the cited
    passages: the question rests on a premise they do not state -> UNSUPPORTED.
 
+A passage states its text and its document's declared period and version
+(``chatbot.periods.stated_figures``): "2024" is stated by a passage of the
+2024 report in both checks, while the figure 3 of a "Chapter 3" heading is
+not, and a 2023 passage does not state 2024, so an answer that puts year A's
+figure under year B is still refused.
+
 A sentence without its own marker is checked against the citations of the
 next cited sentence in the answer (models often cite once at the end).
 
@@ -33,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from chatbot.domain import Citation, Passage, RefusalReason
+from chatbot.periods import stated_figures
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import (
     CITATION_RE,
@@ -86,7 +93,9 @@ def support(sentence: str, passages: Sequence[Passage]) -> tuple[float, list[str
     wanted = content_terms(bare)
     evidence_text = fold_chinese_script(" ".join(p.chunk.text for p in passages))
     present = {stem(t) for t in terms(evidence_text)}
-    digits_in_evidence = figures(evidence_text)
+    digits_in_evidence = figures(evidence_text).union(
+        *(stated_figures(p.chunk.context) for p in passages)
+    )
     missing_numbers = [
         n for n in FIGURE_RE.findall(bare) if n.replace(",", "") not in digits_in_evidence
     ]
@@ -207,7 +216,7 @@ def _unstated_premise(question: str, citations: Sequence[Citation]) -> list[str]
     stated: set[str] = set()
     for c in citations:
         text = f"{c.passage.chunk.section}\n{c.passage.chunk.text}"
-        stated |= figures(text) | ordinals(text)
+        stated |= figures(text) | ordinals(text) | stated_figures(c.passage.chunk.context)
     return sorted(asked - stated)
 
 

@@ -37,6 +37,7 @@ from chatbot.settings import Settings
 from chatbot.text import detect_language
 from eval.items import Context, EvalSet
 from ingest.chunking import Chunker, chunk_id
+from ingest.identity import IDENTITY_VERSION
 from ingest.loaders import Block, LoadedDocument, file_sha256
 from ingest.sync import META_CHUNKING, META_EMBEDDER
 
@@ -122,7 +123,12 @@ def corpus_key(embedder_name: str, chunking: str, settings: Settings, corpus_dir
     content. Files that ingestion skips are hashed too: a spurious rebuild is
     cheaper than a stale index."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(["corpus", embedder_name, chunking, settings.ingest.exclude]).encode())
+    # The identity rules' detection version too: a corpus index carries each
+    # document's context line, which a new detection would change.
+    identity = f"identity-v{IDENTITY_VERSION}"
+    digest.update(
+        json.dumps(["corpus", embedder_name, chunking, settings.ingest.exclude, identity]).encode()
+    )
     for root, dirnames, filenames in os.walk(corpus_dir):
         dirnames.sort()
         for name in sorted(filenames):

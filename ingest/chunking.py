@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from chatbot.domain import Chunk
+from chatbot.domain import Chunk, DocumentContext
 from chatbot.text import detect_language, terms
 from ingest.loaders import Block, LoadedDocument
 
@@ -100,7 +100,9 @@ class Chunker:
             sort_keys=True,
         )
 
-    def chunk(self, doc: LoadedDocument) -> list[Chunk]:
+    def chunk(self, doc: LoadedDocument, context: DocumentContext | None = None) -> list[Chunk]:
+        """The document's chunks, each carrying ``context`` (its identity)."""
+        context = context or DocumentContext()
         chunks: list[Chunk] = []
         for block in doc.blocks:
             for start, text in self._split_block(block):
@@ -120,6 +122,7 @@ class Chunker:
                         content_hash=content_hash,
                         file_hash=doc.file_hash,
                         position=position,
+                        context=context,
                     )
                 )
         return chunks

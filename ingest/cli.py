@@ -19,6 +19,7 @@ from chatbot.compose import build_ingestor
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings
+from ingest.identity import describe_record
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ Examples:
   chatbot-ingest --corpus /srv/policies -v
   chatbot-ingest --rebuild            # after changing CHATBOT_EMBEDDER__MODEL
   CHATBOT_INDEX__PATH=/tmp/idx chatbot-ingest
+  chatbot-ingest --list               # and show each document's label, period, version
 """
 
 
@@ -45,8 +47,15 @@ Examples:
     is_flag=True,
     help="Wipe both indexes and re-ingest everything (needed after changing the embedder).",
 )
+@click.option(
+    "--list",
+    "show_documents",
+    is_flag=True,
+    help="After syncing, list every document with the label, period and version detected "
+    "for it (and where the period came from), to check the identity rules.",
+)
 @click.option("-v", "--verbose", count=True, help="-v: per-file log lines; -vv: debug.")
-def main(corpus: Path | None, rebuild: bool, verbose: int) -> None:
+def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int) -> None:
     """Index the corpus (PDF, Markdown, HTML, text) for the assistant.
 
     Unchanged files are skipped, changed files re-indexed, deleted files
@@ -74,6 +83,7 @@ def main(corpus: Path | None, rebuild: bool, verbose: int) -> None:
         ingestor = build_ingestor(settings)
         report = ingestor.sync(corpus_dir, progress=progress, rebuild=rebuild)
         status = ingestor.status()
+        documents = ingestor.documents() if show_documents else []
     except BoundaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -86,6 +96,8 @@ def main(corpus: Path | None, rebuild: bool, verbose: int) -> None:
     for failure in report.failed:
         hint = f" -> {failure.hint}" if failure.hint else ""
         click.echo(f"FAILED {failure.source}: {failure.reason}{hint}", err=True)
+    for record in documents:
+        click.echo(f"{record.source}\t{describe_record(record)}")
     click.echo(("rebuilt: " if report.rebuilt else "") + report.summary())
     click.echo(
         f"index: {status.documents} documents, {status.pages} pages, {status.chunks} chunks "

@@ -17,6 +17,13 @@ stale ids it finds under its source.
 
 The embedder's name is stored with the index; vectors from two models cannot
 be compared, so a different embedder stops the run until ``--rebuild``.
+
+Each document's identity (``ingest.identity``: label, period, version) is
+worked out from the rules file and the document, and goes into every chunk's
+context line, which is embedded. The rules file is read and validated before
+anything is written; when it (or the detection) changed since the last run,
+unchanged files are re-read and only those whose identity changed are
+re-chunked and re-embedded.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -42,12 +49,14 @@ from chatbot.errors import ConfigurationError, IngestionError
 from chatbot.protocols import Embedder
 from chatbot.settings import IngestSettings
 from ingest.chunking import Chunker
-from ingest.loaders import file_sha256, is_supported, load_document
+from ingest.identity import DocumentRules, identify, load_rules, rules_path
+from ingest.loaders import LoadedDocument, file_sha256, is_supported, load_document
 
 log = logging.getLogger(__name__)
 
 META_EMBEDDER = "embedder"
 META_CHUNKING = "chunking"
+META_IDENTITY = "identity_rules"
 
 Progress = Callable[[str, int, int], None]
 """Called after each file with (source, files done, files total)."""
@@ -82,6 +91,7 @@ class IngestReport:
     chunks_deleted: int
     seconds: float
     rebuilt: bool = False
+    relabelled: int = 0  # unchanged files whose identity (label, period, version) changed
 
     @property
     def ok(self) -> bool:
@@ -93,7 +103,8 @@ class IngestReport:
             f"{self.files_seen} files ({self.added} added, {self.updated} updated, "
             f"{self.unchanged} unchanged), {self.pages} pages, "
             f"{self.chunks_written} chunks written, {self.chunks_deleted} chunks deleted, "
-            f"{self.removed} removed, {len(self.skipped)} skipped, "
+            + (f"{self.relabelled} relabelled, " if self.relabelled else "")
+            + f"{self.removed} removed, {len(self.skipped)} skipped, "
             f"{len(self.failed)} failed, {self.seconds:.1f}s"
         )
 
@@ -126,6 +137,9 @@ class Ingestor:
                 f"corpus folder {corpus_dir} does not exist: create it, pass --corpus, "
                 "or set CHATBOT_INGEST__CORPUS_DIR"
             )
+        # Read before any write: bad rules stop the run with the index intact.
+        rules_file = rules_path(corpus_dir, self._settings.documents_file)
+        rules = load_rules(rules_file)
         if rebuild:
             log.info("rebuild: clearing both indexes")
             self._keywords.clear()
@@ -137,8 +151,11 @@ class Ingestor:
         rechunk_all = self._keywords.get_meta(META_CHUNKING) not in (None, signature)
         if rechunk_all:
             log.info("chunking settings changed: every file is re-chunked")
+        recheck_identity = self._keywords.get_meta(META_IDENTITY) != rules.signature()
+        if recheck_identity and rules.rules:
+            log.info("document rules %s changed: identities are re-checked", rules_file)
 
-        files, skipped = self._scan(corpus_dir)
+        files, skipped = self._scan(corpus_dir, exclude={rules_file})
         catalog = self._keywords.catalog()
         tally = _Tally()
 
@@ -153,7 +170,9 @@ class Ingestor:
         total = len(files)
         for done, (source, path) in enumerate(files.items(), start=1):
             try:
-                self._sync_file(source, path, catalog.get(source), rechunk_all, tally)
+                self._sync_file(
+                    source, path, catalog.get(source), rechunk_all, rules, recheck_identity, tally
+                )
             except IngestionError as exc:
                 log.warning("%s: %s", source, exc)
                 tally.failed.append(FileFailure(exc.source, exc.reason, exc.hint))
@@ -161,6 +180,7 @@ class Ingestor:
                 progress(source, done, total)
 
         self._keywords.set_meta(META_CHUNKING, signature)
+        self._keywords.set_meta(META_IDENTITY, rules.signature())
         return IngestReport(
             files_seen=total,
             added=tally.added,
@@ -174,11 +194,16 @@ class Ingestor:
             chunks_deleted=tally.chunks_deleted,
             seconds=time.perf_counter() - started,
             rebuilt=rebuild,
+            relabelled=tally.relabelled,
         )
 
     def status(self) -> IndexStatus:
         """Totals over the whole index (not just this run)."""
         return self._keywords.status()
+
+    def documents(self) -> list[DocumentRecord]:
+        """Every indexed document, by source, with its recorded identity."""
+        return list(self._keywords.catalog().values())
 
     # -- steps -------------------------------------------------------------
 
@@ -196,7 +221,9 @@ class Ingestor:
             "CHATBOT_EMBEDDER__MODEL back"
         )
 
-    def _scan(self, corpus_dir: Path) -> tuple[dict[str, Path], list[SkippedFile]]:
+    def _scan(
+        self, corpus_dir: Path, exclude: set[Path] | frozenset[Path] = frozenset()
+    ) -> tuple[dict[str, Path], list[SkippedFile]]:
         files: dict[str, Path] = {}
         skipped: list[SkippedFile] = []
         patterns = list(self._settings.exclude)
@@ -208,7 +235,7 @@ class Ingestor:
             for name in sorted(filenames):
                 source = _join(rel_root, name)
                 path = base / name
-                if _excluded(source, patterns) or not path.is_file():
+                if _excluded(source, patterns) or not path.is_file() or path in exclude:
                     continue
                 if not is_supported(path):
                     skipped.append(SkippedFile(source, f"unsupported file type '{path.suffix}'"))
@@ -222,31 +249,43 @@ class Ingestor:
         path: Path,
         record: DocumentRecord | None,
         rechunk_all: bool,
+        rules: DocumentRules,
+        recheck_identity: bool,
         tally: _Tally,
     ) -> None:
         file_hash = file_sha256(path, source)
-        if record is not None and record.file_hash == file_hash and not rechunk_all:
+        same_file = record is not None and record.file_hash == file_hash and not rechunk_all
+        if same_file and not recheck_identity:
             tally.unchanged += 1
             return
         # Everything that can fail on a bad file happens before any write.
         doc = load_document(path, source, max_file_mb=self._settings.max_file_mb)
-        chunks = self._chunker.chunk(doc)
+        identity = identify(source, doc.title, _opening_text(doc), rules)
+        if same_file and record is not None:
+            if (record.title, record.context) == (identity.title, identity.context):
+                tally.unchanged += 1
+                return
+            tally.relabelled += 1
+            log.info("%s: identity changed to %r", source, identity.context.label)
+        chunks = self._chunker.chunk(replace(doc, title=identity.title), identity.context)
         if not chunks:
             raise IngestionError(
                 source, "no indexable text after cleaning", "check the file's content"
             )
-        vectors = self._embedder.embed([c.text for c in chunks])
+        vectors = self._embedder.embed([c.indexed_text() for c in chunks])
         old_ids = record.chunk_ids if record is not None else ()
         deleted = self._replace(source, chunks, vectors, old_ids)
         self._keywords.record_document(
             DocumentRecord(
                 source=source,
                 file_hash=doc.file_hash,
-                title=doc.title,
+                title=identity.title,
                 pages=doc.pages,
                 chunk_ids=tuple(c.id for c in chunks),
                 language=dominant_language([c.language for c in chunks]),
                 ingested_at=datetime.now(UTC),
+                context=identity.context,
+                period_from=identity.period_from,
             )
         )
         if record is None:
@@ -295,7 +334,20 @@ class _Tally:
     pages: int = 0
     chunks_written: int = 0
     chunks_deleted: int = 0
+    relabelled: int = 0
     failed: list[FileFailure] = field(default_factory=list)
+
+
+def _opening_text(doc: LoadedDocument) -> str:
+    """The first few thousand characters, where reports name their period."""
+    out: list[str] = []
+    size = 0
+    for block in doc.blocks:
+        out.append(block.text)
+        size += len(block.text)
+        if size >= 3000:
+            break
+    return "\n".join(out)
 
 
 def _join(rel_root: str, name: str) -> str:

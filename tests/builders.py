@@ -13,7 +13,7 @@ from typing import Any
 
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
-from chatbot.catalog import IndexStatus
+from chatbot.catalog import DocumentRecord, IndexStatus
 from chatbot.domain import Chunk, Passage
 from chatbot.errors import EmbedderError, RerankerError
 from chatbot.judge import SupportJudge
@@ -75,10 +75,41 @@ def pipeline_over(
     embedder); ``parts`` go to ``Pipeline`` as they are (judge, reranker,
     calibration, reader, reader_policy). The pipeline is immutable: a test
     that needs other parts builds another one."""
-    indexing, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
     chunks = [make_chunk(i, *row) for i, row in enumerate(rows)]
-    vectors.upsert(chunks, indexing.embed([c.text for c in chunks]))
+    return pipeline_over_chunks(chunks, generator, embedder=embedder, gate=gate, **parts)
+
+
+def pipeline_over_chunks(
+    chunks: Sequence[Chunk],
+    generator: ScriptedGenerator,
+    *,
+    embedder: Embedder | None = None,
+    gate: GateSettings | None = None,
+    with_periods: bool = False,
+    **parts: Any,
+) -> Pipeline:
+    """``pipeline_over`` for ready-made chunks (with document contexts, say);
+    the keyword fake's catalog records each source's context, and with
+    ``with_periods`` it is the pipeline's ``periods`` part too."""
+    indexing, vectors, keywords = HashEmbedder(), InMemoryVectorIndex(), InMemoryKeywordIndex()
+    vectors.upsert(chunks, indexing.embed([c.indexed_text() for c in chunks]))
     keywords.upsert(chunks)
+    for chunk in chunks:
+        keywords.record_document(
+            DocumentRecord(
+                chunk.source,
+                "f",
+                chunk.title,
+                0,
+                (chunk.id,),
+                chunk.language,
+                datetime(2025, 1, 1, tzinfo=UTC),
+                chunk.context,
+                "folder",
+            )
+        )
+    if with_periods:
+        parts["periods"] = keywords
     return Pipeline(
         embedder or indexing,
         vectors,

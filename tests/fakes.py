@@ -108,7 +108,7 @@ class InMemoryKeywordIndex:
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:
             self.chunks[chunk.id] = chunk
-            self._terms[chunk.id] = Counter(terms(chunk.text))
+            self._terms[chunk.id] = Counter(terms(chunk.indexed_text()))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         for chunk_id in ids:
@@ -142,6 +142,9 @@ class InMemoryKeywordIndex:
         return len(self.chunks), {
             term: sum(1 for c in self._terms.values() if term in c) for term in terms
         }
+
+    def periods(self) -> frozenset[str]:
+        return frozenset(r.context.period for r in self.records.values() if r.context.period)
 
     # Catalog
     def catalog(self) -> dict[str, DocumentRecord]:

@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.catalog import DocumentRecord, IndexStatus
-from chatbot.domain import Chunk
+from chatbot.domain import Chunk, DocumentContext
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: document context per chunk and per document
 
 _TOKENIZE = "unicode61 remove_diacritics 0 tokenchars '.''-'"
 
@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     language TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     file_hash TEXT NOT NULL,
-    position INTEGER NOT NULL
+    position INTEGER NOT NULL,
+    context TEXT NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, tokenize="{_TOKENIZE}");
@@ -66,12 +67,22 @@ CREATE TABLE IF NOT EXISTS documents (
     chunk_count INTEGER NOT NULL,
     chunk_ids TEXT NOT NULL,
     language TEXT NOT NULL,
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    context TEXT NOT NULL DEFAULT '{{}}',
+    period_from TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+"""
+
+# Schema 1 -> 2: the context columns, empty; sync then re-chunks every file
+# (the chunker's version changed with them), which fills them in.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE documents ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE documents ADD COLUMN period_from TEXT NOT NULL DEFAULT '';
 """
 
 _DROP = """
@@ -83,7 +94,7 @@ DROP TABLE IF EXISTS meta;
 """
 
 _CHUNK_COLUMNS = (
-    "id, text, source, title, page, section, language, content_hash, file_hash, position"
+    "id, text, source, title, page, section, language, content_hash, file_hash, position, context"
 )
 
 # Rank inside FTS5 first (the inverted index; the hidden ``rank`` column is
@@ -159,7 +170,7 @@ class SqliteKeywordIndex:
             for chunk in chunks:
                 self._delete_one(db, chunk.id)
                 cursor = db.execute(
-                    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         chunk.id,
                         chunk.text,
@@ -171,11 +182,14 @@ class SqliteKeywordIndex:
                         chunk.content_hash,
                         chunk.file_hash,
                         chunk.position,
+                        _context_json(chunk.context),
                     ),
                 )
+                # The context line is indexed with the text: "2024" finds the
+                # 2024 report's chunks though their text never says so.
                 db.execute(
                     "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
-                    (cursor.lastrowid, " ".join(terms(chunk.text))),
+                    (cursor.lastrowid, " ".join(terms(chunk.indexed_text()))),
                 )
 
     def delete_ids(self, ids: Sequence[str]) -> None:
@@ -193,7 +207,7 @@ class SqliteKeywordIndex:
             rows = self._read(SEARCH_SQL, (match, k))
         # bm25() is negative, more negative is better; flip it. max() guards the
         # contract (score >= 0) against FTS5's tiny floor for very common terms.
-        return [Hit(chunk=_row_to_chunk(row[:10]), score=max(0.0, -float(row[10]))) for row in rows]
+        return [Hit(chunk=_row_to_chunk(row[:11]), score=max(0.0, -float(row[11]))) for row in rows]
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         with self._lock:
@@ -225,13 +239,23 @@ class SqliteKeywordIndex:
                     found[chunk.id] = chunk
         return [found[i] for i in ids if i in found]
 
+    def periods(self) -> frozenset[str]:
+        """Every declared or detected document period in the index."""
+        with self._lock:
+            found = self._read(
+                "SELECT DISTINCT json_extract(context, '$.period') FROM documents "
+                "WHERE period_from != ''",
+                (),
+            )
+        return frozenset(str(row[0]) for row in found if row[0])
+
     # -- Catalog -----------------------------------------------------------
 
     def catalog(self) -> dict[str, DocumentRecord]:
         with self._lock:
             rows = self._read(
-                "SELECT source, file_hash, title, pages, chunk_ids, language, ingested_at "
-                "FROM documents ORDER BY source",
+                "SELECT source, file_hash, title, pages, chunk_ids, language, ingested_at, "
+                "context, period_from FROM documents ORDER BY source",
                 (),
             )
         return {
@@ -243,6 +267,8 @@ class SqliteKeywordIndex:
                 chunk_ids=tuple(json.loads(row[4])),
                 language=row[5],
                 ingested_at=datetime.fromisoformat(row[6]),
+                context=_context_from_json(row[7]),
+                period_from=row[8],
             )
             for row in rows
         }
@@ -251,7 +277,8 @@ class SqliteKeywordIndex:
         with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO documents (source, file_hash, title, pages, "
-                "chunk_count, chunk_ids, language, ingested_at) VALUES (?,?,?,?,?,?,?,?)",
+                "chunk_count, chunk_ids, language, ingested_at, context, period_from) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.source,
                     record.file_hash,
@@ -261,6 +288,8 @@ class SqliteKeywordIndex:
                     json.dumps(list(record.chunk_ids)),
                     record.language,
                     record.ingested_at.astimezone(UTC).isoformat(),
+                    _context_json(record.context),
+                    record.period_from,
                 ),
             )
 
@@ -316,6 +345,14 @@ class SqliteKeywordIndex:
 
     def _check_schema(self) -> None:
         found = self.get_meta("schema_version")
+        if found == "1":
+            with self._lock:
+                try:
+                    self._db.executescript(_MIGRATE_1_TO_2)
+                except sqlite3.Error as exc:
+                    raise self._error("upgrade", exc) from exc
+            self.set_meta("schema_version", SCHEMA_VERSION)
+            found = SCHEMA_VERSION
         if found is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif found != SCHEMA_VERSION:
@@ -379,4 +416,17 @@ def _row_to_chunk(row: Sequence[Any]) -> Chunk:
         content_hash=str(row[7]),
         file_hash=str(row[8]),
         position=int(row[9]),
+        context=_context_from_json(row[10]),
     )
+
+
+def _context_json(context: DocumentContext) -> str:
+    return json.dumps(context.metadata(), ensure_ascii=False, sort_keys=True)
+
+
+def _context_from_json(raw: object) -> DocumentContext:
+    try:
+        data = json.loads(str(raw or "{}"))
+    except json.JSONDecodeError:
+        return DocumentContext()
+    return DocumentContext.from_metadata(data if isinstance(data, dict) else {})

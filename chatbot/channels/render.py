@@ -34,6 +34,7 @@ _REASON_LABEL = {
         "找到的段落未能回答此問題",
     ),
     RefusalReason.OUT_OF_SCOPE: ("Not a question about the documents", "並非有關文件的提問"),
+    RefusalReason.PERIOD_NOT_COVERED: ("Period not covered by the documents", "文件未涵蓋該期間"),
 }
 
 
@@ -76,7 +77,7 @@ def quote(text: str, limit: int = 420) -> str:
 def source_line(passage: Passage, link: SourceLink | None = None, language: str = "en") -> str:
     chunk = passage.chunk
     where = f"p. {chunk.page}" if chunk.page is not None else (chunk.section or "")
-    parts = [f"**{chunk.title or chunk.source}**"]
+    parts = [f"**{chunk.name}**"]
     if where:
         parts.append(where)
     url = link(passage) if link is not None else None

@@ -51,7 +51,7 @@ def source_view(passage: Passage, number: int | None, quote_chars: int = 300) ->
     chunk = passage.chunk
     return SourceView(
         number=number,
-        title=chunk.title or chunk.source,
+        title=chunk.name,
         source=chunk.source,
         page=chunk.page,
         quote=quote(chunk.text, quote_chars),

@@ -13,13 +13,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex, DocumentRecord
-from chatbot.domain import Chunk
+from chatbot.domain import Chunk, DocumentContext
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 
 
@@ -41,7 +42,16 @@ def make_chunk(chunk_id: str, text: str, source: str = "a.pdf", page: int | None
 CORPUS = [
     make_chunk("c-0", "The deposit protection scheme covers up to HKD 800,000 per depositor."),
     make_chunk("c-1", "Credit card annual fees are waived in the first year.", "cards.md", None),
-    make_chunk("c-2", "Mortgage stress tests assume rates two points higher.", "loans.pdf", 3),
+    replace(
+        make_chunk("c-2", "Mortgage stress tests assume rates two points higher.", "loans.pdf", 3),
+        context=DocumentContext(
+            label="Loans · 2024 · version 2",
+            period="2024",
+            version="2",
+            effective="2024-01-01",
+            edition="Loans",
+        ),
+    ),
     make_chunk("c-3", "存款保障計劃保障每名存款人最高八十萬港元。", "zh.md", None),
     make_chunk("c-4", "Deposit deposit deposit: the word deposit appears often here.", "a.pdf", 2),
 ]
@@ -253,6 +263,14 @@ class TestCatalogContract:
         keyword_index.forget_document("a.pdf")
         keyword_index.forget_document("never-there.md")
         assert list(keyword_index.catalog()) == ["cards.md"]
+
+    def test_context_and_periods(self, keyword_index: CatalogKeywordIndex) -> None:
+        context = DocumentContext(label="Banking · 2024", period="2024")
+        dated = replace(self.record("2024/b.md", ("c-1",)), context=context, period_from="folder")
+        keyword_index.record_document(dated)
+        keyword_index.record_document(self.record("undated.md", ("c-2",)))
+        assert keyword_index.catalog()["2024/b.md"] == dated
+        assert keyword_index.periods() == {"2024"}
 
     def test_ids_and_sources_come_from_stored_chunks(
         self, keyword_index: CatalogKeywordIndex

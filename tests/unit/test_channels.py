@@ -129,7 +129,8 @@ def test_invalid_question_gets_no_topic_hint() -> None:
 @pytest.mark.parametrize("reason", list(RefusalReason))
 def test_every_reason_has_a_label_and_a_message_in_both_languages(reason: RefusalReason) -> None:
     labels = {reason_label(reason, "en"), reason_label(reason, "zh")}
-    messages = {refusal_message(reason, "en", limit=10), refusal_message(reason, "zh", limit=10)}
+    values = {"limit": 10, "covered": "2015–2024", "asked": "2012"}
+    messages = {refusal_message(reason, "en", **values), refusal_message(reason, "zh", **values)}
     assert len(labels) == 2 and len(messages) == 2 and all(labels | messages)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from chatbot.adapters.sqlite_keyword import SEARCH_SQL, SqliteKeywordIndex, fts_query
-from chatbot.domain import Chunk
+from chatbot.catalog import DocumentRecord
+from chatbot.domain import Chunk, DocumentContext
 from chatbot.errors import ConfigurationError, IndexMissingError
 
 
@@ -84,3 +87,47 @@ def test_get_chunks_keeps_order_and_skips_unknown(tmp_path: Path) -> None:
     got = index.get_chunks(["id-2", "nope", "id-0"])
     assert [c.id for c in got] == ["id-2", "id-0"]
     assert index.count() == 3
+
+
+V1_SCHEMA = """
+CREATE TABLE chunks (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+  source TEXT NOT NULL, title TEXT NOT NULL, page INTEGER, section TEXT NOT NULL,
+  language TEXT NOT NULL, content_hash TEXT NOT NULL, file_hash TEXT NOT NULL,
+  position INTEGER NOT NULL);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(terms);
+CREATE TABLE documents (source TEXT PRIMARY KEY, file_hash TEXT NOT NULL, title TEXT NOT NULL,
+  pages INTEGER NOT NULL, chunk_count INTEGER NOT NULL, chunk_ids TEXT NOT NULL,
+  language TEXT NOT NULL, ingested_at TEXT NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO chunks VALUES (1, 'old', 'Old text.', 'a.md', 'A', NULL, '', 'en', 'c', 'f', 0);
+INSERT INTO documents VALUES ('a.md', 'f', 'A', 0, 1, '["old"]', 'en', '2025-01-01T00:00:00+00:00');
+"""
+
+
+def test_a_schema_1_index_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "kw.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.close()
+    index = SqliteKeywordIndex(path)
+    assert index.get_meta("schema_version") == "2"
+    [old] = index.get_chunks(["old"])
+    assert old.text == "Old text." and old.context == DocumentContext()
+    record = index.catalog()["a.md"]
+    assert record.context == DocumentContext() and record.period_from == ""
+    assert index.periods() == frozenset()
+
+
+def test_context_round_trips_and_periods_come_from_the_catalog(tmp_path: Path) -> None:
+    index = SqliteKeywordIndex(tmp_path / "kw.sqlite3")
+    context = DocumentContext(label="Banking Stability · 2024", period="2024")
+    dated = replace(chunk(1, "The ratio was 1.96%."), context=context)
+    index.upsert([dated])
+    assert index.get_chunks([dated.id])[0].context == context
+    assert index.search("2024 ratio", 3)[0].chunk.context == context
+    index.record_document(
+        DocumentRecord("s.md", "f", "S", 0, (dated.id,), "en", datetime.now(UTC), context, "folder")
+    )
+    assert index.catalog()["s.md"].context == context
+    assert index.periods() == {"2024"}

@@ -246,3 +246,59 @@ def test_changed_chunking_rechunks_everything(parts: Parts, corpus_dir: Path) ->
 def test_missing_corpus_folder_is_a_configuration_error(parts: Parts, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="CHATBOT_INGEST__CORPUS_DIR"):
         parts.sync(tmp_path / "nope")
+
+
+def fill_reports(corpus: Path) -> None:
+    for year, ratio in (("2023", "1.56%"), ("2024", "1.96%")):
+        (corpus / year).mkdir()
+        (corpus / year / "banking.md").write_text(
+            f"# Banking Stability\n\nThe classified loan ratio was {ratio} at year end.\n",
+            encoding="utf-8",
+        )
+
+
+def test_documents_carry_their_identity_into_chunks_and_catalog(
+    parts: Parts, corpus_dir: Path
+) -> None:
+    fill_reports(corpus_dir)
+    parts.sync(corpus_dir)
+    record = parts.keywords.catalog()["2024/banking.md"]
+    assert record.context.label == "Banking Stability · 2024" and record.period_from == "folder"
+    chunks = [c for c, _ in parts.vectors.items.values() if c.source == "2024/banking.md"]
+    assert chunks and all(c.context.period == "2024" for c in chunks)
+    # the period is keyword-indexed with the text, which never says 2024
+    hits = parts.keywords.search("2024 classified loan ratio", 5)
+    assert hits[0].chunk.source == "2024/banking.md"
+    assert parts.keywords.periods() == {"2023", "2024"}
+
+
+def test_changed_rules_relabel_only_the_documents_they_change(
+    parts: Parts, corpus_dir: Path
+) -> None:
+    fill_reports(corpus_dir)
+    parts.sync(corpus_dir)
+    before = parts.embedder.calls
+    rules = corpus_dir / "documents.toml"
+    rules.write_text('[[documents]]\nmatch = "2024/**"\nseries = "HKMA Annual Report"\n', "utf-8")
+    report = parts.sync(corpus_dir)
+    assert (report.relabelled, report.updated, report.unchanged) == (1, 1, 1)
+    assert parts.embedder.calls == before + 1  # only the relabelled file was re-embedded
+    label = parts.keywords.catalog()["2024/banking.md"].context.label
+    assert label == "HKMA Annual Report 2024 · Banking Stability"
+    assert "documents.toml" not in parts.keywords.catalog()
+    assert all(s.source != "documents.toml" for s in report.skipped)
+    again = parts.sync(corpus_dir)
+    assert again.unchanged == 2 and again.relabelled == 0
+    parts.assert_consistent()
+
+
+def test_bad_rules_stop_ingestion_and_keep_the_index(parts: Parts, corpus_dir: Path) -> None:
+    fill_reports(corpus_dir)
+    parts.sync(corpus_dir)
+    kept = parts.ids_by_source()
+    (corpus_dir / "documents.toml").write_text('[[documents]]\nmatch = "2024/**"\nyear = "2024"\n')
+    (corpus_dir / "2024" / "banking.md").write_text("# Banking Stability\n\nChanged text here.\n")
+    with pytest.raises(ConfigurationError, match=r"rule 1 \(line 1\): unknown key\(s\) \['year'\]"):
+        parts.sync(corpus_dir)
+    assert parts.ids_by_source() == kept
+    parts.assert_consistent()
