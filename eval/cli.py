@@ -26,18 +26,32 @@ from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 from eval.items import EvalSet
-from eval.loaders import DRCD_PATH, OWN_SET_PATH, REPO_ROOT, SPLITS, SQUAD2_PATH
+from eval.loaders import (
+    DRCD_PATH,
+    HKMA_CORPUS,
+    HKMA_SET_PATH,
+    OWN_SET_PATH,
+    REPO_ROOT,
+    SPLITS,
+    SQUAD2_PATH,
+)
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_SOME_ERRORS, EXIT_FAILED = 0, 1, 2
-DATASETS = ("own", "squad2", "drcd", "rgb", "jsonl")
-DEFAULT_PATHS = {"own": OWN_SET_PATH, "squad2": SQUAD2_PATH, "drcd": DRCD_PATH}
+DATASETS = ("own", "hkma", "squad2", "drcd", "rgb", "jsonl")
+DEFAULT_PATHS = {
+    "own": OWN_SET_PATH,
+    "hkma": HKMA_SET_PATH,
+    "squad2": SQUAD2_PATH,
+    "drcd": DRCD_PATH,
+}
 
 _RUN_EXAMPLES = """\b
 Examples:
   chatbot-eval run --dataset own --out runs/own-pipeline
   chatbot-eval run --dataset own --system baseline --out runs/own-baseline
+  chatbot-eval run --dataset hkma --out runs/hkma-pipeline   # HKMA reports 2015-2024
   chatbot-eval run --dataset squad2 --limit 300 --seed 0 --out runs/squad2-300
   chatbot-eval run --dataset drcd --limit 200 --drcd-indexed-fraction 0.5 --out runs/drcd-ooc
   chatbot-eval run --dataset rgb --data rgb_en.json --rgb-negative-rejection --out runs/rgb-neg
@@ -249,8 +263,9 @@ def _calibration_meta(settings: Settings, index_folder: Path) -> dict[str, Any] 
     "--corpus",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="own/jsonl: corpus folder to index [default: the repository's corpus/ for own, "
-    "CHATBOT_INGEST__CORPUS_DIR for jsonl].",
+    help="own/hkma/jsonl: corpus folder to index [default: the repository's corpus/ for "
+    "own, ../shared/data/hkma_annual_report_wmt25 for hkma, CHATBOT_INGEST__CORPUS_DIR "
+    "for jsonl].",
 )
 @index_cache_option
 @click.option(
@@ -294,7 +309,10 @@ def run_command(
     elif split != "all":
         raise click.UsageError("--split applies to squad2 and drcd only")
     if corpus is None:
-        corpus = REPO_ROOT / "corpus" if dataset == "own" else settings.ingest.corpus_dir
+        defaults = {"own": REPO_ROOT / "corpus", "hkma": HKMA_CORPUS}
+        corpus = defaults.get(dataset, settings.ingest.corpus_dir)
+        if not corpus.is_dir():
+            _fail(f"corpus folder {corpus} does not exist: pass --corpus")
     try:
         eval_set, data_path = load_dataset(
             dataset, data, limit, seed, drcd_indexed_fraction, rgb_negative_rejection, split

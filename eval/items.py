@@ -26,6 +26,9 @@ OFF_TOPIC = "off_topic"
 BOUNDARY_PUSH = "boundary_push"
 OUT_OF_CORPUS = "out_of_corpus"
 NEGATIVE_REJECTION = "negative_rejection"
+# Period-aware sets (eval/datasets/hkma.jsonl): a question about a year no
+# document covers; the correct outcome is a refusal before any LLM call.
+UNCOVERED_PERIOD = "uncovered_period"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,11 @@ class EvalItem:
     gold_sources: tuple[str, ...] = ()
     gold_pages: tuple[int, ...] = ()
     context_ids: tuple[str, ...] = ()
+    # The period the question asks about ("2024"), "" when it names none;
+    # ``other_period_answers`` are the same quantity's values in other
+    # periods' documents: an answer carrying one of them mixed up the years.
+    period: str = ""
+    other_period_answers: tuple[str, ...] = ()
 
     def gold_locations(self) -> tuple[tuple[str, int | None], ...]:
         """(source, page or None) pairs; pages without a matching source are dropped."""

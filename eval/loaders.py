@@ -33,7 +33,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SQUAD2_PATH = SHARED_DATA / "squad2" / "squad2-dev-split.json"
 DRCD_PATH = SHARED_DATA / "drcd" / "DRCD_dev.json"
+# The HKMA annual-report chapters 2015-2024 (one folder per year) and the
+# project's own period-aware question set about them.
+HKMA_CORPUS = SHARED_DATA / "hkma_annual_report_wmt25"
 OWN_SET_PATH = Path(__file__).resolve().parent / "datasets" / "own.jsonl"
+HKMA_SET_PATH = Path(__file__).resolve().parent / "datasets" / "hkma.jsonl"
 
 
 class DatasetError(BoundaryError):
@@ -308,6 +312,18 @@ def _page_list(value: Any, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _other_period_answers(value: Any, where: str) -> tuple[str, ...]:
+    """``{"2017": ["HK$1 billion"], ...}`` flattened to the spans."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise DatasetFormatError(f"{where}: 'other_year_answers' must map a year to spans")
+    spans: list[str] = []
+    for year, texts in value.items():
+        spans.extend(_str_list(texts, f"other_year_answers[{year}]", where))
+    return tuple(dict.fromkeys(spans))
+
+
 def parse_item(record: dict[str, Any], default_id: str, where: str) -> EvalItem:
     """One plain-JSONL record as an ``EvalItem`` (see eval/datasets/README.md)."""
     question = record.get("question")
@@ -329,6 +345,9 @@ def parse_item(record: dict[str, Any], default_id: str, where: str) -> EvalItem:
     if language not in ("en", "zh"):
         language = "en"
     category = record.get("category") or (ANSWERABLE if answerable else UNANSWERABLE)
+    period = record.get("period") or ""
+    if not isinstance(period, str):
+        raise DatasetFormatError(f"{where}: 'period' must be a string such as \"2024\"")
     return EvalItem(
         id=str(record.get("id") or default_id),
         question=question.strip(),
@@ -338,6 +357,8 @@ def parse_item(record: dict[str, Any], default_id: str, where: str) -> EvalItem:
         category=str(category),
         gold_sources=sources,
         gold_pages=pages,
+        period=period,
+        other_period_answers=_other_period_answers(record.get("other_year_answers"), where),
     )
 
 

@@ -141,9 +141,20 @@ def contains_gold(prediction: str | None, answers: Sequence[str]) -> bool:
         if language == "zh":
             if g in p:
                 return True
-        elif f" {g} " in f" {p} ":  # whole tokens only: "10" must not match "100"
+        elif f" {g} " in f" {p} " or (  # whole tokens only: "10" must not match "100"
+            scorer_language(prediction) == "zh" and _glued_match(gold, prediction)
+        ):
             return True
     return False
+
+
+def _glued_match(gold: str, prediction: str) -> bool:
+    """A Latin or numeric gold ("6.1%") inside Chinese prose, where no space
+    separates it from the characters around it ("收縮6.1%，是"): matched on the
+    Chinese normalisation, with no letter or digit right before or after it,
+    so "6.1%" still does not match "16.1%"."""
+    g, p = normalize_zh(gold), normalize_zh(prediction)
+    return bool(g) and re.search(rf"(?<![0-9a-z]){re.escape(g)}(?![0-9a-z])", p) is not None
 
 
 # --- rates with confidence intervals ---------------------------------------------------

@@ -155,6 +155,35 @@ def _quality(summary: Mapping[str, Any]) -> list[Block]:
     ]
 
 
+def _periods(summary: Mapping[str, Any]) -> list[Block]:
+    p = summary.get("periods")
+    if not p:
+        return []
+    rows = [
+        (
+            f"dated answerable questions answered correctly, citing the asked period "
+            f"({p['dated_answerable']})",
+            rate_text(p["correct_right_period"]),
+        ),
+        ("... answered correctly, any citation", rate_text(p["correct_any_citation"])),
+        (
+            f"answers carrying another period's figure, not the asked one "
+            f"(of {p['changing_figure_questions']} changing-figure questions)",
+            p["other_period_figure_only"],
+        ),
+        (
+            "... carrying another period's figure next to the asked one",
+            p["other_period_figure_with_asked"],
+        ),
+        (
+            "uncovered-period questions refused before any LLM call",
+            rate_text(p["uncovered_refused_before_llm"]),
+        ),
+        ("uncovered-period questions refused", rate_text(p["uncovered_refused"])),
+    ]
+    return [Heading(2, "Periods"), table(("metric", "value"), rows)]
+
+
 def _grounding(summary: Mapping[str, Any]) -> list[Block]:
     g = summary["grounding"]
     blocks: list[Block] = [Heading(2, "Grounding")]
@@ -324,7 +353,7 @@ def blocks_for(
     blocks += _breakdown("Per category", "category", summary["categories"])
     blocks.append(Image(categories_png, "outcomes per category"))
     blocks += _breakdown("Per language", "language", summary["languages"])
-    blocks += _quality(summary) + _grounding(summary) + _retrieval(summary)
+    blocks += _quality(summary) + _periods(summary) + _grounding(summary) + _retrieval(summary)
     blocks += _latency(summary, latency_png)
     blocks += _sweep(summary, sweep_png) + _run(meta)
     return blocks

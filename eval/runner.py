@@ -65,6 +65,8 @@ def _passage_record(passage: Passage) -> dict[str, Any]:
         "source": chunk.source,
         "page": chunk.page,
         "title": chunk.title,
+        "label": chunk.context.label,
+        "period": chunk.context.period,
         "fused": passage.fused_score,
         "dense": passage.dense_score,
         "keyword": passage.keyword_score,
@@ -83,6 +85,8 @@ def _item_fields(item: EvalItem, index: int) -> dict[str, Any]:
         "gold_answers": list(item.answers),
         "gold_sources": list(item.gold_sources),
         "gold_pages": list(item.gold_pages),
+        "period": item.period,
+        "other_period_answers": list(item.other_period_answers),
     }
 
 
@@ -139,6 +143,9 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
             record["judge_called"] = outcome.judge_called
             record["model"] = outcome.model
             record["citations"] = [[c.number, c.source, c.page] for c in outcome.citations]
+            record["cited_periods"] = sorted(
+                {c.passage.chunk.context.period for c in outcome.citations} - {""}
+            )
             if outcome.citations:  # uncited answers (the baseline) have nothing to check
                 result = check_pipeline_answer(outcome)
                 record["grounding"] = {
@@ -163,6 +170,9 @@ def outcome_record(item: EvalItem, index: int, outcome: Outcome, wall_s: float) 
         else score.f1,
         "contains_gold": contains_gold(shown_text or prediction, item.answers)
         if item.answerable
+        else None,
+        "contains_other_period": contains_gold(shown_text or prediction, item.other_period_answers)
+        if item.other_period_answers and (shown_text or prediction)
         else None,
     }
     return record

@@ -19,7 +19,7 @@ from typing import Any
 
 from eval.gate_curve import sweep_section
 from eval.grounding import GroundingResult, SentenceCheck, grounding_summary
-from eval.items import EvalItem, Level, location_key
+from eval.items import UNCOVERED_PERIOD, EvalItem, Level, location_key
 from eval.metrics import (
     Rate,
     coverage,
@@ -181,6 +181,47 @@ def refusal_section(scored: Sequence[Record]) -> dict[str, Any]:
     }
 
 
+def period_section(scored: Sequence[Record]) -> dict[str, Any] | None:
+    """For sets whose questions name a period (eval/datasets/hkma.jsonl):
+    answered correctly citing that period's document; answers carrying another
+    period's figure (without the asked one's, and with it); questions about
+    uncovered periods refused before any LLM call. None for other sets."""
+    dated = [r for r in scored if r.get("period") and r["answerable"]]
+    uncovered = [r for r in scored if r["category"] == UNCOVERED_PERIOD]
+    if not dated and not uncovered:
+        return None
+    changing = [r for r in dated if r.get("other_period_answers")]
+
+    def other(r: Record) -> bool:
+        return _answered(r) and bool(r["scores"].get("contains_other_period"))
+
+    return {
+        "dated_answerable": len(dated),
+        "correct_right_period": rate_dict(
+            rate(
+                _answered(r)
+                and bool(r["scores"]["contains_gold"])
+                and r["period"] in r.get("cited_periods", [])
+                for r in dated
+            )
+        ),
+        "correct_any_citation": rate_dict(
+            rate(_answered(r) and bool(r["scores"]["contains_gold"]) for r in dated)
+        ),
+        "changing_figure_questions": len(changing),
+        "other_period_figure_only": sum(
+            1 for r in changing if other(r) and not r["scores"]["contains_gold"]
+        ),
+        "other_period_figure_with_asked": sum(
+            1 for r in changing if other(r) and r["scores"]["contains_gold"]
+        ),
+        "uncovered_refused_before_llm": rate_dict(
+            rate(r["outcome"] == REFUSAL and not r["llm_called"] for r in uncovered)
+        ),
+        "uncovered_refused": rate_dict(rate(r["outcome"] == REFUSAL for r in uncovered)),
+    }
+
+
 def _sentence_check(stored: Mapping[str, Any]) -> SentenceCheck:
     return SentenceCheck(
         sentence=str(stored["sentence"]),
@@ -309,6 +350,7 @@ def summarize(records: Sequence[Record], meta: Mapping[str, Any]) -> dict[str, A
         "categories": breakdown(scored, records, "category"),
         "languages": breakdown(scored, records, "language"),
         "sweep": sweep_section(scored, gate) if system == "pipeline" else None,
+        "periods": period_section(scored),
     }
     summary["headline"] = headline(summary)
     return summary

@@ -50,7 +50,13 @@ def test_every_question_gets_one_record_with_its_outcome(tmp_path: Path) -> None
     u2 = records["u2"]  # refused at the gate: signals still recorded
     assert u2["outcome"] == "refusal" and u2["refusal_reason"] == "no_evidence"
     assert u2["llm_called"] is False and u2["evidence"]["coverage"] == 0.5
-    assert u2["scores"] == {"em": 1.0, "f1": 1.0, "sentence_f1": 1.0, "contains_gold": None}
+    assert u2["scores"] == {
+        "em": 1.0,
+        "f1": 1.0,
+        "sentence_f1": 1.0,
+        "contains_gold": None,
+        "contains_other_period": None,
+    }
 
     e1 = records["e1"]
     assert e1["outcome"] == "error" and "GeneratorTimeoutError" in e1["message"]
