@@ -21,7 +21,7 @@ from chatbot.errors import IngestionBusyError
 from ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 
 if TYPE_CHECKING:
-    from chatbot.catalog import Catalog, IndexStatus
+    from chatbot.catalog import Catalog, DocumentRecord, IndexStatus
     from ingest.sync import Ingestor, IngestReport, Progress
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ class CorpusAdmin:
 
     def status(self) -> IndexStatus:
         return self.catalog.status()
+
+    def documents(self) -> list[DocumentRecord]:
+        """Every indexed document with its recorded identity, by source."""
+        return list(self.catalog.catalog().values())
 
     def titles(self) -> list[str]:
         """Title of every indexed document, sorted, for "what can I ask" hints."""

@@ -20,14 +20,14 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatbot.domain import Passage
 from chatbot.errors import EmbedderError, ReaderError
 from chatbot.llm.cpu import detect
-from chatbot.reading import Calibration, PassageReading, Reading, best_span, combine
+from chatbot.reading import Calibration, PassageReading, Reading, Span, best_span, combine
 
 if TYPE_CHECKING:
     import torch
@@ -188,8 +188,27 @@ class TransformerReader:
         """P(answerable) and the best span over ``passages`` (all read in one batch)."""
         calibration = self.calibration
         started = time.perf_counter()
-        readings = self.score(question, [p.chunk.text for p in passages])
+        # Each passage is read with its document's context line ("Banking
+        # Stability · 2023"), which states the period a question may name; a
+        # span is only taken from the passage's own text.
+        texts = [p.chunk.indexed_text() for p in passages]
+        readings = [
+            span_within_text(reading, len(text) - len(p.chunk.text))
+            for reading, text, p in zip(self.score(question, texts), texts, passages, strict=True)
+        ]
         return combine(passages, readings, calibration, time.perf_counter() - started)
+
+
+def span_within_text(reading: PassageReading, header: int) -> PassageReading:
+    """``reading`` with its span moved from the context-prefixed text to the
+    chunk's own text; a span inside the context line is dropped."""
+    span = reading.span
+    if header == 0 or span is None:
+        return reading
+    if span.start < header:
+        return replace(reading, span=None)
+    moved = Span(span.start - header, span.end - header, span.score, span.text)
+    return replace(reading, span=moved)
 
 
 def write_config(folder: Path, calibration: Calibration, **extra: Any) -> Path:

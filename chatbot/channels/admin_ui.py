@@ -24,6 +24,7 @@ from chatbot.errors import BoundaryError, IngestionBusyError
 
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
+    from chatbot.catalog import DocumentRecord
     from ingest.sync import IngestReport
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,35 @@ def status_markdown(admin: CorpusAdmin, assistant: Assistant, language: str) -> 
         ),
     ]
     table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)
-    return f"### {text('status', language)}\n\n| | |\n|---|---|\n{table}"
+    status_table = f"### {text('status', language)}\n\n| | |\n|---|---|\n{table}"
+    return f"{status_table}\n\n{identities_markdown(admin.documents(), language)}"
+
+
+# The Admin tab lists at most this many documents; the CLI lists all of them.
+MAX_LISTED = 200
+
+
+def identities_markdown(records: Sequence[DocumentRecord], language: str) -> str:
+    """What ingestion detected per document (label, period and where it came
+    from, version), so the corpus owner can check the identity rules."""
+    head = (text("file", language), text("label", language), text("period", language))
+    lines = [
+        f"### {text('identities', language)}",
+        "",
+        f"| {head[0]} | {head[1]} | {head[2]} | {text('version', language)} |",
+        "|---|---|---|---|",
+    ]
+    for record in records[:MAX_LISTED]:
+        ctx = record.context
+        period = f"{ctx.period} ({record.period_from})" if ctx.period else "—"
+        version = ctx.version + (f" ({ctx.effective})" if ctx.effective else "")
+        lines.append(
+            f"| `{_cell(record.source)}` | {_cell(ctx.label or record.title)} | {period} | "
+            f"{_cell(version or '—')} |"
+        )
+    if len(records) > MAX_LISTED:
+        lines += ["", text("more_documents", language).format(n=len(records) - MAX_LISTED)]
+    return "\n".join(lines)
 
 
 def report_markdown(

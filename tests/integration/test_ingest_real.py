@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -149,3 +150,54 @@ def test_sample_corpus_ingests_cleanly(
         assert record.chunks > 0 and record.title
         if record.source.endswith(".pdf"):
             assert record.pages > 0
+
+
+class _Reached(Exception):
+    """The pipeline reached the LLM, with this prompt."""
+
+
+class _StopAtLLM:
+    """A generator that stops the question at the LLM call, keeping the prompt."""
+
+    model_name = "stop-at-llm"
+
+    def stream(self, messages: list[Any]) -> object:
+        raise _Reached(messages[-1].content)
+
+
+def test_dated_reports_with_real_parts(
+    parts: tuple[Ingestor, ChromaVectorIndex, SqliteKeywordIndex],
+    real_embedder: SentenceTransformerEmbedder,
+    corpus_dir: Path,
+    settings: Settings,
+) -> None:
+    """Year folders become periods in Chroma and SQLite; the year alone ranks the
+    right chapter first; an uncovered year is refused before any LLM call."""
+    from chatbot.compose import Stores, build_pipeline
+    from chatbot.domain import Refusal, RefusalReason
+
+    ingestor, vectors, keywords = parts
+    for year, ratio in (("2022", "1.40%"), ("2023", "1.57%"), ("2024", "1.96%")):
+        (corpus_dir / year).mkdir()
+        (corpus_dir / year / "banking.md").write_text(
+            "# Banking Stability\n\nThe classified loan ratio of the banking sector rose to "
+            f"{ratio} at the end of the year, as asset quality weakened.\n",
+            encoding="utf-8",
+        )
+    assert ingestor.sync(corpus_dir).added == 3
+    assert keywords.periods() == {"2022", "2023", "2024"}
+    question = "What was the classified loan ratio in 2023?"
+    # The year is keyword-indexed with the text, which never names it.
+    assert keywords.search(question, 3)[0].chunk.context.label == "Banking Stability · 2023"
+    pipeline = build_pipeline(
+        settings,
+        stores=Stores(real_embedder, vectors, keywords),
+        generator=_StopAtLLM(),  # type: ignore[arg-type]
+    )
+    with pytest.raises(_Reached) as reached:
+        pipeline.answer(question)
+    assert str(reached.value).index("[1] (Banking Stability · 2023)") >= 0
+    assert "1.57%" in str(reached.value).split("[2]")[0]
+    refused = pipeline.answer("What was the classified loan ratio in 2012?")
+    assert isinstance(refused, Refusal) and refused.reason is RefusalReason.PERIOD_NOT_COVERED
+    assert "2022–2024" in refused.message

@@ -281,6 +281,15 @@ def test_status_shows_counts_models_and_thresholds(admin: CorpusAdmin) -> None:
     assert "文件" in status_markdown(admin, assistant_with(None), "zh")
 
 
+def test_status_lists_what_ingestion_detected_per_document(admin: CorpusAdmin) -> None:
+    (admin.corpus_dir / "2024").mkdir()
+    (admin.corpus_dir / "2024" / "fees.md").write_text("# Card Fees\n\nThe fee is HKD 500.\n")
+    admin.sync()
+    shown = status_markdown(admin, assistant_with(None), "en")
+    assert "| `2024/fees.md` | Card Fees · 2024 | 2024 (folder) | — |" in shown
+    assert "| `guide.md` | Card Guide | — | — |" in shown
+
+
 # -- the combined web app ---------------------------------------------------
 
 

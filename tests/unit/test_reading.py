@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from chatbot.adapters.reader import span_within_text
 from chatbot.reading import Calibration, PassageReading, Span, best_span, combine
 from tests.builders import make_chunk
 
@@ -62,3 +63,14 @@ def test_combine_picks_the_most_probable_passage() -> None:
     assert combine((), (), Calibration()).p_answerable == 0.0
     with pytest.raises(ValueError):
         combine(shown, [low], Calibration())
+
+
+def test_spans_are_moved_out_of_the_context_line() -> None:
+    # The reader reads "Banking Stability · 2023\n<text>"; spans index the text.
+    header = len("Banking Stability · 2023\n")
+    inside = PassageReading(Span(header + 4, header + 9, 3.0, "1.57%"), -1.0, 2.0)
+    moved = span_within_text(inside, header)
+    assert moved.span == Span(4, 9, 3.0, "1.57%") and moved.null_score == -1.0
+    in_header = PassageReading(Span(0, 7, 3.0, "Banking"), -1.0, 2.0)
+    assert span_within_text(in_header, header).span is None
+    assert span_within_text(inside, 0) is inside

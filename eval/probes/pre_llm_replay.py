@@ -1,0 +1,120 @@
+"""Replay a finished run up to the first LLM call, to show that a change left
+every decision before it alone.
+
+For each recorded question the current pipeline is asked again with a
+generator that stops the question at its first LLM call. A question refused
+before the LLM must be refused again for the same reason, with the same
+passages shown; a question that reached the LLM must reach it again, with the
+same passages in the same order. Nothing is generated, so this takes minutes
+where the run took an hour. Only runs on an open corpus (squad2, drcd) are
+replayed, from the same cached index the run used.
+
+    .venv/bin/python -m eval.probes.pre_llm_replay runs/squad2-test600-reader
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chatbot.domain import Refusal
+from chatbot.protocols import ChatMessage
+from eval.runner import QUESTIONS_FILE, read_records
+
+
+class _Stop(Exception):
+    """Raised at the first LLM call, with the prompt it was given."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__("stopped at the first LLM call")
+        self.prompt = prompt
+
+
+class _StopAtFirstCall:
+    model_name = "stop-at-first-call"
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        raise _Stop(messages[-1].content)
+        yield ""  # pragma: no cover - makes this a generator function
+
+
+def _same_prompt_passages(prompt: str, texts: Sequence[str]) -> bool:
+    """The prompt numbers exactly these passage texts, in this order."""
+    at = 0
+    for number, text in enumerate(texts, start=1):
+        found = prompt.find(f"[{number}] (", at)
+        if found < 0 or prompt.find(text, found) < 0:
+            return False
+        at = found + 1
+    return prompt.find(f"[{len(texts) + 1}] (", at) < 0
+
+
+def _load(meta: dict[str, Any]) -> Any:
+    from eval.loaders import load_drcd, load_squad2
+
+    options = meta.get("options") or {}
+    split = options.get("split", "all")
+    path = Path(meta["data_path"])
+    if meta["dataset"] == "squad2":
+        return load_squad2(path, meta.get("limit"), meta["seed"], split=split)
+    if str(meta["dataset"]).startswith("drcd"):
+        fraction = options.get("drcd_indexed_fraction", 1.0)
+        return load_drcd(
+            path, meta.get("limit"), meta["seed"], indexed_fraction=fraction, split=split
+        )
+    raise click.UsageError(f"only squad2 and drcd runs are replayed, not {meta['dataset']}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def main(run_dir: Path) -> None:
+    import json
+
+    from chatbot.compose import Stores, build_embedder, build_pipeline
+    from chatbot.settings import Settings
+    from eval.indexing import build_context_index
+
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    settings = Settings()
+    eval_set = _load(meta)
+    embedder = build_embedder(settings)
+    index = build_context_index(eval_set, settings, embedder, Path(meta["index"]["folder"]).parent)
+    pipeline = build_pipeline(
+        settings,
+        stores=Stores(embedder, index.vectors, index.keywords),
+        generator=_StopAtFirstCall(),
+        index_path=index.folder,
+    )
+    tally: Counter[str] = Counter()
+    for record in read_records(run_dir / QUESTIONS_FILE):
+        if record["outcome"] == "error":
+            continue
+        before_llm = record["outcome"] == "refusal" and not record["llm_called"]
+        recorded = [p["id"] for p in record["passages"]]
+        try:
+            outcome = pipeline.answer(record["question"])
+        except _Stop as stop:
+            kind = "reached the LLM again" if not before_llm else "CHANGED: now reaches the LLM"
+            tally[kind] += 1
+            texts = [p["text"] for p in record["passages"]]
+            if not _same_prompt_passages(stop.prompt, texts):
+                tally["CHANGED: other passages in the prompt"] += 1
+            continue
+        if isinstance(outcome, Refusal) and before_llm:
+            same = outcome.reason.value == record["refusal_reason"]
+            kind = "refused again, same reason" if same else "CHANGED: other refusal reason"
+        else:
+            kind = "CHANGED: now refused before the LLM"
+        tally[kind] += 1
+        if [p.id for p in outcome.passages] != recorded:
+            tally["CHANGED: other passages shown"] += 1
+    for kind, count in sorted(tally.items()):
+        click.echo(f"{count:5d}  {kind}")
+
+
+if __name__ == "__main__":
+    main()
