@@ -176,6 +176,10 @@ def _periods(summary: Mapping[str, Any]) -> list[Block]:
             p["other_period_figure_with_asked"],
         ),
         (
+            "... another period's figure that no cited passage of the asked period states",
+            p.get("other_period_figure_unexplained", "—"),
+        ),
+        (
             "uncovered-period questions refused before any LLM call",
             rate_text(p["uncovered_refused_before_llm"]),
         ),

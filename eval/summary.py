@@ -22,6 +22,7 @@ from eval.grounding import GroundingResult, SentenceCheck, grounding_summary
 from eval.items import UNCOVERED_PERIOD, EvalItem, Level, location_key
 from eval.metrics import (
     Rate,
+    contains_gold,
     coverage,
     hallucination_rate,
     hit_at_k,
@@ -195,6 +196,18 @@ def period_section(scored: Sequence[Record]) -> dict[str, Any] | None:
     def other(r: Record) -> bool:
         return _answered(r) and bool(r["scores"].get("contains_other_period"))
 
+    def quoted_from_asked_period(r: Record) -> bool:
+        """Every other-period figure in the answer is stated by a cited passage
+        of the asked period ("16.1% in 2017, compared with 6.5% in 2016")."""
+        passages = r.get("passages", [])
+        texts = " ".join(
+            passages[n - 1].get("text", "")
+            for n, *_ in r.get("citations", [])
+            if 0 < n <= len(passages) and passages[n - 1].get("period") == r["period"]
+        )
+        shown = [a for a in r["other_period_answers"] if contains_gold(r.get("answer"), [a])]
+        return all(contains_gold(texts, [a]) for a in shown)
+
     return {
         "dated_answerable": len(dated),
         "correct_right_period": rate_dict(
@@ -214,6 +227,11 @@ def period_section(scored: Sequence[Record]) -> dict[str, Any] | None:
         ),
         "other_period_figure_with_asked": sum(
             1 for r in changing if other(r) and r["scores"]["contains_gold"]
+        ),
+        # the mix-up the period work is about: another period's figure that no
+        # cited passage of the asked period states
+        "other_period_figure_unexplained": sum(
+            1 for r in changing if other(r) and not quoted_from_asked_period(r)
         ),
         "uncovered_refused_before_llm": rate_dict(
             rate(r["outcome"] == REFUSAL and not r["llm_called"] for r in uncovered)

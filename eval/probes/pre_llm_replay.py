@@ -100,6 +100,11 @@ def main(run_dir: Path) -> None:
         except _Stop as stop:
             kind = "reached the LLM again" if not before_llm else "CHANGED: now reaches the LLM"
             tally[kind] += 1
+            if before_llm:
+                click.echo(
+                    f"{record['id']}: {kind} (was {record['refusal_reason']}: "
+                    f"{record['detail'][:160]})"
+                )
             texts = [p["text"] for p in record["passages"]]
             if not _same_prompt_passages(stop.prompt, texts):
                 tally["CHANGED: other passages in the prompt"] += 1
@@ -110,6 +115,9 @@ def main(run_dir: Path) -> None:
         else:
             kind = "CHANGED: now refused before the LLM"
         tally[kind] += 1
+        if kind.startswith("CHANGED"):
+            now = outcome.reason.value if isinstance(outcome, Refusal) else "an answer"
+            click.echo(f"{record['id']}: {kind} ({record['refusal_reason']} -> {now})")
         if [p.id for p in outcome.passages] != recorded:
             tally["CHANGED: other passages shown"] += 1
     for kind, count in sorted(tally.items()):

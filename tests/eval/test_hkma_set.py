@@ -72,8 +72,18 @@ def test_period_section_counts() -> None:
     records = [
         record(),
         record(cited_periods=["2023"]),  # right figure, wrong year's citation
-        record(scores={"contains_gold": False, "contains_other_period": True}),
-        record(scores={"contains_gold": True, "contains_other_period": True}),
+        record(  # the mix-up: 2023's figure, from the 2023 passage, asked about 2024
+            answer="The ratio was 1.56% [1].",
+            citations=[[1, "2023/b.md", None]],
+            passages=[{"period": "2023", "text": "The ratio was 1.56%."}],
+            scores={"contains_gold": False, "contains_other_period": True},
+        ),
+        record(  # a comparison the asked year's own passage makes: not a mix-up
+            answer="It rose to 1.96% from 1.56% [1].",
+            citations=[[1, "2024/b.md", None]],
+            passages=[{"period": "2024", "text": "The ratio rose to 1.96% from 1.56%."}],
+            scores={"contains_gold": True, "contains_other_period": True},
+        ),
         record(category=UNCOVERED_PERIOD, answerable=False, outcome="refusal", llm_called=False),
         record(category=UNCOVERED_PERIOD, answerable=False, outcome="refusal"),
     ]
@@ -84,6 +94,7 @@ def test_period_section_counts() -> None:
     assert section["correct_any_citation"]["successes"] == 3
     assert section["other_period_figure_only"] == 1
     assert section["other_period_figure_with_asked"] == 1
+    assert section["other_period_figure_unexplained"] == 1  # only the one without the asked
     assert section["uncovered_refused_before_llm"]["successes"] == 1
     assert section["uncovered_refused"]["successes"] == 2
     assert period_section([record(period="", other_period_answers=[])]) is None
