@@ -19,7 +19,7 @@ from chatbot.compose import build_ingestor
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings
-from ingest.identity import describe_record
+from ingest.identity import describe_record, load_rules, rules_path
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int)
         bar.update(1)
 
     try:
+        # Checked before any model loads, so a bad rules file fails in a second.
+        load_rules(rules_path(corpus_dir, settings.ingest.documents_file))
         ingestor = build_ingestor(settings)
         report = ingestor.sync(corpus_dir, progress=progress, rebuild=rebuild)
         status = ingestor.status()

@@ -134,6 +134,25 @@ def test_cli_rebuild(corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.Monke
     assert code == 0 and out.startswith("rebuilt: ") and "2 added" in out
 
 
+def test_cli_lists_detected_identities(
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (corpus_dir / "2024").mkdir()
+    (corpus_dir / "2024" / "banking.md").write_text("# Banking Stability\n\nRatio 1.96%.\n")
+    (corpus_dir / "policy-v2.md").write_text("# Credit policy\n\nThe limit is HK$2 million.\n")
+    (corpus_dir / "documents.toml").write_text(
+        '[[documents]]\nmatch = "policy-v2.md"\nversion = "2"\neffective = "2025-01-01"\n'
+    )
+    code, out, _ = run_cli(["--corpus", str(corpus_dir), "--list"])
+    assert code == 0 and "2 files (2 added" in out
+    assert "2024/banking.md\tBanking Stability · 2024; period 2024 (from folder)" in out
+    assert (
+        "policy-v2.md\tCredit policy · version 2 (effective 2025-01-01); no period; "
+        "version 2, effective 2025-01-01"
+    ) in out
+
+
 def test_sample_corpus_ingests_cleanly(
     repo_root: Path,
     parts: tuple[Ingestor, ChromaVectorIndex, SqliteKeywordIndex],

@@ -40,3 +40,12 @@ def test_invalid_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, [])
     assert result.exit_code == 2
     assert "invalid configuration" in result.stderr
+
+
+def test_bad_identity_rules_exit_2_before_any_model_loads(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "documents.toml").write_text('[[documents]]\nmatch = "*"\nperiod = "last year"\n')
+    result = CliRunner().invoke(main, ["--corpus", str(corpus)])
+    assert result.exit_code == 2
+    assert "rule 1 (line 1): period 'last year' is not a period" in result.stderr
