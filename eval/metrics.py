@@ -132,9 +132,12 @@ def contains_gold(prediction: str | None, answers: Sequence[str]) -> bool:
     'correct' signal for them than exact match."""
     if not prediction:
         return False
+    # Curly quotes and other non-ASCII punctuation ("“Digital Bank”") would
+    # stick to the words next to them under the SQuAD normalisation.
+    prediction = "".join(" " if _is_punctuation(ch) else ch for ch in prediction)
     for gold in answers:
         language = scorer_language(gold)
-        g = _normalized(gold, language)
+        g = _normalized("".join(" " if _is_punctuation(ch) else ch for ch in gold), language)
         if not g:
             continue
         p = _normalized(prediction, language)

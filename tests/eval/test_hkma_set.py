@@ -98,3 +98,7 @@ def test_period_section_counts() -> None:
     assert section["uncovered_refused_before_llm"]["successes"] == 1
     assert section["uncovered_refused"]["successes"] == 2
     assert period_section([record(period="", other_period_answers=[])]) is None
+
+
+def test_curly_quotes_do_not_hide_a_gold_answer() -> None:
+    assert contains_gold("The HKMA renamed “Virtual Bank” to “Digital Bank” [1].", ["Digital Bank"])
