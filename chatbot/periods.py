@@ -38,9 +38,17 @@ _VERSION_RE = re.compile(
 )
 
 
+# Years written in Chinese numerals, one character a digit: 二〇二四年, 二零一八年.
+_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_CHINESE_YEAR_RE = re.compile(r"([一二][〇零一二三四五六七八九]{3})\s*年")
+
+
 def asked_years(question: str) -> tuple[str, ...]:
-    """The years ``question`` names, in order, without repeats."""
-    return tuple(dict.fromkeys(_YEAR_RE.findall(question)))
+    """The years ``question`` names, in order, without repeats ("2024",
+    "2024年", "FY2024", 「二〇二四年」)."""
+    spelled = [m.translate(_CHINESE_DIGITS) for m in _CHINESE_YEAR_RE.findall(question)]
+    years = [y for y in (*_YEAR_RE.findall(question), *spelled) if y[:2] in ("19", "20")]
+    return tuple(dict.fromkeys(years))
 
 
 def asked_version(question: str) -> str | None:

@@ -29,6 +29,9 @@ def test_asked_years_and_versions() -> None:
     assert asked_years("2018年底的比率是多少？") == ("2018",)
     assert asked_years("HK$2,018 million or 120245 or 3.2019") == ()
     assert asked_years("Results for FY2023") == ("2023",)
+    assert asked_years("二〇一八年底的比率是多少？") == ("2018",)
+    assert asked_years("二零二四年與2023年") == ("2023", "2024")
+    assert asked_years("一二三四年") == ()  # not a year we can mean
     assert asked_version("What did version 2 of the policy say?") == "2"
     assert asked_version("In v1.1, what was the limit?") == "1.1"
     assert asked_version("第3版的規定是甚麼？") == "3"
