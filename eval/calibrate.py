@@ -25,10 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 from tqdm import tqdm
 
 from chatbot.answerability import FEATURES, Calibration, LogisticModel, features
 from chatbot.pipeline import Pipeline
+from chatbot.settings import Settings
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet
 from eval.loaders import DatasetError
@@ -208,3 +210,73 @@ def read_rows(path: Path) -> tuple[list[Row], dict[str, Any], list[Path]]:
         raise DatasetError(f"no calibration rows at {path}; {hint}") from exc
     except (OSError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"calibration rows {path} are unreadable ({exc}); {hint}") from exc
+
+
+def collect_calibration_rows(
+    settings: Settings,
+    squad2_limit: int | None,
+    drcd_limit: int | None,
+    drcd_indexed_fraction: float,
+    seed: int,
+    index_cache: Path,
+    rows: Path,
+) -> tuple[list[Row], dict[str, Any], list[Path]]:
+    """Gate signals of the calibration halves (SQuAD 2.0 English, DRCD Chinese
+    with part of the articles indexed; a limit of 0 skips a set), retrieved by
+    an uncalibrated examiner and written to ``rows``: (rows, sources, index
+    folders). No LLM is called."""
+    from chatbot.compose import Stores, build_embedder, build_examiner
+    from eval.indexing import build_context_index
+    from eval.loaders import DRCD_PATH, SQUAD2_PATH, load_drcd, load_squad2
+
+    embedder = build_embedder(settings)
+    found_rows: list[Row] = []
+    sources: dict[str, Any] = {}
+    folders: list[Path] = []
+    sets = []
+    if squad2_limit != 0:
+        sets.append(load_squad2(SQUAD2_PATH, squad2_limit, seed, split="calibration"))
+    if drcd_limit != 0:
+        sets.append(
+            load_drcd(
+                DRCD_PATH,
+                drcd_limit,
+                seed,
+                indexed_fraction=drcd_indexed_fraction,
+                split="calibration",
+            )
+        )
+    for eval_set in sets:
+        index = build_context_index(eval_set, settings, embedder, index_cache)
+        folders.append(index.folder)
+        stores = Stores(embedder, index.vectors, index.keywords)
+        # the old calibration must not shape the rows a new one is fitted on
+        pipeline = build_examiner(settings, stores, calibrated=False)
+        collected, refused = collect(eval_set, pipeline)
+        found_rows.extend(collected)
+        sources[eval_set.name] = {
+            "questions": len(eval_set.items),
+            "no_shared_word": refused,
+            "seed": seed,
+            "index": str(index.folder),
+        }
+    write_rows(rows, found_rows, sources, folders)
+    return found_rows, sources, folders
+
+
+def language_recalls(pairs: Sequence[str]) -> dict[str, float]:
+    """``("zh=0.88",)`` -> ``{"zh": 0.88}``, or a usage error naming the bad pair."""
+    recalls: dict[str, float] = {}
+    for pair in pairs:
+        language, _, value = pair.partition("=")
+        try:
+            recall = float(value)
+        except ValueError:
+            recall = -1.0
+        if not language.strip() or not 0.05 <= recall <= 1.0:
+            raise click.BadParameter(
+                f"{pair!r}: write LANG=RECALL with RECALL between 0.05 and 1, e.g. zh=0.88",
+                param_hint="--language-recall",
+            )
+        recalls[language.strip()] = recall
+    return recalls
