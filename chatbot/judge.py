@@ -126,9 +126,9 @@ def build_judge_messages(
     answer without its citation markers, and the two fields to fill."""
     language = question_language(question)
     passages_label, question_label, answer_label = _LABELS[language]
-    # A passage whose document has a context label is named by it, so the
+    # A passage of a dated or versioned document is named by its label, so the
     # judge knows the 2024 report's passage speaks for 2024 (the verifier
-    # counts its period the same way).
+    # counts its period the same way); undated passages are shown as before.
     blocks = "\n\n".join(
         f"[{number}] {_named(passage)}{passage.chunk.text.strip()}"
         for number, passage in enumerate(cited, 1)
@@ -143,7 +143,7 @@ def build_judge_messages(
 
 
 def _named(passage: Passage) -> str:
-    return f"({passage.location()}) " if passage.chunk.context.label else ""
+    return f"({passage.location()}) " if passage.chunk.context.dated else ""
 
 
 def build_follow_up_messages(

@@ -46,7 +46,7 @@ from chatbot.domain import DocumentContext
 from chatbot.errors import ConfigurationError
 
 # Bump when detection changes, so sync re-checks every document's identity.
-IDENTITY_VERSION = 1
+IDENTITY_VERSION = 2  # 2: only dated or versioned documents get a context line
 
 _PERIOD_RE = re.compile(
     r"^(?:19|20)\d{2}(?:-Q[1-4]|-H[12]|-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?|/\d{2})?$"

@@ -188,10 +188,12 @@ class TransformerReader:
         """P(answerable) and the best span over ``passages`` (all read in one batch)."""
         calibration = self.calibration
         started = time.perf_counter()
-        # Each passage is read with its document's context line ("Banking
-        # Stability · 2023"), which states the period a question may name; a
-        # span is only taken from the passage's own text.
-        texts = [p.chunk.indexed_text() for p in passages]
+        # A passage of a dated or versioned document is read with its context
+        # line ("Banking Stability · 2023"), which states the period a question
+        # may name; a span is only taken from the passage's own text.
+        texts = [
+            p.chunk.indexed_text() if p.chunk.context.dated else p.chunk.text for p in passages
+        ]
         readings = [
             span_within_text(reading, len(text) - len(p.chunk.text))
             for reading, text, p in zip(self.score(question, texts), texts, passages, strict=True)

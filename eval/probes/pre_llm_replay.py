@@ -6,8 +6,9 @@ generator that stops the question at its first LLM call. A question refused
 before the LLM must be refused again for the same reason, with the same
 passages shown; a question that reached the LLM must reach it again, with the
 same passages in the same order. Nothing is generated, so this takes minutes
-where the run took an hour. Only runs on an open corpus (squad2, drcd) are
-replayed, from the same cached index the run used.
+where the run took an hour. Runs on an open corpus (squad2, drcd) are replayed
+from the cached index of their contexts; runs on a corpus folder (own, hkma,
+jsonl) from a fresh index of that folder built with today's ingestion.
 
     .venv/bin/python -m eval.probes.pre_llm_replay runs/squad2-test600-reader
 """
@@ -66,7 +67,11 @@ def _load(meta: dict[str, Any]) -> Any:
         return load_drcd(
             path, meta.get("limit"), meta["seed"], indexed_fraction=fraction, split=split
         )
-    raise click.UsageError(f"only squad2 and drcd runs are replayed, not {meta['dataset']}")
+    if meta.get("corpus"):
+        from eval.loaders import load_jsonl
+
+        return load_jsonl(path, meta.get("limit"), meta["seed"])
+    raise click.UsageError(f"cannot replay a {meta['dataset']} run")
 
 
 @click.command()
@@ -76,13 +81,17 @@ def main(run_dir: Path) -> None:
 
     from chatbot.compose import Stores, build_embedder, build_pipeline
     from chatbot.settings import Settings
-    from eval.indexing import build_context_index
+    from eval.indexing import build_context_index, build_corpus_index
 
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     settings = Settings()
     eval_set = _load(meta)
     embedder = build_embedder(settings)
-    index = build_context_index(eval_set, settings, embedder, Path(meta["index"]["folder"]).parent)
+    cache = Path(meta["index"]["folder"]).parent
+    if eval_set.contexts:
+        index = build_context_index(eval_set, settings, embedder, cache)
+    else:
+        index = build_corpus_index(Path(meta["corpus"]), settings, embedder, cache)
     pipeline = build_pipeline(
         settings,
         stores=Stores(embedder, index.vectors, index.keywords),
