@@ -110,6 +110,15 @@ class Calibration:
     def floors_for(self, language: str) -> dict[str, float]:
         return self.floors.get("zh" if language == "zh" else "en", {})
 
+    def gate_overrides(self, language: str) -> dict[str, float]:
+        """The learned floors for ``language`` as ``GateSettings`` field values
+        (``min_term_coverage`` / ``min_dense_score``, their ``_cjk`` forms for
+        Chinese); empty when none were learned."""
+        floors = self.floors_for(language)
+        suffix = "_cjk" if language == "zh" else ""
+        names = {"min_coverage": "min_term_coverage", "min_dense": "min_dense_score"}
+        return {names[key] + suffix: value for key, value in floors.items() if key in names}
+
     def score(self, question: str, evidence: Evidence) -> tuple[float, float] | None:
         """(P(answerable), threshold), or None when no model covers the language."""
         model = self.model_for(evidence.language)

@@ -70,12 +70,12 @@ from chatbot.protocols import (
     VectorIndex,
 )
 from chatbot.quote import quote_weak_sentences
-from chatbot.reading import ReaderPolicy, Reading
+from chatbot.reading import ReaderPolicy, Reading, agrees
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
 from chatbot.steps import Asked, Checked, Draft, Examination, Rejection, Stopwatch
-from chatbot.text import content_terms, in_question_script
+from chatbot.text import in_question_script
 from chatbot.verify import verify
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class Pipeline:
             return Rejection(verdict.failure, f"{verdict.detail}; {quoted}")
         cited = list({c.passage.id: c.passage for c in verdict.citations}.values())
         cited_ids = {p.id for p in cited}
-        agreed = reading is not None and _agrees(reading, verdict.text, cited_ids)
+        agreed = reading is not None and agrees(reading, verdict.text, cited_ids)
         policy = self.reader_policy
         confident = (
             reading is not None
@@ -378,16 +378,8 @@ class Pipeline:
     def _derive_gate(self, language: str) -> GateSettings:
         if self.calibration is None or not self.gate.answerability:
             return self.gate
-        floors = self.calibration.floors_for(language)
-        if not floors:
-            return self.gate
-        zh = language == "zh"
-        update: dict[str, float] = {}
-        if "min_coverage" in floors:
-            update["min_term_coverage_cjk" if zh else "min_term_coverage"] = floors["min_coverage"]
-        if "min_dense" in floors:
-            update["min_dense_score_cjk" if zh else "min_dense_score"] = floors["min_dense"]
-        return self.gate.model_copy(update=update)
+        update = self.calibration.gate_overrides(language)
+        return self.gate.model_copy(update=update) if update else self.gate
 
     def _validate(self, question: str, language: str) -> Refusal | None:
         stripped = (question or "").strip()
@@ -404,18 +396,6 @@ class Pipeline:
             ),
             detail=f"question length {len(stripped)}",
         )
-
-
-def _agrees(reading: Reading, answer: str, cited_ids: set[str]) -> bool:
-    """The answer cites the passage holding the reader's span and carries at
-    least half of the span's content terms (all of them for a short span)."""
-    if reading.span is None or reading.passage is None or reading.passage.id not in cited_ids:
-        return False
-    wanted = set(content_terms(reading.span))
-    if not wanted:
-        return reading.span.lower() in answer.lower()
-    present = wanted & set(content_terms(answer))
-    return len(present) >= (len(wanted) if len(wanted) <= 2 else len(wanted) / 2)
 
 
 def _texts(passages: Sequence[Passage]) -> str:

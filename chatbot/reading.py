@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatbot.domain import Passage
+from chatbot.text import content_terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +143,15 @@ def combine(
         per_passage=probabilities,
         elapsed_s=elapsed_s,
     )
+
+
+def agrees(reading: Reading, answer: str, cited_ids: set[str]) -> bool:
+    """The answer cites the passage holding the reader's span and carries at
+    least half of the span's content terms (all of them for a short span)."""
+    if reading.span is None or reading.passage is None or reading.passage.id not in cited_ids:
+        return False
+    wanted = set(content_terms(reading.span))
+    if not wanted:
+        return reading.span.lower() in answer.lower()
+    present = wanted & set(content_terms(answer))
+    return len(present) >= (len(wanted) if len(wanted) <= 2 else len(wanted) / 2)

@@ -208,3 +208,12 @@ def test_learned_floors_replace_the_configured_fixed_thresholds() -> None:
     stricter = Calibration({"en": model}, floors={"en": {"min_coverage": 0.5}})
     other = pipeline_over(TEXTS, generator, gate=strict, calibration=stricter)
     assert other._gate_for("en").min_term_coverage == 0.5
+
+
+def test_learned_floors_as_gate_settings_fields() -> None:
+    calibration = Calibration(
+        models={}, floors={"en": {"min_coverage": 0.3, "min_dense": 0.1}, "zh": {"min_dense": 0.2}}
+    )
+    assert calibration.gate_overrides("en") == {"min_term_coverage": 0.3, "min_dense_score": 0.1}
+    assert calibration.gate_overrides("zh") == {"min_dense_score_cjk": 0.2}
+    assert Calibration(models={}).gate_overrides("en") == {}
