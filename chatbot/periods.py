@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import date
 
 from chatbot.domain import DocumentContext, Passage
-from chatbot.text import FIGURE_RE, figures
+from chatbot.text import figures
 
 # Years from 1900 to 2099 standing alone: "2024", "2024年", "FY2024", not "120245".
 _YEAR_RE = re.compile(r"(?<![\d.,])(?:FY)?((?:19|20)\d{2})(?![\d])")
@@ -73,10 +73,7 @@ def period_years(period: str) -> frozenset[str]:
 def stated_figures(context: DocumentContext) -> set[str]:
     """The figures a passage states through its document's declared period
     and version (see the module docstring)."""
-    stated = set(period_years(context.period))
-    if context.version:
-        stated |= {m.replace(",", "") for m in FIGURE_RE.findall(context.version)}
-    return stated
+    return set(period_years(context.period)) | figures(context.version)
 
 
 def matches_year(context: DocumentContext, years: Collection[str]) -> bool:
@@ -116,48 +113,47 @@ def _newest_in_force(contexts: Sequence[DocumentContext], today: date) -> Docume
 
 
 def in_force(
-    passages: Sequence[Passage], question: str, today: Callable[[], date] = date.today
+    passages: Sequence[Passage],
+    years: Collection[str],
+    version: str | None,
+    today: Callable[[], date] = date.today,
 ) -> tuple[list[Passage], list[Passage]]:
     """(kept, superseded): where passages of two or more versions of one
     edition were retrieved, those of the versions not in force are set aside,
-    unless the question names their version or their period or effective
-    year, in which case that version is the one kept. Passages without an
-    edition are always kept."""
+    unless the question names (``asked_version``, ``asked_years``) their
+    ``version`` or one of their period or effective ``years``, in which case
+    that version is the one kept. Passages without an edition are always kept."""
     versions: dict[str, dict[str, DocumentContext]] = {}
     for p in passages:
         ctx = p.chunk.context
         if ctx.edition and ctx.version:
             versions.setdefault(ctx.edition, {})[ctx.version] = ctx
-    wanted_version = asked_version(question)
-    years = set(asked_years(question))
     keep: dict[str, str] = {}
     for edition, by_version in versions.items():
         if len(by_version) < 2:
             continue
+        contexts = list(by_version.values())
         named = [
             c
-            for c in by_version.values()
-            if c.version == wanted_version
-            or (years and (matches_year(c, years) or c.effective[:4] in years))
+            for c in contexts
+            if c.version == version or matches_year(c, years) or c.effective[:4] in years
         ]
-        contexts = list(by_version.values())
         chosen = named[0] if len(named) == 1 else _newest_in_force(contexts, today())
         keep[edition] = chosen.version
-    kept = [
-        p
-        for p in passages
-        if p.chunk.context.edition not in keep
-        or p.chunk.context.version == keep[p.chunk.context.edition]
-    ]
-    kept_ids = {p.id for p in kept}
-    return kept, [p for p in passages if p.id not in kept_ids]
+    kept: list[Passage] = []
+    superseded: list[Passage] = []
+    for p in passages:
+        ctx = p.chunk.context
+        in_force_now = ctx.edition not in keep or ctx.version == keep[ctx.edition]
+        (kept if in_force_now else superseded).append(p)
+    return kept, superseded
 
 
 def uncovered_years(
-    question: str, covered: Collection[str], shown: Sequence[Passage]
+    years: Sequence[str], covered: Collection[str], shown: Sequence[Passage]
 ) -> tuple[str, ...]:
-    """The years ``question`` names that no document's period covers and no
-    ``shown`` passage states (in its text or by its period). Empty when the
+    """The asked ``years`` that no document's period covers and no ``shown``
+    passage states (in its text or by its period). Empty when the
     corpus declares no periods at all: an undated corpus says nothing about
     which years it covers."""
     if not covered:
@@ -166,7 +162,7 @@ def uncovered_years(
     stated: set[str] = set()
     for p in shown:
         stated |= figures(p.chunk.text) | stated_figures(p.chunk.context)
-    return tuple(y for y in asked_years(question) if y not in years_covered | stated)
+    return tuple(y for y in years if y not in years_covered | stated)
 
 
 def describe_coverage(covered: Collection[str]) -> str:

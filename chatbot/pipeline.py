@@ -52,6 +52,7 @@ from chatbot.gate import assess, weak_evidence
 from chatbot.judge import AnswerCall, SupportJudge
 from chatbot.messages import refusal_message
 from chatbot.periods import (
+    asked_version,
     asked_years,
     describe_coverage,
     in_force,
@@ -199,10 +200,10 @@ class Pipeline:
         document's period covers and no shown passage states
         (``chatbot.periods.uncovered_years``): the premise check would refuse
         any answer about it, so say so now, with the years that are covered."""
-        if self.periods is None or not asked_years(asked.query):
+        if self.periods is None or not found.years:
             return None
         covered = self.periods.periods()
-        missing = uncovered_years(asked.query, covered, found.shown)
+        missing = uncovered_years(found.years, covered, found.shown)
         if not missing:
             return None
         span = describe_coverage(covered)
@@ -337,7 +338,10 @@ class Pipeline:
             self.retrieval,
             reranker=self.reranker,
         )
-        candidates, superseded = in_force(prefer_periods(candidates, asked_years(query)), query)
+        years = asked_years(query)
+        candidates, superseded = in_force(
+            prefer_periods(candidates, years), years, asked_version(query)
+        )
         if superseded:
             log.info(
                 "set aside %d passages of superseded versions: %s",
@@ -350,21 +354,23 @@ class Pipeline:
         evidence = assess(query, shown, candidates, self.keywords)
         fixed = weak_evidence(evidence, self._gate_for(evidence.language))
         if fixed is not None:
-            return Examination(candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, fixed))
+            return Examination(
+                candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, fixed), years
+            )
         if self.calibration is None or not self.gate.answerability:
-            return Examination(candidates, shown, evidence, None)
+            return Examination(candidates, shown, evidence, None, years)
         scored = self.calibration.score(query, evidence)
         if scored is None:  # no model for this language
-            return Examination(candidates, shown, evidence, None)
+            return Examination(candidates, shown, evidence, None, years)
         probability, threshold = scored
         evidence = replace(evidence, answerability=probability)
         if probability >= threshold:
-            return Examination(candidates, shown, evidence, None)
+            return Examination(candidates, shown, evidence, None, years)
         why = (
             f"passages found but probably not holding the answer "
             f"(P(answerable)={probability:.2f} below the calibrated {threshold:.2f})"
         )
-        return Examination(candidates, shown, evidence, (RefusalReason.WEAK_EVIDENCE, why))
+        return Examination(candidates, shown, evidence, (RefusalReason.WEAK_EVIDENCE, why), years)
 
     def _gate_for(self, language: str) -> GateSettings:
         """The fixed thresholds, with the calibration's learned ones for

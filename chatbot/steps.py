@@ -28,6 +28,9 @@ class Examination:
     evidence: Evidence
     # (reason, why) when the question must be refused here; None to go on.
     refusal: tuple[RefusalReason, str] | None
+    # The years the question names (``chatbot.periods.asked_years``), by which
+    # the candidates were ranked; the period step checks the same ones.
+    years: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

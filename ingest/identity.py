@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 from chatbot.catalog import DocumentRecord
 from chatbot.domain import DocumentContext
 from chatbot.errors import ConfigurationError
+from ingest.blocks import LoadedDocument
 
 # Bump when detection changes, so sync re-checks every document's identity.
 IDENTITY_VERSION = 2  # 2: only dated or versioned documents get a context line
@@ -211,6 +212,19 @@ def period_from_path(source: str) -> str:
         if _PERIOD_RE.match(part) and "/" not in part:
             return part
     return ""
+
+
+def opening_text(doc: LoadedDocument) -> str:
+    """The document's first ``_HEAD_CHARS`` characters, where reports name
+    their period, read from as few blocks as that takes."""
+    out: list[str] = []
+    size = 0
+    for block in doc.blocks:
+        if size >= _HEAD_CHARS:
+            break
+        out.append(block.text)
+        size += len(block.text)
+    return "\n".join(out)[:_HEAD_CHARS]
 
 
 def period_from_text(title: str, text: str) -> str:

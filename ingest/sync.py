@@ -49,8 +49,8 @@ from chatbot.errors import ConfigurationError, IngestionError
 from chatbot.protocols import Embedder
 from chatbot.settings import IngestSettings
 from ingest.chunking import Chunker
-from ingest.identity import DocumentRules, identify, load_rules, rules_path
-from ingest.loaders import LoadedDocument, file_sha256, is_supported, load_document
+from ingest.identity import DocumentRules, identify, load_rules, opening_text, rules_path
+from ingest.loaders import file_sha256, is_supported, load_document
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class Ingestor:
             return
         # Everything that can fail on a bad file happens before any write.
         doc = load_document(path, source, max_file_mb=self._settings.max_file_mb)
-        identity = identify(source, doc.title, _opening_text(doc), rules)
+        identity = identify(source, doc.title, opening_text(doc), rules)
         if same_file and record is not None:
             if (record.title, record.context) == (identity.title, identity.context):
                 tally.unchanged += 1
@@ -336,18 +336,6 @@ class _Tally:
     chunks_deleted: int = 0
     relabelled: int = 0
     failed: list[FileFailure] = field(default_factory=list)
-
-
-def _opening_text(doc: LoadedDocument) -> str:
-    """The first few thousand characters, where reports name their period."""
-    out: list[str] = []
-    size = 0
-    for block in doc.blocks:
-        out.append(block.text)
-        size += len(block.text)
-        if size >= 3000:
-            break
-    return "\n".join(out)
 
 
 def _join(rel_root: str, name: str) -> str:

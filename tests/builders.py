@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
@@ -20,9 +20,13 @@ from chatbot.judge import SupportJudge
 from chatbot.pipeline import Pipeline
 from chatbot.protocols import Embedder, Reranker
 from chatbot.reading import ReaderPolicy, Reading
-from chatbot.settings import GateSettings, RetrievalSettings
+from chatbot.settings import GateSettings, RetrievalSettings, Settings
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
+
+if TYPE_CHECKING:
+    from chatbot.compose import Stores
+    from ingest.sync import IngestReport
 
 IN_CORPUS = "When was the GenA.I. Sandbox launched?"
 IN_CORPUS_REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."
@@ -264,3 +268,16 @@ def classifier_config_folder(folder: Path) -> Path:
         json.dumps({"architectures": ["BertForSequenceClassification"]}), "utf-8"
     )
     return folder
+
+
+def ingested_stores(
+    corpus: Path, index: Path, embedder: Embedder
+) -> tuple[Settings, Stores, IngestReport]:
+    """Real stores (Chroma and SQLite under ``index``) holding ``corpus``
+    ingested with ``embedder``, and the settings they were built from (no
+    ``.env`` read): the set-up every real-parts answering test starts from."""
+    from chatbot.compose import Stores, build_keyword_index, build_vector_index, ingestor_for
+
+    settings = Settings(_env_file=None, index={"path": index})  # type: ignore[call-arg]
+    stores = Stores(embedder, build_vector_index(settings), build_keyword_index(settings))
+    return settings, stores, ingestor_for(stores, settings).sync(corpus)

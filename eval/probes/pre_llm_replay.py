@@ -24,6 +24,7 @@ import click
 
 from chatbot.domain import Refusal
 from chatbot.protocols import ChatMessage
+from eval.items import EvalSet
 from eval.runner import QUESTIONS_FILE, read_records
 
 
@@ -54,24 +55,30 @@ def _same_prompt_passages(prompt: str, texts: Sequence[str]) -> bool:
     return prompt.find(f"[{len(texts) + 1}] (", at) < 0
 
 
-def _load(meta: dict[str, Any]) -> Any:
-    from eval.loaders import load_drcd, load_squad2
+def _load(meta: dict[str, Any]) -> EvalSet:
+    """The run's question sample, re-drawn by ``eval.session.load_dataset``
+    from what ``run.json`` recorded (the kind is recovered from the recorded
+    name and options: drcd and rgb runs are named after their files)."""
+    from eval.session import load_dataset
 
     options = meta.get("options") or {}
-    split = options.get("split", "all")
-    path = Path(meta["data_path"])
-    if meta["dataset"] == "squad2":
-        return load_squad2(path, meta.get("limit"), meta["seed"], split=split)
-    if str(meta["dataset"]).startswith("drcd"):
-        fraction = options.get("drcd_indexed_fraction", 1.0)
-        return load_drcd(
-            path, meta.get("limit"), meta["seed"], indexed_fraction=fraction, split=split
-        )
-    if meta.get("corpus"):
-        from eval.loaders import load_jsonl
-
-        return load_jsonl(path, meta.get("limit"), meta["seed"])
-    raise click.UsageError(f"cannot replay a {meta['dataset']} run")
+    name = str(meta["dataset"])
+    if name == "squad2" or name.startswith("drcd"):
+        kind = "squad2" if name == "squad2" else "drcd"
+    elif "rgb_negative_rejection" in options:
+        kind = "rgb"
+    else:
+        kind = "jsonl"  # own, hkma and plain JSONL sets share the format
+    eval_set, _ = load_dataset(
+        kind,
+        Path(meta["data_path"]),
+        meta.get("limit"),
+        meta["seed"],
+        options.get("drcd_indexed_fraction", 1.0),
+        bool(options.get("rgb_negative_rejection", False)),
+        options.get("split", "all"),
+    )
+    return eval_set
 
 
 @click.command()

@@ -10,18 +10,12 @@ import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
 from chatbot.assistant import Assistant
-from chatbot.compose import (
-    Stores,
-    build_generator,
-    build_keyword_index,
-    build_pipeline,
-    build_vector_index,
-    ingestor_for,
-)
+from chatbot.compose import Stores, build_generator, build_pipeline
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.pipeline import Pipeline
 from chatbot.settings import Settings
 from eval.counting import CountingGenerator
+from tests.builders import ingested_stores
 
 pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]
 
@@ -32,10 +26,9 @@ def sample_stores(
     real_embedder: SentenceTransformerEmbedder,
     repo_root_path: Path,
 ) -> tuple[Settings, Stores]:
-    index = tmp_path_factory.mktemp("index")
-    settings = Settings(_env_file=None, index={"path": index})  # type: ignore[call-arg]
-    stores = Stores(real_embedder, build_vector_index(settings), build_keyword_index(settings))
-    report = ingestor_for(stores, settings).sync(repo_root_path / "corpus")
+    settings, stores, report = ingested_stores(
+        repo_root_path / "corpus", tmp_path_factory.mktemp("index"), real_embedder
+    )
     assert report.ok and report.chunks_written > 10
     return settings, stores
 

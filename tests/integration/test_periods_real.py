@@ -7,17 +7,10 @@ from __future__ import annotations
 import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
-from chatbot.compose import (
-    Stores,
-    build_generator,
-    build_keyword_index,
-    build_pipeline,
-    build_vector_index,
-    ingestor_for,
-)
+from chatbot.compose import build_generator, build_pipeline
 from chatbot.domain import Answer
 from chatbot.pipeline import Pipeline
-from chatbot.settings import Settings
+from tests.builders import ingested_stores
 
 pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]
 
@@ -65,10 +58,10 @@ def pipeline(
             POLICY.format(limit=limit), encoding="utf-8"
         )
     (corpus / "documents.toml").write_text(RULES, encoding="utf-8")
-    index = tmp_path_factory.mktemp("index")
-    settings = Settings(_env_file=None, index={"path": index})  # type: ignore[call-arg]
-    stores = Stores(real_embedder, build_vector_index(settings), build_keyword_index(settings))
-    assert ingestor_for(stores, settings).sync(corpus).added == 5
+    settings, stores, report = ingested_stores(
+        corpus, tmp_path_factory.mktemp("index"), real_embedder
+    )
+    assert report.added == 5
     generator = build_generator(settings, base_url=embedded_llm)
     return build_pipeline(settings, stores=stores, generator=generator)
 

@@ -57,6 +57,10 @@ def test_prefer_periods_moves_the_asked_year_first_and_keeps_order() -> None:
     assert [p.id for p in prefer_periods(ps, [])] == ["c0", "c1", "c2", "c3"]
 
 
+def asked(question: str) -> tuple[tuple[str, ...], str | None]:
+    return asked_years(question), asked_version(question)
+
+
 def versions() -> list[Passage]:
     return [
         passage(
@@ -73,29 +77,31 @@ def versions() -> list[Passage]:
 
 
 def test_in_force_keeps_the_newest_effective_version() -> None:
-    kept, superseded = in_force(versions(), "What is the limit?", lambda: date(2025, 6, 1))
+    kept, superseded = in_force(versions(), *asked("What is the limit?"), lambda: date(2025, 6, 1))
     assert [p.id for p in kept] == ["c1", "c3"]
     assert [p.id for p in superseded] == ["c0", "c2"]
 
 
 def test_in_force_answers_a_question_about_an_older_version_from_it() -> None:
-    kept, _ = in_force(versions(), "What was the limit in version 1?", lambda: date(2025, 6, 1))
+    kept, _ = in_force(
+        versions(), *asked("What was the limit in version 1?"), lambda: date(2025, 6, 1)
+    )
     assert [p.id for p in kept] == ["c0", "c3"]
-    kept, _ = in_force(versions(), "What was the limit in 2020?", lambda: date(2025, 6, 1))
+    kept, _ = in_force(versions(), *asked("What was the limit in 2020?"), lambda: date(2025, 6, 1))
     assert [p.id for p in kept] == ["c0", "c3"]
 
 
 def test_one_version_alone_is_kept() -> None:
     only = [versions()[0], versions()[3]]
-    kept, superseded = in_force(only, "What is the limit?", lambda: date(2025, 6, 1))
+    kept, superseded = in_force(only, *asked("What is the limit?"), lambda: date(2025, 6, 1))
     assert len(kept) == 2 and superseded == []
 
 
 def test_uncovered_years_and_coverage() -> None:
     covered = {"2015", "2016", "2017", "2019"}
     shown = [passage(0, "Loans grew 12.7% in 2014.", period="2015")]
-    assert uncovered_years("What was GDP growth in 2012?", covered, shown) == ("2012",)
-    assert uncovered_years("What was loan growth in 2014?", covered, shown) == ()
-    assert uncovered_years("What happened in 2016?", covered, []) == ()
-    assert uncovered_years("What happened in 2012?", set(), []) == ()  # undated corpus
+    assert uncovered_years(asked_years("What was GDP growth in 2012?"), covered, shown) == ("2012",)
+    assert uncovered_years(asked_years("What was loan growth in 2014?"), covered, shown) == ()
+    assert uncovered_years(asked_years("What happened in 2016?"), covered, []) == ()
+    assert uncovered_years(asked_years("What happened in 2012?"), set(), []) == ()  # undated corpus
     assert describe_coverage(covered) == "2015–2017, 2019"
