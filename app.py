@@ -52,9 +52,10 @@ def _slack_app(settings: Settings, assistant: Assistant) -> SlackApp | None:
     if cfg.mode != "http" or cfg.bot_token is None or cfg.signing_secret is None:
         return None
     from chatbot.channels.slack_bot import slack_app_from_settings
+    from chatbot.compose import build_directory
 
     log.info("Slack events endpoint at /slack/events")
-    return slack_app_from_settings(assistant, cfg)
+    return slack_app_from_settings(assistant, cfg, build_directory(settings))
 
 
 def _start_llm(server: EmbeddedServer) -> None:
@@ -85,6 +86,7 @@ def main() -> int:
         build_generator,
         build_pipeline,
         build_stores,
+        build_web_access,
         ingestor_for,
         limit_answering_threads,
         llm_base_url,
@@ -93,9 +95,13 @@ def main() -> int:
     from chatbot.llm.server import SERVED_NAME, EmbeddedServer
     from chatbot.llm.status import READY, LLMStatus
     from chatbot.protocols import Generator
+    from chatbot.signin import require_safe_bind
 
     server: EmbeddedServer | None = None
     try:
+        # Before anything starts: no sign-in configured means 127.0.0.1 only.
+        access = build_web_access(settings)
+        require_safe_bind(access.signin, settings.ui.host)
         llm_status: Callable[[], LLMStatus] = lambda: READY  # noqa: E731
         generator: Generator = build_generator(settings, llm_base_url(settings))
         if settings.llm.mode == "embedded":
@@ -117,17 +123,26 @@ def main() -> int:
         app = create_web_app(
             assistant,
             admin,
+            access=access,
             examples=EXAMPLES,
             slack=_slack_app(settings, assistant),
             llm_status=llm_status,
         )
         log.info(
-            "web UI on http://%s:%d (JSON API under /v1, docs at /docs); LLM: %s",
+            "web UI on http://%s:%d (JSON API under /v1, docs at /docs); LLM: %s; sign-in: %s",
             settings.ui.host,
             settings.ui.port,
             llm_status().state.value,
+            "single-user (127.0.0.1 only)" if access.signin.mode == "local" else "SSO / tokens",
         )
-        uvicorn.run(app, host=settings.ui.host, port=settings.ui.port, log_level="warning")
+        # proxy_headers off: sign-in checks the socket's own peer address.
+        uvicorn.run(
+            app,
+            host=settings.ui.host,
+            port=settings.ui.port,
+            log_level="warning",
+            proxy_headers=False,
+        )
     except BoundaryError as exc:
         log.error("%s", exc)
         return 2

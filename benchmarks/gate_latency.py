@@ -20,6 +20,7 @@ import time
 
 import click
 
+from chatbot.access import PUBLIC
 from chatbot.compose import build_examiner, build_stores
 from chatbot.retrieval import retrieve
 from chatbot.scope import out_of_scope
@@ -46,7 +47,14 @@ def main(rounds: int) -> None:
     for _ in range(rounds):
         for question in questions:
             started = time.perf_counter()
-            retrieve(question, stores.embedder, stores.vectors, stores.keywords, settings.retrieval)
+            retrieve(
+                question,
+                stores.embedder,
+                stores.vectors,
+                stores.keywords,
+                settings.retrieval,
+                audience=PUBLIC,
+            )
             bare.append(time.perf_counter() - started)
             started = time.perf_counter()
             refused = out_of_scope(question) is not None

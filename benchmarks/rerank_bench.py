@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from chatbot.access import PUBLIC, Audience
 from chatbot.adapters.cross_encoder import CrossEncoderReranker
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder, resolve_model
@@ -53,8 +54,12 @@ class MemoryVectors:
     def count(self) -> int:
         return len(self.items)
 
-    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
-        scored = [Hit(c, sum(a * b for a, b in zip(vector, v, strict=True))) for c, v in self.items]
+    def query(self, vector: Sequence[float], k: int, *, audience: Audience) -> list[Hit]:
+        scored = [
+            Hit(c, sum(a * b for a, b in zip(vector, v, strict=True)))
+            for c, v in self.items
+            if audience.allows(c.groups)
+        ]
         return sorted(scored, key=lambda h: -h.score)[:k]
 
 
@@ -116,13 +121,23 @@ def main() -> None:
         reranker = CrossEncoderReranker(folder)
         settings = RetrievalSettings(rerank_candidates=args.candidates)
         asked = questions(chunks, args.questions)
-        reranker.rerank(asked[0], retrieve(asked[0], embedder, vectors, keywords, settings))
+        reranker.rerank(
+            asked[0], retrieve(asked[0], embedder, vectors, keywords, settings, audience=PUBLIC)
+        )
 
         def timed(with_reranker: Reranker | None) -> list[float]:
             seconds = []
             for question in asked:
                 started = time.perf_counter()
-                retrieve(question, embedder, vectors, keywords, settings, reranker=with_reranker)
+                retrieve(
+                    question,
+                    embedder,
+                    vectors,
+                    keywords,
+                    settings,
+                    audience=PUBLIC,
+                    reranker=with_reranker,
+                )
                 seconds.append(time.perf_counter() - started)
             return seconds
 

@@ -4,7 +4,9 @@
 uploaded files into that folder (supported types only, plain file names, never
 outside it), runs the incremental ``Ingestor.sync`` (one run at a time), and
 resolves a citation's ``source`` back to its file so the UI can open it.
-UI handlers call these methods and render what they return.
+UI handlers call these methods and render what they return. Everything that
+names documents takes the asker's ``Audience`` and shows only what it may
+see: an administrator manages the corpus but reads no more than their groups.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from chatbot.access import Audience
 from chatbot.errors import IngestionBusyError
 from ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 
@@ -53,13 +56,19 @@ class CorpusAdmin:
     def status(self) -> IndexStatus:
         return self.catalog.status()
 
-    def documents(self) -> list[DocumentRecord]:
-        """Every indexed document with its recorded identity, by source."""
-        return list(self.catalog.catalog().values())
+    def documents(self, audience: Audience) -> list[DocumentRecord]:
+        """Every indexed document ``audience`` may see, with its recorded
+        identity and groups, by source."""
+        return [r for r in self.catalog.catalog().values() if audience.allows(r.groups)]
 
-    def titles(self) -> list[str]:
-        """Title of every indexed document, sorted, for "what can I ask" hints."""
-        return sorted({record.title or source for source, record in self.catalog.catalog().items()})
+    def hidden_count(self, audience: Audience) -> int:
+        """How many indexed documents ``audience`` may not see (a number only)."""
+        return sum(1 for r in self.catalog.catalog().values() if not audience.allows(r.groups))
+
+    def titles(self, audience: Audience) -> list[str]:
+        """Title of every document ``audience`` may see, sorted, for "what can I
+        ask" hints."""
+        return sorted({r.title or r.source for r in self.documents(audience)})
 
     def save_uploads(self, uploads: Sequence[tuple[str, Path]]) -> SavedUploads:
         """Copy ``(original name, temporary path)`` pairs into the corpus folder.
@@ -96,10 +105,12 @@ class CorpusAdmin:
         log.info("web ingestion: %s", report.summary())
         return report
 
-    def source_file(self, source: str) -> Path | None:
+    def source_file(self, source: str, audience: Audience) -> Path | None:
         """The file behind an indexed ``source``, or None. Only files inside the
-        corpus folder that the index knows are ever returned."""
-        if source not in self.catalog.catalog():
+        corpus folder that the index knows, and that ``audience`` may see, are
+        ever returned; the caller cannot tell "not allowed" from "no such file"."""
+        record = self.catalog.catalog().get(source)
+        if record is None or not audience.allows(record.groups):
             return None
         root = self.corpus_dir.resolve()
         path = (root / source).resolve()

@@ -1,7 +1,8 @@
 """What every channel calls: ask the pipeline, record the outcome, take feedback.
 
 ``Assistant`` joins the answering pipeline and the audit store so channel
-handlers stay thin: they pass the question and who asked, and render the
+handlers stay thin: they pass the question and who asked (a ``Principal``,
+and for a shared conversation the narrower ``Audience``), and render the
 ``Recorded`` outcome they get back. Faults still raise as ``BoundaryError``s
 (the LLM, the embedder or the reranker failing: faults, not outcomes); they are
 not recorded as interactions, and each channel turns them into one sentence.
@@ -10,7 +11,9 @@ It also keeps each conversation's last turns (``ConversationMemory``, keyed
 by the channel's conversation id: the Gradio session, the Slack channel and
 thread, the Teams conversation, the API caller's ``conversation_id``) so the
 pipeline can resolve follow-ups. An empty conversation id means a one-off
-question with no memory.
+question with no memory. Memory is also kept apart per asker and audience:
+in a shared Slack thread one member's follow-up is never rewritten from
+another member's answer, which may come from documents the first cannot see.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chatbot.audit import AuditStore, Channel, interaction_from, settings_version
+from chatbot.access import Audience, Principal
+from chatbot.audit import AuditStore, Channel, Denial, interaction_from, settings_version
 from chatbot.conversation import ConversationMemory, Turn
 from chatbot.domain import Answer, Outcome, Refusal, RefusalReason
 from chatbot.pipeline import Draft, Pipeline
@@ -54,13 +58,24 @@ class Assistant:
         self.settings_version = settings_version(pipeline.retrieval, pipeline.gate)
 
     def ask(
-        self, question: str, *, channel: Channel, user_id: str = "", conversation_id: str = ""
+        self,
+        question: str,
+        *,
+        channel: Channel,
+        principal: Principal,
+        audience: Audience | None = None,
+        conversation_id: str = "",
     ) -> Recorded:
         """Answer or refuse ``question`` and record it; raises ``BoundaryError``
-        (e.g. ``GeneratorError``, ``EmbedderError``, ``RerankerError``) on faults."""
+        (e.g. ``GeneratorError``, ``EmbedderError``, ``RerankerError``) on faults.
+        ``audience`` defaults to everything ``principal`` may see."""
         recorded: Recorded | None = None
         for event in self.stream(
-            question, channel=channel, user_id=user_id, conversation_id=conversation_id
+            question,
+            channel=channel,
+            principal=principal,
+            audience=audience,
+            conversation_id=conversation_id,
         ):
             if isinstance(event, Recorded):
                 recorded = event
@@ -68,31 +83,55 @@ class Assistant:
         return recorded
 
     def stream(
-        self, question: str, *, channel: Channel, user_id: str = "", conversation_id: str = ""
+        self,
+        question: str,
+        *,
+        channel: Channel,
+        principal: Principal,
+        audience: Audience | None = None,
+        conversation_id: str = "",
     ) -> Iterator[Draft | Recorded]:
         """Drafts while the model writes, then exactly one ``Recorded``."""
         started = time.perf_counter()
-        history = self.memory.history(conversation_id)
-        for event in self.pipeline.stream(question, history):
+        audience = audience if audience is not None else Audience.of(principal)
+        memory_key = _memory_key(conversation_id, principal, audience)
+        history = self.memory.history(memory_key)
+        for event in self.pipeline.stream(question, history, audience=audience):
             if isinstance(event, Draft):
                 yield event
                 continue
-            self._remember(conversation_id, question, event)
+            self._remember(memory_key, question, event)
             yield Recorded(
                 event,
                 self._record(
                     event,
                     question,
                     channel,
-                    user_id,
+                    principal,
+                    audience,
                     conversation_id,
                     time.perf_counter() - started,
                 ),
             )
 
-    def forget(self, conversation_id: str) -> None:
-        """Drop a conversation's turns (the user started over)."""
-        self.memory.forget(conversation_id)
+    def forget(self, conversation_id: str, principal: Principal) -> None:
+        """Drop ``principal``'s turns in a conversation (they started over)."""
+        self.memory.forget_prefix(_memory_key(conversation_id, principal, None))
+
+    def deny(
+        self, channel: Channel, who: str, groups: frozenset[str], action: str, why: str
+    ) -> None:
+        """Record a refused request (a forged identity header, a missing role,
+        an unknown chat user) in the audit trail; it never raises."""
+        log.warning("denied %s on %s for %s: %s", action, channel, who or "anonymous", why)
+        if self.audit is None:
+            return
+        try:
+            self.audit.record_denial(
+                Denial(self.audit.now(), channel, who, tuple(sorted(groups)), action, why)
+            )
+        except Exception:  # the refusal stands even when it cannot be written down
+            log.exception("could not record a denied request")
 
     def _remember(self, conversation_id: str, question: str, outcome: Outcome) -> None:
         if isinstance(outcome, Refusal) and outcome.reason in (
@@ -109,19 +148,24 @@ class Assistant:
         answer = outcome.text if isinstance(outcome, Answer) else None
         self.memory.add(conversation_id, Turn(asked, answer))
 
-    def feedback(self, interaction_id: str, helpful: bool, comment: str = "") -> None:
-        """Store a user's verdict; raises ``UnknownInteractionError`` for a bad id."""
+    def feedback(
+        self, interaction_id: str, helpful: bool, comment: str = "", *, principal: Principal
+    ) -> None:
+        """Store a user's verdict on one of their own replies; raises
+        ``UnknownInteractionError`` for a bad id or another person's reply
+        (the two are not told apart)."""
         if self.audit is None:
             log.info("feedback on %s not stored: auditing is off", interaction_id)
             return
-        self.audit.add_feedback(interaction_id, helpful, comment)
+        self.audit.add_feedback(interaction_id, helpful, comment, asker=principal.id)
 
     def _record(
         self,
         outcome: Outcome,
         question: str,
         channel: Channel,
-        user_id: str,
+        principal: Principal,
+        audience: Audience,
         conversation_id: str,
         wall_s: float,
     ) -> str | None:
@@ -134,7 +178,9 @@ class Assistant:
             outcome,
             question=question,
             channel=channel,
-            user_id=user_id,
+            user_id=principal.id,
+            principal_groups=tuple(sorted(principal.groups)),
+            audience=tuple(sorted(audience.groups)),
             conversation_id=conversation_id,
             model=model,
             settings_version=self.settings_version,
@@ -143,6 +189,15 @@ class Assistant:
         )
         self.audit.record(interaction)
         return interaction.id
+
+
+def _memory_key(conversation_id: str, principal: Principal, audience: Audience | None) -> str:
+    """Turns are shared only by one asker in one conversation with one audience
+    (an empty conversation id keeps no memory at all)."""
+    if not conversation_id:
+        return ""
+    prefix = f"{conversation_id}\x1f{principal.id}\x1f"
+    return prefix if audience is None else prefix + audience.key()
 
 
 def build_assistant(settings: Settings) -> tuple[Assistant, Stores]:

@@ -12,7 +12,13 @@ that is writing) with two tables:
   standalone question it was rewritten into (what was actually retrieved for
   and answered);
 - ``feedback``: a user's "helpful / not helpful" (and an optional comment) on
-  one interaction.
+  one interaction (only the person who asked may give it);
+- ``denials``: every refused request: an identity header from an untrusted
+  address, a bad bearer token, a missing admin or auditor role, a chat user
+  the directory does not know.
+
+Every interaction records who asked: the principal's id, their groups, and
+the audience the question was answered for (narrower in shared channels).
 
 Fields added over time are optional for readers: a store created before a
 column existed gets it (empty for old rows) when it is opened, and a passage
@@ -65,7 +71,9 @@ CREATE TABLE IF NOT EXISTS interactions (
     settings_version TEXT NOT NULL,
     timings TEXT NOT NULL,
     standalone_question TEXT,
-    short_answer TEXT
+    short_answer TEXT,
+    principal_groups TEXT,
+    audience TEXT
 );
 CREATE INDEX IF NOT EXISTS interactions_timestamp ON interactions (timestamp);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -75,11 +83,25 @@ CREATE TABLE IF NOT EXISTS feedback (
     timestamp TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_interaction ON feedback (interaction_id);
+CREATE TABLE IF NOT EXISTS denials (
+    timestamp TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS denials_timestamp ON denials (timestamp);
 """
 
 # Columns added after the first release; stores created earlier lack them and
 # get them (NULL for existing rows) when opened.
-_ADDED_COLUMNS = {"standalone_question": "TEXT", "short_answer": "TEXT"}
+_ADDED_COLUMNS = {
+    "standalone_question": "TEXT",
+    "short_answer": "TEXT",
+    "principal_groups": "TEXT",
+    "audience": "TEXT",
+}
 
 
 def utc_now() -> datetime:
@@ -132,11 +154,30 @@ class Interaction:
     timings: dict[str, float]
     standalone_question: str | None = None  # set for questions asked with history
     short_answer: str | None = None  # an answer's short phrase, when the judge gave one
+    principal_groups: tuple[str, ...] = ()  # the asker's groups
+    audience: tuple[str, ...] = ()  # the groups the question was answered from
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
         row["timestamp"] = _stamp(self.timestamp)
+        row["principal_groups"] = list(self.principal_groups)
+        row["audience"] = list(self.audience)
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """A request refused for who made it (not a refused question)."""
+
+    timestamp: datetime
+    channel: str
+    principal: str  # who the request claimed or proved to be; "" when nobody
+    groups: tuple[str, ...]
+    action: str  # "ask", "admin", "audit_export", "sign_in", "source", "feedback"
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "timestamp": _stamp(self.timestamp), "groups": list(self.groups)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +212,8 @@ def interaction_from(
     user_id: str,
     conversation_id: str,
     model: str,
+    principal_groups: tuple[str, ...] = (),
+    audience: tuple[str, ...] = (),
     settings_version: str,
     wall_s: float,
     when: datetime,
@@ -198,6 +241,8 @@ def interaction_from(
         "timestamp": when,
         "channel": channel,
         "user_id": user_id,
+        "principal_groups": principal_groups,
+        "audience": audience,
         "conversation_id": conversation_id,
         "question": question,
         "standalone_question": outcome.standalone_question,
@@ -274,11 +319,12 @@ class AuditStore:
             return 0
         cutoff = _stamp(self.now() - timedelta(days=self.retention_days))
         with self._connect() as db:
+            db.execute("DELETE FROM denials WHERE timestamp < ?", (cutoff,))
             return db.execute("DELETE FROM interactions WHERE timestamp < ?", (cutoff,)).rowcount
 
     def record(self, interaction: Interaction) -> None:
         row = interaction.to_json()
-        for key in ("citations", "passages", "evidence", "timings"):
+        for key in ("citations", "passages", "evidence", "timings", "principal_groups", "audience"):
             row[key] = None if row[key] is None else json.dumps(row[key], ensure_ascii=False)
         columns = ", ".join(row)
         marks = ", ".join(f":{key}" for key in row)
@@ -286,13 +332,45 @@ class AuditStore:
             db.execute(f"INSERT INTO interactions ({columns}) VALUES ({marks})", row)
         self.purge()
 
-    def add_feedback(self, interaction_id: str, helpful: bool, comment: str = "") -> Feedback:
+    def record_denial(self, denial: Denial) -> None:
+        row = denial.to_json()
+        row["groups"] = json.dumps(row["groups"])
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO denials (timestamp, channel, principal, groups, action, reason) "
+                "VALUES (:timestamp, :channel, :principal, :groups, :action, :reason)",
+                row,
+            )
+
+    def denials(self, since: datetime | None = None) -> list[Denial]:
+        floor = _stamp(since) if since is not None else ""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM denials WHERE timestamp >= ? ORDER BY timestamp", (floor,)
+            ).fetchall()
+        return [
+            Denial(
+                _parse_stamp(r["timestamp"]),
+                r["channel"],
+                r["principal"],
+                tuple(json.loads(r["groups"])),
+                r["action"],
+                r["reason"],
+            )
+            for r in rows
+        ]
+
+    def add_feedback(
+        self, interaction_id: str, helpful: bool, comment: str = "", *, asker: str | None = None
+    ) -> Feedback:
+        """Store feedback on ``interaction_id``; with ``asker``, only when that
+        principal asked it (otherwise it is unknown, as for a bad id)."""
         feedback = Feedback(interaction_id, helpful, comment.strip(), self.now())
         with self._connect() as db:
             known = db.execute(
-                "SELECT 1 FROM interactions WHERE id = ?", (interaction_id,)
+                "SELECT user_id FROM interactions WHERE id = ?", (interaction_id,)
             ).fetchone()
-            if known is None:
+            if known is None or (asker is not None and known["user_id"] != asker):
                 raise UnknownInteractionError(interaction_id)
             db.execute(
                 "INSERT INTO feedback (interaction_id, helpful, comment, timestamp) "
@@ -354,4 +432,6 @@ def _interaction(row: sqlite3.Row) -> Interaction:
         timings=loads(row["timings"]),
         standalone_question=row["standalone_question"],
         short_answer=row["short_answer"],
+        principal_groups=tuple(loads(row["principal_groups"]) or ()),
+        audience=tuple(loads(row["audience"]) or ()),
     )

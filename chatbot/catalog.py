@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from chatbot.domain import DocumentContext
+from chatbot.access import Audience
+from chatbot.domain import EVERYONE, DocumentContext
 from chatbot.protocols import KeywordIndex, VectorIndex
 
 
@@ -38,6 +39,8 @@ class DocumentRecord:
     # owner can check what was detected (``chatbot-ingest --list``).
     context: DocumentContext = field(default_factory=DocumentContext)
     period_from: str = ""
+    # Access groups every chunk of the document carries (``chatbot.access``).
+    groups: tuple[str, ...] = (EVERYONE,)
 
     @property
     def chunks(self) -> int:
@@ -94,20 +97,30 @@ class Catalog(Protocol):
         """Totals over the catalog and the stored chunks."""
         ...
 
-    def periods(self) -> frozenset[str]:
-        """Every document period recorded (``PeriodIndex``)."""
+    def periods(self, audience: Audience) -> frozenset[str]:
+        """Every period of a document ``audience`` may see (``PeriodIndex``)."""
         ...
 
 
 class CatalogKeywordIndex(KeywordIndex, Catalog, Protocol):
     """A keyword index that also keeps the ingestion catalog (what sync needs)."""
 
+    def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
+        """Give the stored chunks ``ids`` the access ``groups``; nothing else
+        changes; unknown ids are ignored."""
+        ...
+
 
 class ClearableVectorIndex(VectorIndex, Protocol):
-    """A vector index that can be emptied, for ``--rebuild``."""
+    """A vector index that can be emptied, for ``--rebuild``, and relabelled."""
 
     def clear(self) -> None:
         """Remove every stored vector (the collection stays usable)."""
+        ...
+
+    def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
+        """Give the stored chunks ``ids`` the access ``groups``; vectors, text
+        and other metadata stay as they are; unknown ids are ignored."""
         ...
 
 

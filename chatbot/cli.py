@@ -27,18 +27,37 @@ from chatbot.settings import Settings
 @click.argument("questions", nargs=-1, required=True)
 @click.option("--detail", is_flag=True, help="Show gate scores, timings and refusal details.")
 @click.option("-v", "--verbose", is_flag=True, help="Log retrieval and gate decisions.")
-def main(questions: tuple[str, ...], detail: bool, verbose: bool) -> None:
-    """Answer QUESTIONS from the indexed corpus, or say why not."""
+@click.option(
+    "--groups",
+    default=None,
+    help="Ask as a member of these comma-separated groups only (e.g. 'everyone,credit-risk'), "
+    "to check what they would be shown [default: the local user's groups].",
+)
+def main(questions: tuple[str, ...], detail: bool, verbose: bool, groups: str | None) -> None:
+    """Answer QUESTIONS from the indexed corpus, or say why not.
+
+    Example: chatbot-ask --groups everyone "When was the Sandbox launched?"
+    """
     configure_logging(1 if verbose else 0)
     import getpass
 
+    from chatbot.access import Principal
     from chatbot.assistant import build_assistant
+    from chatbot.compose import build_web_access
 
     try:
-        assistant, _ = build_assistant(Settings())
+        settings = Settings()
+        # The shell user can read the index files anyway: they ask as the
+        # local user, or as the groups given, to see what those would get.
+        local = build_web_access(settings).signin.local_principal
+        chosen = local.groups if groups is None else [g.strip() for g in groups.split(",")]
+        principal = Principal(
+            f"cli:{getpass.getuser()}", frozenset(g for g in chosen if g), "local"
+        )
+        assistant, _ = build_assistant(settings)
         for question in questions:
             # Audited like every other channel (channel "cli", the shell user).
-            recorded = assistant.ask(question, channel="cli", user_id=getpass.getuser())
+            recorded = assistant.ask(question, channel="cli", principal=principal)
             outcome = recorded.outcome
             click.echo(f"Q: {question}")
             match outcome:

@@ -23,12 +23,15 @@ from chatbot.errors import ConfigurationError, GeneratorUnavailableError
 from chatbot.settings import AuditSettings, Settings
 
 if TYPE_CHECKING:
+    from chatbot.access import Audience
     from chatbot.adapters.chroma_index import ChromaVectorIndex
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
     from chatbot.audit import AuditStore
-    from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex
+    from chatbot.catalog import Catalog, CatalogKeywordIndex, ClearableVectorIndex, IndexStatus
+    from chatbot.channels.web_auth import WebAccess
+    from chatbot.directory import ChatDirectory
     from chatbot.pipeline import Pipeline
     from chatbot.protocols import Embedder, Generator, Reader, Reranker
     from chatbot.reading import ReaderPolicy
@@ -318,4 +321,46 @@ def status_line(stores: Stores, model: str) -> str:
     return (
         f"{status.documents} documents · {status.pages} pages · {status.chunks} chunks · "
         f"embedder {status.embedder or stores.embedder.name} · LLM {model} · last ingested {when}"
+    )
+
+
+def build_web_access(settings: Settings) -> WebAccess:
+    """Sign-in and roles for the web UI and the API. In local mode the one
+    user holds ``AuthSettings.local_groups``, else every group the access
+    file declares plus both roles (the operator of a single-user install)."""
+    from chatbot.access import Roles
+    from chatbot.channels.web_auth import WebAccess
+    from chatbot.signin import SignIn
+    from ingest.access_rules import load_access_rules
+    from ingest.identity import rules_path
+
+    auth = settings.auth
+    local = auth.local_groups
+    if local is None:
+        declared = load_access_rules(
+            rules_path(settings.ingest.corpus_dir, settings.ingest.access_file)
+        ).declared
+        local = [*declared, auth.admin_group, auth.auditor_group]
+    return WebAccess(SignIn(auth, local_groups=local), Roles(auth.admin_group, auth.auditor_group))
+
+
+def build_directory(settings: Settings) -> ChatDirectory:
+    """The Slack/Teams directory (no file: no chat user has access)."""
+    from chatbot.directory import ChatDirectory
+
+    return ChatDirectory.load(settings.auth.directory_file)
+
+
+def visible_status(catalog: Catalog, audience: Audience) -> IndexStatus:
+    """Index totals over the documents ``audience`` may see."""
+    from chatbot.catalog import IndexStatus
+
+    records = [r for r in catalog.catalog().values() if audience.allows(r.groups)]
+    whole = catalog.status()
+    return IndexStatus(
+        documents=len(records),
+        pages=sum(r.pages for r in records),
+        chunks=sum(r.chunks for r in records),
+        last_ingested_at=max((r.ingested_at for r in records), default=None),
+        embedder=whole.embedder,
     )

@@ -294,6 +294,15 @@ class ConversationMemory:
         with self._lock:
             self._turns.pop(conversation_id, None)
 
+    def forget_prefix(self, prefix: str) -> None:
+        """Drop every conversation whose id starts with ``prefix`` (one asker's
+        turns under each audience they used); an empty prefix drops nothing."""
+        if not prefix:
+            return
+        with self._lock:
+            for key in [k for k in self._turns if k.startswith(prefix)]:
+                del self._turns[key]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._turns)

@@ -11,6 +11,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+# The built-in access group every recognised principal holds (see
+# ``chatbot.access``); a corpus with no access file puts every document in it.
+EVERYONE = "everyone"
+
+
+def groups_from_label(label: object) -> tuple[str, ...]:
+    """The groups stored as a comma-separated label; nothing readable means
+    no group, which ``chatbot.access`` treats as visible to nobody."""
+    if not isinstance(label, str):
+        return ()
+    return tuple(sorted({part.strip() for part in label.split(",") if part.strip()}))
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentContext:
@@ -74,6 +86,10 @@ class Chunk:
     file_hash: str  # sha256 of the whole source file
     position: int  # 0-based order of the chunk within its file
     context: DocumentContext = field(default_factory=DocumentContext)
+    # Access groups of the chunk's document, sorted (``chatbot.access``).
+    # Ingestion always sets them from the access rules; the default only
+    # serves chunks built in code (tests, tools) for a corpus without rules.
+    groups: tuple[str, ...] = (EVERYONE,)
 
     @property
     def name(self) -> str:
@@ -99,6 +115,7 @@ class Chunk:
             "content_hash": self.content_hash,
             "file_hash": self.file_hash,
             "position": self.position,
+            "acl": ",".join(self.groups),
         }
 
     @classmethod
@@ -116,6 +133,7 @@ class Chunk:
             file_hash=str(meta.get("file_hash", "")),
             position=int(str(meta.get("position", 0))),
             context=DocumentContext.from_metadata(meta),
+            groups=groups_from_label(meta.get("acl")),
         )
 
 
@@ -266,6 +284,9 @@ class RefusalReason(enum.StrEnum):
     # the question names a period (a year) that no document covers and no
     # passage mentions (before any LLM call); the message names what is covered
     PERIOD_NOT_COVERED = "period_not_covered"
+    # the asker (or the shared conversation) may see no document at all: an
+    # unknown chat user, or a channel with no declared audience
+    NO_ACCESS = "no_access"
 
 
 @dataclass(frozen=True, slots=True)

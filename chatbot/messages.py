@@ -51,6 +51,13 @@ _REFUSALS: dict[RefusalReason, dict[str, str]] = {
         "zh": "我可使用的文件涵蓋{covered}年，沒有關於{asked}年的文件，因此不會猜測。"
         "請就文件涵蓋的期間提問，或聯絡文件負責人。",
     },
+    RefusalReason.NO_ACCESS: {
+        "en": "You have no access to any of the documents I answer from here. If you "
+        "should, ask your administrator to add you to a group (in a shared channel, "
+        "the channel's audience may be what is missing: try a direct message).",
+        "zh": "你在這裏沒有可查閱的文件。如你應有權限，請聯絡管理員把你加入相關群組"
+        "（在共用頻道中，可能是該頻道未獲授權：請改用私訊）。",
+    },
     RefusalReason.OUT_OF_SCOPE: {
         "en": "I only answer questions from the bank's approved documents, so I can't take "
         "this kind of request (such as writing, translating, personal investment or legal "

@@ -1,11 +1,14 @@
 """The answering pipeline: validate ▶ condense ▶ scope ▶ examine ▶ period ▶ read ▶ generate ▶
 check ▶ present.
 
-``Pipeline.answer(question, history)`` returns ``Answer | Refusal``;
+``Pipeline.answer(question, history, audience=...)`` returns ``Answer | Refusal``;
 ``Pipeline.stream`` yields ``Draft`` events while the model writes, then
-exactly one outcome. The steps, each a method named after it:
+exactly one outcome. Every step sees only what the question's ``Audience``
+(``chatbot.access``) may see: retrieval is restricted to it, and so are the
+periods a refusal names. The steps, each a method named after it:
 
-1. **validate**: an empty or oversized question is ``invalid_question``;
+1. **validate**: an empty or oversized question is ``invalid_question``; an
+   audience with no group at all is ``no_access``;
 2. **condense**: with conversation history, a follow-up is rewritten into a
    standalone question (``chatbot.conversation``); every later step sees only
    that question, never earlier answers or their passages, so the
@@ -45,6 +48,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from chatbot.access import PUBLIC, Audience
 from chatbot.answerability import Calibration
 from chatbot.conversation import Turn, condense
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
@@ -125,19 +129,24 @@ class Pipeline:
             raise AttributeError(f"Pipeline is immutable; build a new one to change {name!r}")
         object.__setattr__(self, name, value)
 
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Outcome:
+    def answer(
+        self, question: str, history: Sequence[Turn] = (), *, audience: Audience = PUBLIC
+    ) -> Outcome:
         """Answer ``question`` from the corpus, or refuse and say why.
 
         ``history`` holds the earlier turns of the conversation, oldest first;
-        it is only used to make a follow-up self-contained."""
+        it is only used to make a follow-up self-contained. Only documents
+        ``audience`` may see are used; the default is those open to everyone."""
         outcome: Outcome | None = None
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, audience=audience):
             if not isinstance(event, Draft):
                 outcome = event
         assert outcome is not None  # stream always ends with an outcome
         return outcome
 
-    def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[Draft | Outcome]:
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), *, audience: Audience = PUBLIC
+    ) -> Iterator[Draft | Outcome]:
         """Drafts while the model writes, then exactly one outcome.
 
         The steps, in order: validate ▶ condense ▶ scope ▶ examine (retrieve
@@ -146,7 +155,7 @@ class Pipeline:
         Each step that can refuse returns a ``Rejection``; the first one ends
         the question."""
         language = question_language(question or "")
-        invalid = self._validate(question, language)
+        invalid = self._validate(question, language, audience)
         if invalid is not None:
             yield invalid
             return
@@ -158,8 +167,8 @@ class Pipeline:
             yield self._refuse(asked, Rejection(RefusalReason.OUT_OF_SCOPE, scope), clock)
             return
         with clock.step("retrieve_s"):
-            found = self.examine(asked.query)
-        uncovered = self._period(asked, found)
+            found = self.examine(asked.query, audience)
+        uncovered = self._period(asked, found, audience)
         if uncovered is not None:
             yield self._refuse(asked, uncovered, clock, found)
             return
@@ -195,14 +204,14 @@ class Pipeline:
         # shows what a follow-up was understood as.
         return Asked(question, language, query, query if history else None)
 
-    def _period(self, asked: Asked, found: Examination) -> Rejection | None:
+    def _period(self, asked: Asked, found: Examination, audience: Audience) -> Rejection | None:
         """``period_not_covered`` when the question names a year that no
         document's period covers and no shown passage states
         (``chatbot.periods.uncovered_years``): the premise check would refuse
         any answer about it, so say so now, with the years that are covered."""
         if self.periods is None or not found.years:
             return None
-        covered = self.periods.periods()
+        covered = self.periods.periods(audience)
         missing = uncovered_years(found.years, covered, found.shown)
         if not missing:
             return None
@@ -323,8 +332,9 @@ class Pipeline:
             standalone_question=asked.standalone,
         )
 
-    def examine(self, query: str) -> Examination:
-        """Retrieve for ``query`` and run the gate, with no LLM call.
+    def examine(self, query: str, audience: Audience = PUBLIC) -> Examination:
+        """Retrieve for ``query`` from what ``audience`` may see and run the
+        gate, with no LLM call.
 
         First the fixed thresholds (``GateSettings``, or the calibration's
         learned ones for the question's language): failing them is
@@ -336,6 +346,7 @@ class Pipeline:
             self.vectors,
             self.keywords,
             self.retrieval,
+            audience=audience,
             reranker=self.reranker,
         )
         years = asked_years(query)
@@ -387,7 +398,13 @@ class Pipeline:
         update = self.calibration.gate_overrides(language)
         return self.gate.model_copy(update=update) if update else self.gate
 
-    def _validate(self, question: str, language: str) -> Refusal | None:
+    def _validate(self, question: str, language: str, audience: Audience) -> Refusal | None:
+        if audience.empty:
+            return Refusal(
+                reason=RefusalReason.NO_ACCESS,
+                message=refusal_message(RefusalReason.NO_ACCESS, language),
+                detail="the asker's audience holds no group",
+            )
         stripped = (question or "").strip()
         if (
             stripped

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from chatbot.access import Audience
 from chatbot.domain import Chunk, Passage
 from chatbot.reading import Reading
 
@@ -46,8 +47,14 @@ class VectorIndex(Protocol):
         """Remove these chunk ids; unknown ids are ignored."""
         ...
 
-    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
-        """At most ``k`` hits, best first; score = cosine similarity in [-1, 1]."""
+    def query(self, vector: Sequence[float], k: int, *, audience: Audience) -> list[Hit]:
+        """At most ``k`` hits, best first; score = cosine similarity in [-1, 1].
+
+        Only chunks ``audience`` allows (``Audience.allows``), chosen before
+        the cut to ``k``: the result is the best ``k`` of what the audience may
+        see, not what is left of the best ``k`` overall. An empty audience
+        gets no hits.
+        """
         ...
 
     def count(self) -> int:
@@ -64,10 +71,12 @@ class KeywordIndex(Protocol):
         """Remove these chunk ids; unknown ids are ignored."""
         ...
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, *, audience: Audience) -> list[Hit]:
         """At most ``k`` hits, best first; score = BM25 (>= 0, higher is better).
 
-        Must not scan every chunk: it uses an inverted index.
+        Must not scan every chunk: it uses an inverted index. Only chunks
+        ``audience`` allows, chosen before ranking cuts to ``k``; an empty
+        audience gets no hits.
         """
         ...
 
@@ -80,9 +89,9 @@ class KeywordIndex(Protocol):
 
 
 class PeriodIndex(Protocol):
-    def periods(self) -> frozenset[str]:
-        """Every document period in the index ("2024", "2024-Q3"); empty when
-        no document has one (an undated corpus)."""
+    def periods(self, audience: Audience) -> frozenset[str]:
+        """Every period ("2024", "2024-Q3") of a document ``audience`` may see;
+        empty when none has one (an undated corpus)."""
         ...
 
 

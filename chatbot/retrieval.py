@@ -4,6 +4,11 @@ Reciprocal rank fusion needs no score calibration between the two sides, so
 a BM25 score and a cosine similarity never have to be compared directly. The
 raw scores are kept on each passage for the gate and for audit. An optional
 cross-encoder then reorders the best few fused candidates (``rerank``).
+
+Access is enforced here, before anything is ranked: both indexes are asked
+only for what the question's ``Audience`` may see (each returns the best
+``k`` of those), and ``chatbot.access.permitted`` checks the fused result
+once more in our own code.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from chatbot.access import Audience, permitted
 from chatbot.domain import Chunk, Passage
 from chatbot.protocols import Embedder, Hit, KeywordIndex, Reranker, VectorIndex
 from chatbot.settings import RetrievalSettings
@@ -80,6 +86,7 @@ def retrieve(
     keywords: KeywordIndex,
     settings: RetrievalSettings,
     *,
+    audience: Audience,
     reranker: Reranker | None = None,
 ) -> list[Passage]:
     """Candidates for ``question`` from both indexes, fused, best first.
@@ -87,13 +94,16 @@ def retrieve(
     Chinese questions weigh the dense ranking by ``settings.dense_weight_zh``
     (the packaged embedder is English-only). With a ``reranker``, the best
     ``settings.rerank_candidates`` fused passages are rescored and reordered;
-    the rest follow in fused order.
+    the rest follow in fused order. Only passages ``audience`` may see come
+    back; an empty audience gets none, and no index is asked.
     """
+    if audience.empty:
+        return []
     query_vector = embedder.embed([question])[0]
-    dense = vectors.query(query_vector, settings.dense_k)
-    keyword = keywords.search(question, settings.keyword_k)
+    dense = vectors.query(query_vector, settings.dense_k, audience=audience)
+    keyword = keywords.search(question, settings.keyword_k, audience=audience)
     dense_weight = settings.dense_weight_zh if detect_language(question) == "zh" else 1.0
-    passages = fuse(dense, keyword, settings.rrf_k, dense_weight)
+    passages = permitted(fuse(dense, keyword, settings.rrf_k, dense_weight), audience)
     if passages:
         top = passages[0]
         log.info(

@@ -263,6 +263,60 @@ class IngestSettings(BaseModel):
         "glob), relative to the corpus folder unless absolute; optional: without it, "
         "periods come from year folders and report titles. Never ingested itself.",
     )
+    access_file: Path = Field(
+        Path("access.toml"),
+        description="Access labels (which groups may see which path globs, a default for "
+        "the rest), relative to the corpus folder unless absolute. Without it every "
+        "document is open to every recognised user (group 'everyone'); with it, a document "
+        "no rule covers gets the file's default, itself no group (shown to nobody). "
+        "Validated before anything is written; never ingested itself.",
+    )
+
+
+class AuthSettings(BaseModel):
+    """Who is asking: sign-in for the web UI and the API, the chat directory,
+    and the roles. With neither trusted proxies nor tokens configured the web
+    side runs single-user on 127.0.0.1 only (``local`` mode)."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR ranges of the single sign-on reverse proxy (e.g. "
+        "oauth2-proxy). Identity headers are accepted only from these; the same headers "
+        "from any other address are rejected (403) and audited. As JSON in the "
+        'environment: \'["10.0.0.5", "10.1.0.0/24"]\'.',
+    )
+    user_header: str = Field(
+        "X-Forwarded-User", description="Request header that carries the signed-in user's id."
+    )
+    groups_header: str = Field(
+        "X-Forwarded-Groups",
+        description="Request header that carries the user's groups, separated by "
+        "groups_separator (oauth2-proxy: X-Forwarded-Groups, comma-separated).",
+    )
+    groups_separator: str = Field(",", description="Separator of groups in groups_header.")
+    tokens_file: Path | None = Field(
+        None,
+        description="TOML file of API bearer tokens, stored only as sha256 hashes, each with "
+        "the principal and groups it stands for (see README, 'Access control'); create "
+        "entries with `chatbot-access token`.",
+    )
+    directory_file: Path | None = Field(
+        None,
+        description="TOML directory mapping Slack user ids and Teams aadObjectIds to groups, "
+        "and shared channels / group chats to the groups they may be answered from. "
+        "Without it, no chat user has access (they are told to ask an administrator).",
+    )
+    admin_group: str = Field(
+        "boundary-admins", description="Group whose members may use the Admin tab (re-index)."
+    )
+    auditor_group: str = Field(
+        "boundary-auditors", description="Group whose members may export the audit trail."
+    )
+    local_groups: list[str] | None = Field(
+        None,
+        description="Groups of the single local user in local mode; default: every group "
+        "the access file declares, plus the admin and auditor groups.",
+    )
 
 
 class UISettings(BaseModel):
@@ -358,3 +412,4 @@ class Settings(BaseSettings):
     api: APISettings = Field(default_factory=APISettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 
+from chatbot.access import PUBLIC
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.messages import refusal_message
 from chatbot.prompts import question_language
@@ -81,7 +82,7 @@ class NaiveBaseline:
         vector = self.embedder.embed([question])[0]
         passages = [
             Passage(chunk=hit.chunk, fused_score=hit.score, dense_score=hit.score)
-            for hit in self.vectors.query(vector, self.k)
+            for hit in self.vectors.query(vector, self.k, audience=PUBLIC)
         ]
         retrieve_s = time.perf_counter() - started
 

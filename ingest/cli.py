@@ -19,6 +19,7 @@ from chatbot.compose import build_ingestor
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings
+from ingest.access_rules import load_access_rules
 from ingest.identity import describe_record, load_rules, rules_path
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ Examples:
     "show_documents",
     is_flag=True,
     help="After syncing, list every document with the label, period and version detected "
-    "for it (and where the period came from), to check the identity rules.",
+    "for it (and where the period came from) and its access groups, to check the rules.",
 )
 @click.option("-v", "--verbose", count=True, help="-v: per-file log lines; -vv: debug.")
 def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int) -> None:
@@ -82,10 +83,12 @@ def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int)
     try:
         # Checked before any model loads, so a bad rules file fails in a second.
         load_rules(rules_path(corpus_dir, settings.ingest.documents_file))
+        load_access_rules(rules_path(corpus_dir, settings.ingest.access_file))
         ingestor = build_ingestor(settings)
         report = ingestor.sync(corpus_dir, progress=progress, rebuild=rebuild)
         status = ingestor.status()
-        documents = ingestor.documents() if show_documents else []
+        recorded = ingestor.documents()
+        documents = recorded if show_documents else []
     except BoundaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -99,7 +102,15 @@ def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int)
         hint = f" -> {failure.hint}" if failure.hint else ""
         click.echo(f"FAILED {failure.source}: {failure.reason}{hint}", err=True)
     for record in documents:
-        click.echo(f"{record.source}\t{describe_record(record)}")
+        groups = ", ".join(record.groups) or "NO GROUP: shown to nobody; add an access rule"
+        click.echo(f"{record.source}\t{describe_record(record)}; access: {groups}")
+    hidden = sum(1 for record in recorded if not record.groups)
+    if hidden:
+        click.echo(
+            f"warning: {hidden} document(s) have no access group and are shown to nobody "
+            "(no rule in the access file covers them); see `chatbot-ingest --list`",
+            err=True,
+        )
     click.echo(("rebuilt: " if report.rebuilt else "") + report.summary())
     click.echo(
         f"index: {status.documents} documents, {status.pages} pages, {status.chunks} chunks "

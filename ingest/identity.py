@@ -97,7 +97,7 @@ class DocumentRules:
         """The merged values of every rule that matches ``source``."""
         merged: dict[str, str] = {}
         for rule in self.rules:
-            if _glob_match(source, rule.match):
+            if glob_match(source, rule.match):
                 merged.update(rule.values)
         return merged
 
@@ -198,7 +198,7 @@ def _check_template(label: str, where: str) -> None:
         )
 
 
-def _glob_match(source: str, pattern: str) -> bool:
+def glob_match(source: str, pattern: str) -> bool:
     """fnmatch on the relative path, where "**/" may also match no folder
     ("2024/**" matches "2024/a.md" and "2024/x/b.md")."""
     if fnmatch.fnmatchcase(source, pattern):

@@ -24,6 +24,12 @@ context line, which is embedded. The rules file is read and validated before
 anything is written; when it (or the detection) changed since the last run,
 unchanged files are re-read and only those whose identity changed are
 re-chunked and re-embedded.
+
+Each document's access groups (``ingest.access_rules``) go with every chunk
+into both indexes and the catalog. The access file is validated before
+anything is written too; a document whose file is unchanged but whose
+groups changed is relabelled in place (keyword index, vector index, catalog,
+in that order), without being re-read or re-embedded.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from chatbot.domain import Chunk
 from chatbot.errors import ConfigurationError, IngestionError
 from chatbot.protocols import Embedder
 from chatbot.settings import IngestSettings
+from ingest.access_rules import AccessRules, load_access_rules
 from ingest.chunking import Chunker
 from ingest.identity import DocumentRules, identify, load_rules, opening_text, rules_path
 from ingest.loaders import file_sha256, is_supported, load_document
@@ -92,6 +99,7 @@ class IngestReport:
     seconds: float
     rebuilt: bool = False
     relabelled: int = 0  # unchanged files whose identity (label, period, version) changed
+    regrouped: int = 0  # unchanged files whose access groups changed (no re-embedding)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +112,7 @@ class IngestReport:
             f"{self.unchanged} unchanged), {self.pages} pages, "
             f"{self.chunks_written} chunks written, {self.chunks_deleted} chunks deleted, "
             + (f"{self.relabelled} relabelled, " if self.relabelled else "")
+            + (f"{self.regrouped} with new access groups, " if self.regrouped else "")
             + f"{self.removed} removed, {len(self.skipped)} skipped, "
             f"{len(self.failed)} failed, {self.seconds:.1f}s"
         )
@@ -140,6 +149,10 @@ class Ingestor:
         # Read before any write: bad rules stop the run with the index intact.
         rules_file = rules_path(corpus_dir, self._settings.documents_file)
         rules = load_rules(rules_file)
+        access_file = rules_path(corpus_dir, self._settings.access_file)
+        access = load_access_rules(access_file)
+        if access.path is None:
+            log.info("no access file %s: every document is open to 'everyone'", access_file)
         if rebuild:
             log.info("rebuild: clearing both indexes")
             self._keywords.clear()
@@ -155,7 +168,7 @@ class Ingestor:
         if recheck_identity and rules.rules:
             log.info("document rules %s changed: identities are re-checked", rules_file)
 
-        files, skipped = self._scan(corpus_dir, exclude={rules_file})
+        files, skipped = self._scan(corpus_dir, exclude={rules_file, access_file})
         catalog = self._keywords.catalog()
         tally = _Tally()
 
@@ -171,7 +184,12 @@ class Ingestor:
         for done, (source, path) in enumerate(files.items(), start=1):
             try:
                 self._sync_file(
-                    source, path, catalog.get(source), rechunk_all, rules, recheck_identity, tally
+                    source,
+                    path,
+                    catalog.get(source),
+                    rechunk_all,
+                    _Rules(rules, recheck_identity, access),
+                    tally,
                 )
             except IngestionError as exc:
                 log.warning("%s: %s", source, exc)
@@ -195,6 +213,7 @@ class Ingestor:
             seconds=time.perf_counter() - started,
             rebuilt=rebuild,
             relabelled=tally.relabelled,
+            regrouped=tally.regrouped,
         )
 
     def status(self) -> IndexStatus:
@@ -249,25 +268,30 @@ class Ingestor:
         path: Path,
         record: DocumentRecord | None,
         rechunk_all: bool,
-        rules: DocumentRules,
-        recheck_identity: bool,
+        rules: _Rules,
         tally: _Tally,
     ) -> None:
         file_hash = file_sha256(path, source)
         same_file = record is not None and record.file_hash == file_hash and not rechunk_all
-        if same_file and not recheck_identity:
+        groups = rules.access.groups_for(source)
+        if same_file and record is not None and not rules.recheck_identity:
+            self._regroup(record, groups, tally)
             tally.unchanged += 1
             return
         # Everything that can fail on a bad file happens before any write.
         doc = load_document(path, source, max_file_mb=self._settings.max_file_mb)
-        identity = identify(source, doc.title, opening_text(doc), rules)
+        identity = identify(source, doc.title, opening_text(doc), rules.documents)
         if same_file and record is not None:
             if (record.title, record.context) == (identity.title, identity.context):
+                self._regroup(record, groups, tally)
                 tally.unchanged += 1
                 return
             tally.relabelled += 1
             log.info("%s: identity changed to %r", source, identity.context.label)
-        chunks = self._chunker.chunk(replace(doc, title=identity.title), identity.context)
+        chunks = [
+            replace(chunk, groups=groups)
+            for chunk in self._chunker.chunk(replace(doc, title=identity.title), identity.context)
+        ]
         if not chunks:
             raise IngestionError(
                 source, "no indexable text after cleaning", "check the file's content"
@@ -286,6 +310,7 @@ class Ingestor:
                 ingested_at=datetime.now(UTC),
                 context=identity.context,
                 period_from=identity.period_from,
+                groups=groups,
             )
         )
         if record is None:
@@ -296,6 +321,25 @@ class Ingestor:
         tally.chunks_written += len(chunks)
         tally.chunks_deleted += deleted
         log.info("%s: %d chunks written, %d stale removed", source, len(chunks), deleted)
+
+    def _regroup(self, record: DocumentRecord, groups: tuple[str, ...], tally: _Tally) -> None:
+        """Give an unchanged document new access groups, in place."""
+        if record.groups == groups:
+            return
+        ids = list(
+            dict.fromkeys([*record.chunk_ids, *self._keywords.ids_for_source(record.source)])
+        )
+        self._keywords.relabel(ids, groups)
+        self._vectors.relabel(ids, groups)
+        self._keywords.record_document(replace(record, groups=groups))
+        tally.regrouped += 1
+        log.info(
+            "%s: access groups %s -> %s (%d chunks relabelled)",
+            record.source,
+            list(record.groups) or "none",
+            list(groups) or "none",
+            len(ids),
+        )
 
     def _replace(
         self,
@@ -335,7 +379,17 @@ class _Tally:
     chunks_written: int = 0
     chunks_deleted: int = 0
     relabelled: int = 0
+    regrouped: int = 0
     failed: list[FileFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """The corpus's identity and access rules for one run."""
+
+    documents: DocumentRules
+    recheck_identity: bool
+    access: AccessRules
 
 
 def _join(rel_root: str, name: str) -> str:

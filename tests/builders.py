@@ -11,16 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot.access import Principal, Roles
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.catalog import DocumentRecord, IndexStatus
+from chatbot.channels.web_auth import WebAccess
 from chatbot.domain import Chunk, Passage
 from chatbot.errors import EmbedderError, RerankerError
 from chatbot.judge import SupportJudge
 from chatbot.pipeline import Pipeline
 from chatbot.protocols import Embedder, Reranker
 from chatbot.reading import ReaderPolicy, Reading
-from chatbot.settings import GateSettings, RetrievalSettings, Settings
+from chatbot.settings import AuthSettings, GateSettings, RetrievalSettings, Settings
+from chatbot.signin import SignIn
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 
@@ -281,3 +284,24 @@ def ingested_stores(
     settings = Settings(_env_file=None, index={"path": index})  # type: ignore[call-arg]
     stores = Stores(embedder, build_vector_index(settings), build_keyword_index(settings))
     return settings, stores, ingestor_for(stores, settings).sync(corpus)
+
+
+def asker(id: str = "tester", *groups: str) -> Principal:
+    """A recognised principal (holds ``everyone``) with ``groups`` besides."""
+    return Principal.of(id, groups, "local")
+
+
+def local_access(**auth: Any) -> WebAccess:
+    """Sign-in for tests of the web side: local mode unless ``auth`` configures
+    proxies or tokens; the local user holds everyone, the admin and the
+    auditor groups."""
+    settings = AuthSettings(**auth)
+    signin = SignIn(
+        settings, local_groups=["everyone", settings.admin_group, settings.auditor_group]
+    )
+    return WebAccess(signin, Roles(settings.admin_group, settings.auditor_group))
+
+
+# TestClient's default peer ("testclient") is no address; local mode serves
+# the loopback interface only.
+LOOPBACK = ("127.0.0.1", 50000)

@@ -11,8 +11,10 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from chatbot.access import Audience
 from chatbot.catalog import DocumentRecord, IndexStatus
 from chatbot.domain import Chunk
 from chatbot.protocols import Hit
@@ -70,12 +72,14 @@ class InMemoryVectorIndex:
         for chunk_id in ids:
             self.items.pop(chunk_id, None)
 
-    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
+    def query(self, vector: Sequence[float], k: int, *, audience: Audience) -> list[Hit]:
         if k <= 0:
             return []
         qnorm = math.sqrt(sum(x * x for x in vector)) or 1.0
         hits = []
         for chunk, stored in self.items.values():
+            if not audience.allows(chunk.groups):
+                continue
             snorm = math.sqrt(sum(x * x for x in stored)) or 1.0
             cosine = sum(a * b for a, b in zip(vector, stored, strict=True)) / (qnorm * snorm)
             hits.append(Hit(chunk=chunk, score=cosine))
@@ -87,6 +91,12 @@ class InMemoryVectorIndex:
 
     def clear(self) -> None:
         self.items.clear()
+
+    def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
+        for chunk_id in ids:
+            if chunk_id in self.items:
+                chunk, vector = self.items[chunk_id]
+                self.items[chunk_id] = (replace(chunk, groups=tuple(sorted(set(groups)))), vector)
 
 
 class InMemoryKeywordIndex:
@@ -115,14 +125,18 @@ class InMemoryKeywordIndex:
             self.chunks.pop(chunk_id, None)
             self._terms.pop(chunk_id, None)
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, *, audience: Audience) -> list[Hit]:
         wanted = content_terms(query)
         if not wanted or k <= 0 or not self.chunks:
             return []
+        # BM25 statistics over the whole index, like the real one; only the
+        # candidates are restricted to the audience.
         n = len(self.chunks)
         avg_len = sum(sum(c.values()) for c in self._terms.values()) / n
         hits = []
         for chunk_id, counts in self._terms.items():
+            if not audience.allows(self.chunks[chunk_id].groups):
+                continue
             length = sum(counts.values())
             score = 0.0
             for term in wanted:
@@ -143,8 +157,19 @@ class InMemoryKeywordIndex:
             term: sum(1 for c in self._terms.values() if term in c) for term in terms
         }
 
-    def periods(self) -> frozenset[str]:
-        return frozenset(r.context.period for r in self.records.values() if r.context.period)
+    def periods(self, audience: Audience) -> frozenset[str]:
+        return frozenset(
+            r.context.period
+            for r in self.records.values()
+            if r.context.period and audience.allows(r.groups)
+        )
+
+    def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
+        for chunk_id in ids:
+            if chunk_id in self.chunks:
+                self.chunks[chunk_id] = replace(
+                    self.chunks[chunk_id], groups=tuple(sorted(set(groups)))
+                )
 
     # Catalog
     def catalog(self) -> dict[str, DocumentRecord]:

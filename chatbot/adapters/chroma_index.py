@@ -5,6 +5,15 @@ embedding function and with cosine space; a hit's score is ``1 - distance``,
 i.e. cosine similarity. Every chromadb exception is translated into a
 ``BoundaryError`` whose message says how to fix it. The client is opened on
 first use, so building the adapter does no I/O.
+
+Access groups: each chunk's metadata holds its groups as a label (``acl``,
+what the authoritative check reads) and one ``acl_<group>: true`` flag per
+group (what a metadata filter can match). A query for an audience asks for
+``overfetch × k`` nearest chunks with no filter and keeps those the audience
+may see; when that leaves fewer than ``k`` (the audience sees little of this
+neighbourhood) it asks again with a ``where`` filter on the flags, which is
+exact but measured about 100× slower at 100k chunks (``benchmarks/
+access_bench.py``). Either way the best ``k`` the audience may see come back.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, InvalidArgumentError, NotFoundError
 
-from chatbot.domain import Chunk
+from chatbot.access import Audience
+from chatbot.domain import Chunk, groups_from_label
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 
@@ -33,6 +43,19 @@ T = TypeVar("T")
 
 # Fallback when the server does not say; Chroma's own default is 5461.
 _DEFAULT_MAX_BATCH = 5000
+
+_FLAG = "acl_"
+
+
+def access_metadata(chunk: Chunk) -> dict[str, str | int | bool]:
+    """The chunk's metadata with one filterable flag per access group."""
+    return {**chunk.metadata(), **{_FLAG + group: True for group in chunk.groups}}
+
+
+def access_filter(audience: Audience) -> dict[str, Any]:
+    """A Chroma ``where`` that matches chunks sharing a group with ``audience``."""
+    clauses: list[dict[str, Any]] = [{_FLAG + g: True} for g in sorted(audience.groups)]
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
 
 class ChromaVectorIndex:
@@ -55,6 +78,7 @@ class ChromaVectorIndex:
         ssl: bool = False,
         token: str | None = None,
         create: bool = True,
+        overfetch: int = 3,
     ) -> None:
         if backend == "persistent" and path is None:
             raise ConfigurationError("the persistent Chroma backend needs a path")
@@ -66,6 +90,7 @@ class ChromaVectorIndex:
         self._ssl = ssl
         self._token = token
         self._create = create
+        self._overfetch = max(1, overfetch)
         self._client: ClientAPI | None = None
         self._col: Collection | None = None
         self._batch: int | None = None
@@ -89,7 +114,7 @@ class ChromaVectorIndex:
                 ids=[c.id for c in part],
                 embeddings=part_vectors,
                 documents=[c.text for c in part],
-                metadatas=[c.metadata() for c in part],
+                metadatas=[access_metadata(c) for c in part],
             )
 
     def delete_ids(self, ids: Sequence[str]) -> None:
@@ -102,16 +127,31 @@ class ChromaVectorIndex:
             part = unique[start : start + step]
             self._call("delete from", col.delete, ids=part)
 
-    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
-        if k <= 0:
+    def query(self, vector: Sequence[float], k: int, *, audience: Audience) -> list[Hit]:
+        if k <= 0 or audience.empty:
             return []
+        wanted = k * self._overfetch
+        nearest = self._nearest(vector, wanted)
+        allowed = [h for h in nearest if audience.allows(h.chunk.groups)]
+        if len(allowed) >= k or len(nearest) < wanted:
+            # Enough, or the collection holds fewer than asked: nothing was missed.
+            return allowed[:k]
+        log.debug("over-fetch found %d of %d for %s: filtering", len(allowed), k, audience.key())
+        filtered = self._nearest(vector, k, where=access_filter(audience))
+        return [h for h in filtered if audience.allows(h.chunk.groups)][:k]
+
+    def _nearest(
+        self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
         col = self._collection()
+        extra: dict[str, Any] = {"where": where} if where is not None else {}
         result = self._call(
             "query",
             col.query,
             query_embeddings=[list(map(float, vector))],
-            n_results=k,
+            n_results=n,
             include=["documents", "metadatas", "distances"],
+            **extra,
         )
         ids = result["ids"][0]
         documents = (result.get("documents") or [[]])[0]
@@ -125,7 +165,7 @@ class ChromaVectorIndex:
             for chunk_id, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:k]
+        return hits[:n]
 
     def count(self) -> int:
         col = self._collection()
@@ -146,6 +186,30 @@ class ChromaVectorIndex:
             for chunk_id, doc, meta in zip(result["ids"], documents, metadatas, strict=True)
         }
         return [found[i] for i in ids if i in found]
+
+    def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
+        """New access groups for stored chunks: the label and the flags change
+        (old flags are removed), vectors and text stay; unknown ids ignored."""
+        if not ids:
+            return
+        new = tuple(sorted(set(groups)))
+        col = self._collection()
+        step = self._max_batch()
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), step):
+            part = unique[start : start + step]
+            found = self._call("read from", col.get, ids=part, include=["metadatas"])
+            known = list(found["ids"])
+            if not known:
+                continue
+            metadatas: list[Any] = []
+            for meta in found.get("metadatas") or [{} for _ in known]:
+                old = groups_from_label((meta or {}).get("acl"))
+                change: dict[str, Any] = {"acl": ",".join(new)}
+                change.update({_FLAG + g: None for g in old if g not in new})
+                change.update({_FLAG + g: True for g in new})
+                metadatas.append(change)
+            self._call("write to", col.update, ids=known, metadatas=metadatas)
 
     def clear(self) -> None:
         """Drop and recreate the collection (used by ``--rebuild``)."""

@@ -3,6 +3,12 @@
 Handlers call ``CorpusAdmin`` and render its typed results (``IndexStatus``,
 ``SavedUploads``, ``IngestReport``) as Markdown; progress of an ingestion run
 is shown per file with ``gr.Progress``.
+
+Admin only: every handler first asks ``guard`` for the request's principal,
+which is None (and an audit row) unless they are in the admin group; the
+tab's content is only ever rendered by a handler, never at build time. The
+documents listed are those the administrator's own groups may see, with a
+count of the others.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from chatbot.access import Audience, Principal
 from chatbot.admin import (
     CorpusAdmin,
     SavedUploads,
@@ -34,7 +41,13 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ")
 
 
-def status_markdown(admin: CorpusAdmin, assistant: Assistant, language: str) -> str:
+Guard = Callable[[Any], Principal | None]
+"""The admin principal behind a ``gr.Request``, or None when not allowed."""
+
+
+def status_markdown(
+    admin: CorpusAdmin, assistant: Assistant, language: str, audience: Audience
+) -> str:
     """Documents, pages, chunks, last ingestion, models and gate thresholds."""
     status = admin.status()
     gate = assistant.pipeline.gate
@@ -60,7 +73,11 @@ def status_markdown(admin: CorpusAdmin, assistant: Assistant, language: str) -> 
     ]
     table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)
     status_table = f"### {text('status', language)}\n\n| | |\n|---|---|\n{table}"
-    return f"{status_table}\n\n{identities_markdown(admin.documents(), language)}"
+    listed = identities_markdown(admin.documents(audience), language)
+    hidden = admin.hidden_count(audience)
+    if hidden:
+        listed += "\n\n" + text("hidden_documents", language).format(n=hidden)
+    return f"{status_table}\n\n{listed}"
 
 
 # The Admin tab lists at most this many documents; the CLI lists all of them.
@@ -74,8 +91,9 @@ def identities_markdown(records: Sequence[DocumentRecord], language: str) -> str
     lines = [
         f"### {text('identities', language)}",
         "",
-        f"| {head[0]} | {head[1]} | {head[2]} | {text('version', language)} |",
-        "|---|---|---|---|",
+        f"| {head[0]} | {head[1]} | {head[2]} | {text('version', language)} | "
+        f"{text('access', language)} |",
+        "|---|---|---|---|---|",
     ]
     for record in records[:MAX_LISTED]:
         ctx = record.context
@@ -83,7 +101,7 @@ def identities_markdown(records: Sequence[DocumentRecord], language: str) -> str
         version = ctx.version + (f" ({ctx.effective})" if ctx.effective else "")
         lines.append(
             f"| `{_cell(record.source)}` | {_cell(ctx.label or record.title)} | {period} | "
-            f"{_cell(version or '—')} |"
+            f"{_cell(version or '—')} | {_cell(', '.join(record.groups) or '—')} |"
         )
     if len(records) > MAX_LISTED:
         lines += ["", text("more_documents", language).format(n=len(records) - MAX_LISTED)]
@@ -115,14 +133,13 @@ def report_markdown(
 
 
 def build_admin_tab(
-    admin: CorpusAdmin, assistant: Assistant, language: gr.Radio
+    admin: CorpusAdmin, assistant: Assistant, language: gr.Radio, guard: Guard
 ) -> tuple[Callable[[str], list[Any]], list[Any]]:
-    """Lay out the tab (inside ``gr.Tabs``); returns the relabel function for the
-    language toggle and the components it updates, in order."""
-    with gr.Tab(text("tab_admin"), id="admin-tab", elem_id="admin-tab") as tab:
-        status = gr.Markdown(
-            lambda: status_markdown(admin, assistant, "en"), elem_id="corpus-status"
-        )
+    """Lay out the tab (inside ``gr.Tabs``, hidden until the page knows the
+    user is an admin); returns the relabel function for the language toggle
+    and the components it updates, in order."""
+    with gr.Tab(text("tab_admin"), id="admin-tab", elem_id="admin-tab", visible=False) as tab:
+        status = gr.Markdown("", elem_id="corpus-status")
         refresh = gr.Button(text("refresh"), size="sm", elem_id="refresh-status")
         upload_heading = gr.Markdown(f"### {text('upload')}\n{text('upload_hint')}")
         files = gr.File(
@@ -138,11 +155,20 @@ def build_admin_tab(
             rebuild = gr.Checkbox(False, label=text("rebuild"), elem_id="rebuild")
         report = gr.Markdown(elem_id="ingest-report")
 
-    def show_status(lang: str) -> str:
-        return status_markdown(admin, assistant, lang)
+    def shown_to(principal: Principal | None, lang: str) -> str:
+        if principal is None:
+            return text("admin_only", lang)
+        return status_markdown(admin, assistant, lang, Audience.of(principal))
+
+    def show_status(lang: str, request: gr.Request) -> str:
+        return shown_to(guard(request), lang)
 
     def run_sync(
-        lang: str, full: bool, progress: gr.Progress, saved: SavedUploads | None = None
+        principal: Principal,
+        lang: str,
+        full: bool,
+        progress: gr.Progress,
+        saved: SavedUploads | None = None,
     ) -> tuple[str, str]:
         def step(source: str, done: int, total: int) -> None:
             progress((done, total), desc=f"{text('indexing', lang)}: {source}")
@@ -150,32 +176,40 @@ def build_admin_tab(
         try:
             result = admin.sync(step, rebuild=full)
         except IngestionBusyError:
-            return text("busy", lang), show_status(lang)
+            return text("busy", lang), shown_to(principal, lang)
         except BoundaryError as exc:
             log.warning("web ingestion failed: %s", exc)
-            return f"⚠️ {exc}", show_status(lang)
-        return report_markdown(result, lang, saved), show_status(lang)
+            return f"⚠️ {exc}", shown_to(principal, lang)
+        return report_markdown(result, lang, saved), shown_to(principal, lang)
 
     def on_upload(
         paths: Sequence[str] | None,
         lang: str,
         full: bool,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's injection idiom)
     ) -> tuple[str, str, None]:
+        principal = guard(request)
+        if principal is None:
+            return text("admin_only", lang), text("admin_only", lang), None
         if not paths:
-            return text("no_files", lang), show_status(lang), None
+            return text("no_files", lang), shown_to(principal, lang), None
         saved = admin.save_uploads([(Path(p).name, Path(p)) for p in paths])
         if not saved.saved:
-            return report_markdown(None, lang, saved), show_status(lang), None
-        shown, current = run_sync(lang, full, progress, saved)
+            return report_markdown(None, lang, saved), shown_to(principal, lang), None
+        shown, current = run_sync(principal, lang, full, progress, saved)
         return shown, current, None
 
     def on_reindex(
         lang: str,
         full: bool,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[str, str]:
-        return run_sync(lang, full, progress)
+        principal = guard(request)
+        if principal is None:
+            return text("admin_only", lang), text("admin_only", lang)
+        return run_sync(principal, lang, full, progress)
 
     # One ingestion at a time across all sessions.
     upload.click(
@@ -190,9 +224,11 @@ def build_admin_tab(
     tab.select(show_status, language, status)
 
     def relabel(lang: str) -> list[Any]:
+        # The status is re-rendered (in the new language) when the tab is
+        # opened, by a handler that checks the role.
         return [
             gr.update(label=text("tab_admin", lang)),
-            show_status(lang),
+            gr.update(),
             gr.update(value=text("refresh", lang)),
             f"### {text('upload', lang)}\n{text('upload_hint', lang)}",
             gr.update(label=text("upload", lang)),

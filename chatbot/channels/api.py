@@ -6,7 +6,13 @@
     POST /v1/feedback     {interaction_id, helpful, comment?}
     GET  /health
     GET  /v1/index/status
+    GET  /v1/whoami       the signed-in principal and groups
+    GET  /v1/audit/export ?table=interactions|feedback|denials&since=  (auditors only)
     GET  /openapi.json    (and /docs)
+
+Every route but /health goes through sign-in (``chatbot.channels.web_auth``):
+a bearer token, the sign-on proxy's headers, or local mode. Answers use only
+the documents the principal's groups may see.
 
 An answer and a refusal are different shapes, told apart by ``kind``. LLM
 faults are 503 with a one-line JSON message; malformed input is FastAPI's
@@ -17,6 +23,7 @@ embedded one).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -24,13 +31,15 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import click
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.access import Audience, Principal
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.catalog import IndexStatus
 from chatbot.channels.view import SourceView, view
+from chatbot.channels.web_auth import SignInMiddleware, WebAccess
 from chatbot.domain import Timings
 from chatbot.errors import (
     BoundaryError,
@@ -43,6 +52,7 @@ from chatbot.llm.status import READY, LLMStatus
 from chatbot.logs import configure_logging
 from chatbot.prompts import question_language
 from chatbot.settings import Settings
+from chatbot.signin import require_safe_bind
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +72,10 @@ class AskRequest(_Strict):
         "alone.",
     )
     user: str | None = Field(
-        None, max_length=200, description="Caller's user id, kept in the audit trail."
+        None,
+        max_length=200,
+        description="For a service token: the end user it asks for, kept in the audit trail "
+        "next to the token's principal. It grants nothing: answers use the token's groups.",
     )
 
 
@@ -103,7 +116,8 @@ class RefusalOut(BaseModel):
     message: str = Field(description="Why no answer is given, in the question's language.")
     reason: str = Field(
         description="Stable reason code: no_evidence, weak_evidence, not_in_passages, "
-        "model_declined, no_valid_citation, unsupported, invalid_question or out_of_scope."
+        "model_declined, no_valid_citation, unsupported, invalid_question, out_of_scope, "
+        "period_not_covered or no_access."
     )
     label: str = Field(description="The reason in words.")
     timings: TimingsOut
@@ -134,6 +148,14 @@ class IndexStatusOut(BaseModel):
     embedder: str | None
 
 
+class WhoAmIOut(BaseModel):
+    principal: str
+    via: str = Field(description="local, proxy or token.")
+    groups: list[str]
+    admin: bool
+    auditor: bool
+
+
 class ErrorOut(BaseModel):
     error: str = Field(description="Machine-readable error code.")
     message: str = Field(description="One sentence for a person.")
@@ -159,19 +181,37 @@ def _citation(source: SourceView) -> CitationOut:
     )
 
 
+def principal_of(request: Request) -> Principal:
+    """The principal the sign-in middleware attached to ``request``."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):  # the middleware always sets it
+        raise RuntimeError("request reached a handler without sign-in")
+    return principal
+
+
 def create_app(
     assistant: Assistant,
-    index_status: Callable[[], IndexStatus],
+    index_status: Callable[[Audience], IndexStatus],
     llm_status: Callable[[], LLMStatus] = lambda: READY,
+    *,
+    access: WebAccess,
 ) -> FastAPI:
-    """The API around ``assistant``; ``index_status`` feeds /v1/index/status and
-    ``llm_status`` the ``llm`` part of /health (the embedded server's state;
-    a remote server counts as ready, its faults show per request)."""
+    """The API around ``assistant``; ``index_status`` feeds /v1/index/status
+    (counted over what the asker may see) and ``llm_status`` the ``llm`` part
+    of /health (the embedded server's state; a remote server counts as
+    ready, its faults show per request). Every route but /health is behind
+    sign-in (``access``)."""
     app = FastAPI(
         title="Boundary",
         description="Answers only from the indexed documents, with citations, or refuses.",
         version="1",
     )
+
+    def deny(path: str, claimed: str, reason: str) -> None:
+        channel: Literal["api", "web"] = "api" if path.startswith("/v1") else "web"
+        assistant.deny(channel, claimed, frozenset(), f"request {path}", reason)
+
+    app.add_middleware(SignInMiddleware, signin=access.signin, deny=deny)
 
     @app.exception_handler(GeneratorStartingError)
     async def llm_starting(_: Request, exc: GeneratorStartingError) -> JSONResponse:
@@ -208,11 +248,18 @@ def create_app(
     # Plain (sync) handlers: FastAPI runs them in its thread pool, which suits
     # the blocking pipeline.
     @app.post("/v1/ask", response_model=AskResponse, responses=fault_responses)
-    def ask(body: AskRequest) -> AnswerOut | RefusalOut:
+    def ask(body: AskRequest, request: Request) -> AnswerOut | RefusalOut:
+        principal = principal_of(request)
+        if body.user and body.user != principal.id:
+            # Who the service asked for goes to the audit trail; the groups
+            # stay the token's own.
+            principal = Principal(
+                f"{principal.id} for {body.user}", principal.groups, principal.via
+            )
         recorded = assistant.ask(
             body.question,
             channel="api",
-            user_id=body.user or "",
+            principal=principal,
             conversation_id=body.conversation_id or "",
         )
         shown = view(recorded.outcome, question_language(body.question))
@@ -237,9 +284,58 @@ def create_app(
         )
 
     @app.post("/v1/feedback", responses={404: {"model": ErrorOut}})
-    def feedback(body: FeedbackRequest) -> FeedbackOut:
-        assistant.feedback(body.interaction_id, body.helpful, body.comment)
+    def feedback(body: FeedbackRequest, request: Request) -> FeedbackOut:
+        assistant.feedback(
+            body.interaction_id, body.helpful, body.comment, principal=principal_of(request)
+        )
         return FeedbackOut()
+
+    @app.get("/v1/whoami")
+    def whoami(request: Request) -> WhoAmIOut:
+        principal = principal_of(request)
+        return WhoAmIOut(
+            principal=principal.id,
+            via=principal.via,
+            groups=sorted(principal.groups),
+            admin=access.roles.admin(principal),
+            auditor=access.roles.auditor(principal),
+        )
+
+    @app.get("/v1/audit/export", responses={403: {"model": ErrorOut}}, response_model=None)
+    def audit_export(
+        request: Request,
+        table: Annotated[Literal["interactions", "feedback", "denials"], Query()] = "interactions",
+        since: Annotated[datetime | None, Query(description="ISO date or time, UTC.")] = None,
+    ) -> StreamingResponse | JSONResponse:
+        """The audit trail as JSON lines, for members of the auditor group."""
+        principal = principal_of(request)
+        if not access.roles.auditor(principal):
+            assistant.deny(
+                "api", principal.id, principal.groups, "audit_export", "not in the auditor group"
+            )
+            body = ErrorOut(error="forbidden", message="Only auditors may export the audit trail.")
+            return JSONResponse(body.model_dump(), status_code=403)
+        store = assistant.audit
+        if store is None:
+            body = ErrorOut(error="audit_off", message="Auditing is off (CHATBOT_AUDIT__ENABLED).")
+            return JSONResponse(body.model_dump(), status_code=404)
+        rows: list[dict[str, object]]
+        if table == "feedback":
+            rows = [
+                {
+                    "interaction_id": f.interaction_id,
+                    "helpful": f.helpful,
+                    "comment": f.comment,
+                    "timestamp": f.timestamp.isoformat(),
+                }
+                for f in store.feedback(since)
+            ]
+        elif table == "denials":
+            rows = [d.to_json() for d in store.denials(since)]
+        else:
+            rows = [i.to_json() for i in store.interactions(since)]
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        return StreamingResponse(lines, media_type="application/x-ndjson")
 
     @app.get("/health")
     def health() -> dict[str, object]:
@@ -249,8 +345,8 @@ def create_app(
         return {"status": "ok", "llm": llm_status().as_dict()}
 
     @app.get("/v1/index/status", responses=fault_responses)
-    def status() -> IndexStatusOut:
-        current = index_status()
+    def status(request: Request) -> IndexStatusOut:
+        current = index_status(Audience.of(principal_of(request)))
         return IndexStatusOut(
             documents=current.documents,
             pages=current.pages,
@@ -274,12 +370,20 @@ def main(host: str | None, port: int | None) -> None:
     """
     import uvicorn
 
+    from chatbot.compose import build_web_access, visible_status
+
     configure_logging(1)
     settings = Settings()
+    bind = host or settings.api.host
     try:
+        access = build_web_access(settings)
+        require_safe_bind(access.signin, bind)
         assistant, stores = build_assistant(settings)
     except BoundaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    app = create_app(assistant, stores.keywords.status)
-    uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port)
+    app = create_app(
+        assistant, lambda audience: visible_status(stores.keywords, audience), access=access
+    )
+    # proxy_headers off: the peer address sign-in checks is the socket's own.
+    uvicorn.run(app, host=bind, port=port or settings.api.port, proxy_headers=False)

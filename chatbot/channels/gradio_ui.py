@@ -13,6 +13,12 @@ outcome. Answers and refusals are wrapped in ``boundary-answer`` and
 an answer with a short answer phrase opens with an "In brief" line above the
 full cited text (``chatbot.channels.render``). Faults (the LLM, the embedder
 or the reranker failing) become one sentence in a ``boundary-error`` block.
+
+Every handler works for the principal behind its request (``access``): the
+chat answers from what their groups may see, the topic hints list only
+those documents, feedback is accepted only on their own replies, and the
+Admin tab appears (and its handlers act) only for the admin group. The line
+under the title says who is signed in, or that the page runs single-user.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 import gradio as gr
 
+from chatbot.access import Audience, Principal
 from chatbot.admin import CorpusAdmin
 from chatbot.assistant import Assistant, Recorded
 from chatbot.channels.admin_ui import build_admin_tab
@@ -37,10 +44,12 @@ from chatbot.channels.render import (
     render_outcome,
     render_understood,
 )
+from chatbot.channels.web_auth import WebAccess, gradio_principal
 from chatbot.domain import Answer
 from chatbot.errors import BoundaryError, UnknownInteractionError
 from chatbot.llm.status import READY, LLMStatus
 from chatbot.prompts import question_language
+from chatbot.signin import SignInDenied
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,7 @@ CSS = """
 .boundary-answer a code, .boundary-refusal a code { text-decoration: underline;
                                                     color: var(--link-text-color); }
 #feedback-status { font-size: 0.9em; }
+#whoami { font-size: 0.85em; opacity: 0.85; }
 """
 
 
@@ -88,9 +98,9 @@ def chat_turn(
     question: str,
     history: list[Message],
     *,
+    principal: Principal,
     conversation_id: str = "",
-    user_id: str = "",
-    topics: Callable[[], Sequence[str]] = tuple,
+    topics: Callable[[Audience], Sequence[str]] = lambda _: (),
     link: SourceLink | None = None,
 ) -> Iterator[Turn]:
     """One chat turn: stream drafts, then the verified outcome (or an error).
@@ -108,7 +118,7 @@ def chat_turn(
     yield Turn(reply(_block("boundary-draft", "…")))
     try:
         for event in assistant.stream(
-            question, channel="web", user_id=user_id, conversation_id=conversation_id
+            question, channel="web", principal=principal, conversation_id=conversation_id
         ):
             if not isinstance(event, Recorded):
                 yield Turn(reply(_block("boundary-draft", render_draft(event.text, language))))
@@ -117,7 +127,7 @@ def chat_turn(
             if isinstance(outcome, Answer):
                 shown = _block("boundary-answer", render_outcome(outcome, language, link=link))
             else:
-                rendered = render_outcome(outcome, language, topics(), link)
+                rendered = render_outcome(outcome, language, topics(Audience.of(principal)), link)
                 shown = _block("boundary-refusal", rendered)
             standalone = outcome.standalone_question
             if standalone and standalone.strip() != question.strip():
@@ -131,13 +141,18 @@ def chat_turn(
 
 
 def give_feedback(
-    assistant: Assistant, interaction_id: str | None, helpful: bool, comment: str, language: str
+    assistant: Assistant,
+    interaction_id: str | None,
+    helpful: bool,
+    comment: str,
+    language: str,
+    principal: Principal | None,
 ) -> str:
-    """Store a verdict on one reply; returns the sentence to show."""
-    if not interaction_id:
+    """Store a verdict on one of ``principal``'s replies; returns the sentence to show."""
+    if not interaction_id or principal is None:
         return text("feedback_off", language)
     try:
-        assistant.feedback(interaction_id, helpful, comment)
+        assistant.feedback(interaction_id, helpful, comment, principal=principal)
     except UnknownInteractionError:
         return text("feedback_unknown", language)
     if assistant.audit is None:
@@ -151,13 +166,34 @@ def build_ui(
     examples: Sequence[str] = (),
     source_link: SourceLink | None = None,
     llm_status: Callable[[], LLMStatus] = lambda: READY,
+    *,
+    access: WebAccess,
 ) -> gr.Blocks:
     """The Blocks app. Without ``admin`` there is no admin tab and no topic hints.
 
     ``llm_status`` feeds the line under the title that says whether the
     language model is warming up (and for about how long yet), ready, or
     unavailable; it is re-read every few seconds while it is not ready."""
-    topics: Callable[[], Sequence[str]] = admin.titles if admin is not None else tuple
+    topics: Callable[[Audience], Sequence[str]] = (
+        admin.titles if admin is not None else lambda _: ()
+    )
+
+    def who(request: Any) -> Principal | None:
+        try:
+            return gradio_principal(access.signin, request)
+        except SignInDenied as denied:
+            assistant.deny("web", denied.claimed, frozenset(), "ui", denied.reason)
+            return None
+
+    def admin_guard(request: Any) -> Principal | None:
+        principal = who(request)
+        if principal is None:
+            return None
+        if not access.roles.admin(principal):
+            assistant.deny("web", principal.id, principal.groups, "admin", "not in the admin group")
+            return None
+        return principal
+
     with gr.Blocks(title="Boundary: answers only from your documents") as ui:
         session = gr.State(None)
         last_reply = gr.State(None)  # interaction id of the newest reply
@@ -171,6 +207,7 @@ def build_ui(
                 scale=0,
                 min_width=220,
             )
+        whoami = gr.Markdown("", elem_id="whoami")
         first = llm_status()
         llm_line = gr.Markdown(render_llm_status(first), elem_id="llm-status")
         llm_timer = gr.Timer(3, active=not first.ready)
@@ -209,7 +246,9 @@ def build_ui(
             admin_parts: list[Any] = []
             relabel_admin: Callable[[str], list[Any]] = lambda _: []  # noqa: E731
             if admin is not None:
-                relabel_admin, admin_parts = build_admin_tab(admin, assistant, language)
+                relabel_admin, admin_parts = build_admin_tab(
+                    admin, assistant, language, admin_guard
+                )
 
         def turn(
             question: str,
@@ -218,12 +257,18 @@ def build_ui(
             request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
             state = state or ChatSession()
+            principal = who(request)
+            if principal is None:
+                denied = text("signed_out", question_language(question or ""))
+                shown = [*(history or []), {"role": "assistant", "content": denied}]
+                yield "", shown, state, None, gr.update(visible=False), ""
+                return
             for update in chat_turn(
                 assistant,
                 question,
                 history or [],
+                principal=principal,
                 conversation_id=state.conversation_id,
-                user_id=request.session_hash or "",
                 topics=topics,
                 link=source_link,
             ):
@@ -233,15 +278,18 @@ def build_ui(
                 yield "", update.history, state, update.interaction_id, visible, ""
 
         def rate(
-            helpful: bool, interaction_id: str | None, note: str, lang: str
+            helpful: bool, interaction_id: str | None, note: str, lang: str, request: Any
         ) -> tuple[str, str]:
-            return give_feedback(assistant, interaction_id, helpful, note, lang), ""
+            principal = who(request)
+            return give_feedback(assistant, interaction_id, helpful, note, lang, principal), ""
 
-        def like(state: ChatSession | None, lang: str, data: gr.LikeData) -> str:
+        def like(
+            state: ChatSession | None, lang: str, data: gr.LikeData, request: gr.Request
+        ) -> str:
             index = data.index if isinstance(data.index, int) else data.index[0]
             interaction_id = state.replies.get(index) if state is not None else None
             helpful = data.liked is True or data.liked == "Like"
-            return give_feedback(assistant, interaction_id, helpful, "", lang)
+            return give_feedback(assistant, interaction_id, helpful, "", lang, who(request))
 
         def relabel(lang: str) -> list[Any]:
             return [
@@ -265,29 +313,44 @@ def build_ui(
             # Once ready, stop polling; a later failure shows on the next question.
             return render_llm_status(current, lang), gr.Timer(active=not current.ready)
 
+        def on_load(lang: str, request: gr.Request) -> tuple[Any, ...]:
+            principal = who(request)
+            if principal is None:
+                line = text("signed_out", lang)
+            elif principal.via == "local":
+                line = text("local_mode", lang)
+            else:
+                groups = ", ".join(sorted(principal.groups))
+                line = text("signed_in", lang).format(who=principal.id, groups=groups)
+            is_admin = principal is not None and access.roles.admin(principal)
+            return (line, *llm_tick(lang), *([gr.update(visible=is_admin)] if admin_parts else []))
+
         llm_timer.tick(llm_tick, language, [llm_line, llm_timer], show_progress="hidden")
-        ui.load(llm_tick, language, [llm_line, llm_timer], show_progress="hidden")
+        admin_tab = admin_parts[:1]
+        ui.load(
+            on_load, language, [whoami, llm_line, llm_timer, *admin_tab], show_progress="hidden"
+        )
 
         outputs = [box, chat, session, last_reply, feedback_row, feedback_status]
         box.submit(turn, [box, chat, session], outputs)
         send.click(turn, [box, chat, session], outputs)
-        up.click(
-            lambda i, c, lang: rate(True, i, c, lang),
-            [last_reply, comment, language],
-            [feedback_status, comment],
-        )
-        down.click(
-            lambda i, c, lang: rate(False, i, c, lang),
-            [last_reply, comment, language],
-            [feedback_status, comment],
-        )
+
+        def rate_up(i: str | None, c: str, lang: str, request: gr.Request) -> tuple[str, str]:
+            return rate(True, i, c, lang, request)
+
+        def rate_down(i: str | None, c: str, lang: str, request: gr.Request) -> tuple[str, str]:
+            return rate(False, i, c, lang, request)
+
+        up.click(rate_up, [last_reply, comment, language], [feedback_status, comment])
+        down.click(rate_down, [last_reply, comment, language], [feedback_status, comment])
         chat.like(like, [session, language], feedback_status)
 
-        def clear_chat(state: ChatSession | None) -> tuple[Any, ...]:
+        def clear_chat(state: ChatSession | None, request: gr.Request) -> tuple[Any, ...]:
             # A new session (and so a new conversation id) starts on the next
             # question; the old conversation's memory goes now.
-            if state is not None:
-                assistant.forget(state.conversation_id)
+            principal = who(request)
+            if state is not None and principal is not None:
+                assistant.forget(state.conversation_id, principal)
             return [], None, None, gr.update(visible=False), ""
 
         clear.click(clear_chat, session, [chat, session, last_reply, feedback_row, feedback_status])

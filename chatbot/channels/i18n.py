@@ -84,6 +84,31 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "label": ("Label", "標示"),
     "period": ("Period (from)", "期間（來源）"),
     "version": ("Version", "版本"),
+    "access": ("Access groups", "存取群組"),
+    "hidden_documents": (
+        "{n} more indexed document(s) are outside your own groups and are not listed.",
+        "另有 {n} 份已索引文件不在你的群組範圍內，未予列出。",
+    ),
+    "signed_out": (
+        "You are not signed in (or your sign-in was not accepted). Reload the page through "
+        "the bank's sign-on address.",
+        "你尚未登入（或登入未獲接受）。請經銀行的單一登入網址重新載入頁面。",
+    ),
+    "admin_only": (
+        "Only members of the admin group can see and change the corpus.",
+        "只有管理員群組的成員可查看及更改文件庫。",
+    ),
+    "signed_in": (
+        "Signed in as **{who}** · groups: {groups}",
+        "已登入：**{who}** · 群組：{groups}",
+    ),
+    "local_mode": (
+        "Single-user mode: no sign-in is configured, so this page is served on this "
+        "computer only (127.0.0.1). See the README's access section to put it behind "
+        "your single sign-on.",
+        "單一用戶模式：尚未設定登入，此頁面只在本機（127.0.0.1）提供。"
+        "如需接入單一登入，請參閱 README 的存取控制一節。",
+    ),
     "more_documents": (
         "… and {n} more (chatbot-ingest --list shows all)",
         "……另有 {n} 份（chatbot-ingest --list 列出全部）",

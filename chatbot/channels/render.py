@@ -35,12 +35,15 @@ _REASON_LABEL = {
     ),
     RefusalReason.OUT_OF_SCOPE: ("Not a question about the documents", "並非有關文件的提問"),
     RefusalReason.PERIOD_NOT_COVERED: ("Period not covered by the documents", "文件未涵蓋該期間"),
+    RefusalReason.NO_ACCESS: ("No documents you may see", "沒有你可查閱的文件"),
 }
 
 
 # Refusals about the message itself, not about the documents: passages that
 # retrieval happened to find were not "close" to a poem request or an empty box.
-PASSAGES_NOT_SHOWN = frozenset({RefusalReason.INVALID_QUESTION, RefusalReason.OUT_OF_SCOPE})
+PASSAGES_NOT_SHOWN = frozenset(
+    {RefusalReason.INVALID_QUESTION, RefusalReason.OUT_OF_SCOPE, RefusalReason.NO_ACCESS}
+)
 
 
 def reason_label(reason: RefusalReason, language: str = "en") -> str:

@@ -36,6 +36,7 @@ from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view
+from chatbot.directory import ChatDirectory
 from chatbot.errors import BoundaryError, ConfigurationError
 from chatbot.logs import configure_logging
 from chatbot.prompts import question_language
@@ -151,13 +152,17 @@ def build_slack_app(
     *,
     token: str,
     signing_secret: str,
+    directory: ChatDirectory,
     client: WebClient | None = None,
     process_before_response: bool = False,
 ) -> App:
     """The Bolt app with its listeners. ``client`` overrides the Web API client
     (tests point one at a local fake of Slack); ``process_before_response``
     answers Slack only after the listener ran (deterministic, but Slack
-    retries events not acknowledged within three seconds)."""
+    retries events not acknowledged within three seconds). ``directory`` maps
+    Slack user ids to groups and channels to the groups they may be answered
+    from (``chatbot.directory``): a DM answers from everything the user may
+    see, a channel only from what it is declared for as well."""
     app = App(
         token=token,
         signing_secret=signing_secret,
@@ -169,11 +174,18 @@ def build_slack_app(
         question = _MENTION.sub("", event.get("text") or "").strip()
         channel = event["channel"]
         thread = event.get("thread_ts") or event["ts"]
+        principal, known = directory.asker("slack", str(event.get("user", "")))
+        if not known:
+            assistant.deny("slack", principal.id, frozenset(), "ask", "not in the directory")
+        # Only a direct message is private; anything else is seen by the channel.
+        shared = event.get("channel_type") != "im"
+        audience = directory.audience("slack", principal, channel, shared)
         try:
             recorded = assistant.ask(
                 question,
                 channel="slack",
-                user_id=event.get("user", ""),
+                principal=principal,
+                audience=audience,
                 conversation_id=f"{channel}:{thread}",
             )
         except BoundaryError as exc:
@@ -204,8 +216,9 @@ def build_slack_app(
     def on_feedback(helpful: bool, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         interaction_id = body["actions"][0]["value"]
+        principal, _ = directory.asker("slack", str(body.get("user", {}).get("id", "")))
         try:
-            assistant.feedback(interaction_id, helpful)
+            assistant.feedback(interaction_id, helpful, principal=principal)
         except LookupError:
             log.info("feedback for unknown or purged interaction %s", interaction_id)
             return
@@ -233,7 +246,9 @@ def _secret(value: Any, variable: str) -> str:
     return str(value.get_secret_value())
 
 
-def slack_app_from_settings(assistant: Assistant, cfg: SlackSettings) -> App:
+def slack_app_from_settings(
+    assistant: Assistant, cfg: SlackSettings, directory: ChatDirectory
+) -> App:
     token = _secret(cfg.bot_token, "CHATBOT_SLACK__BOT_TOKEN")
     # Socket Mode requests are not signed; Bolt still wants a value.
     secret = (
@@ -242,7 +257,9 @@ def slack_app_from_settings(assistant: Assistant, cfg: SlackSettings) -> App:
         else (cfg.signing_secret.get_secret_value() if cfg.signing_secret else "socket-mode")
     )
     client = WebClient(token=token, base_url=cfg.api_url)
-    return build_slack_app(assistant, token=token, signing_secret=secret, client=client)
+    return build_slack_app(
+        assistant, token=token, signing_secret=secret, client=client, directory=directory
+    )
 
 
 def http_server(app: App) -> Starlette:
@@ -276,8 +293,11 @@ def main() -> None:
     settings = Settings()
     cfg = settings.slack
     try:
+        from chatbot.compose import build_directory
+
+        directory = build_directory(settings)
         assistant, _ = build_assistant(settings)
-        app = slack_app_from_settings(assistant, cfg)
+        app = slack_app_from_settings(assistant, cfg, directory)
         if cfg.mode == "socket":
             socket_mode_handler(app, cfg).start()
             return

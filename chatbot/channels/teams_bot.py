@@ -39,10 +39,12 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 
+from chatbot.access import Principal
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
 from chatbot.channels.view import OutcomeView, SourceView, view
+from chatbot.directory import ChatDirectory
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.prompts import question_language
@@ -151,9 +153,13 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
 
 
 def build_agent(
-    assistant: Assistant, connection_manager: MsalConnectionManager
+    assistant: Assistant, connection_manager: MsalConnectionManager, directory: ChatDirectory
 ) -> AgentApplication[TurnState]:
-    """The agent's message handler: a question, or a click on a feedback button."""
+    """The agent's message handler: a question, or a click on a feedback button.
+
+    The asker is ``from.aadObjectId`` looked up in ``directory``; in a channel
+    or group chat (``conversation.conversationType`` other than "personal")
+    the answer uses only what the conversation is declared for as well."""
     agent = AgentApplication[TurnState](
         storage=MemoryStorage(), connection_manager=connection_manager
     )
@@ -162,19 +168,24 @@ def build_agent(
     async def on_message(context: TurnContext, _: TurnState) -> None:
         activity = context.activity
         value = activity.value if isinstance(activity.value, dict) else None
+        principal, known = directory.asker("teams", _aad_object_id(activity))
         if value and value.get(FEEDBACK_KEY):
-            await _feedback(context, value)
+            await _feedback(context, value, principal)
             return
         question = (activity.text or "").strip()
-        user = activity.from_property.id if activity.from_property else ""
         conversation = activity.conversation.id if activity.conversation else ""
+        kind = getattr(activity.conversation, "conversation_type", None) or "personal"
+        audience = directory.audience("teams", principal, conversation or "", kind != "personal")
+        if not known:
+            assistant.deny("teams", principal.id, frozenset(), "ask", "not in the directory")
         try:
             # The pipeline blocks (retrieval, the LLM); keep the event loop free.
             recorded = await asyncio.to_thread(
                 assistant.ask,
                 question,
                 channel="teams",
-                user_id=user or "",
+                principal=principal,
+                audience=audience,
                 conversation_id=conversation or "",
             )
         except BoundaryError as exc:
@@ -186,15 +197,26 @@ def build_agent(
         card = CardFactory.adaptive_card(outcome_card(shown, recorded.interaction_id))
         await context.send_activity(MessageFactory.attachment(card))
 
-    async def _feedback(context: TurnContext, value: dict[str, Any]) -> None:
+    async def _feedback(context: TurnContext, value: dict[str, Any], principal: Principal) -> None:
         try:
-            assistant.feedback(str(value.get("interaction_id", "")), bool(value.get("helpful")), "")
+            assistant.feedback(
+                str(value.get("interaction_id", "")),
+                bool(value.get("helpful")),
+                "",
+                principal=principal,
+            )
         except LookupError:
             await context.send_activity(MessageFactory.text(ui_text("feedback_unknown")))
             return
         await context.send_activity(MessageFactory.text(ui_text("feedback_saved")))
 
     return agent
+
+
+def _aad_object_id(activity: Any) -> str:
+    """The sender's Entra object id (``from.aadObjectId``); "" when absent."""
+    sender = activity.from_property
+    return str(getattr(sender, "aad_object_id", None) or "") if sender is not None else ""
 
 
 def auth_configuration(cfg: TeamsSettings) -> AgentAuthConfiguration:
@@ -207,12 +229,14 @@ def auth_configuration(cfg: TeamsSettings) -> AgentAuthConfiguration:
     )
 
 
-def build_teams_server(assistant: Assistant, cfg: TeamsSettings) -> web.Application:
+def build_teams_server(
+    assistant: Assistant, cfg: TeamsSettings, directory: ChatDirectory
+) -> web.Application:
     """The aiohttp application serving POST /api/messages."""
     auth = auth_configuration(cfg)
     connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": auth})
     adapter = CloudAdapter(connection_manager=connections)
-    agent = build_agent(assistant, connections)
+    agent = build_agent(assistant, connections, directory)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         response = await start_agent_process(request, agent, adapter)
@@ -245,8 +269,11 @@ def main() -> None:
         )
         sys.exit(2)
     try:
+        from chatbot.compose import build_directory
+
+        directory = build_directory(settings)
         assistant, _ = build_assistant(settings)
     except BoundaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    web.run_app(build_teams_server(assistant, cfg), host=cfg.host, port=cfg.port)
+    web.run_app(build_teams_server(assistant, cfg, directory), host=cfg.host, port=cfg.port)

@@ -8,8 +8,11 @@ files and, when configured, Slack's HTTP endpoint.
     /sources/{source}     a cited document, for "open the source" links
     /slack/events         Slack Events API (only when a Slack app is given)
 
-``/sources`` serves only files that the index knows as a source and that lie
-inside the corpus folder (``CorpusAdmin.source_file``); anything else is 404.
+Every route but /health and /slack/events is behind sign-in (one middleware,
+``chatbot.channels.web_auth``). ``/sources`` serves only files that the
+index knows as a source, that lie inside the corpus folder and that the
+signed-in principal may see (``CorpusAdmin.source_file``); anything else is
+404, the same for "not allowed" as for "no such file".
 Routes are registered before the UI is mounted at "/", which would otherwise
 catch every path.
 """
@@ -27,9 +30,11 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
+from chatbot.access import Audience
 from chatbot.admin import CorpusAdmin
-from chatbot.channels.api import create_app
+from chatbot.channels.api import create_app, principal_of
 from chatbot.channels.gradio_ui import CSS, build_ui
+from chatbot.channels.web_auth import WebAccess
 from chatbot.domain import Passage
 from chatbot.llm.status import READY, LLMStatus
 
@@ -55,18 +60,31 @@ def create_web_app(
     assistant: Assistant,
     admin: CorpusAdmin,
     *,
+    access: WebAccess,
     examples: Sequence[str] = (),
     slack: SlackApp | None = None,
     llm_status: Callable[[], LLMStatus] = lambda: READY,
 ) -> FastAPI:
     """UI + API (+ Slack) in one FastAPI app, ready for uvicorn. ``llm_status``
     is the embedded server's state, shown on the page and in /health."""
-    app = create_app(assistant, admin.status, llm_status)
+    from chatbot.compose import visible_status
+
+    app = create_app(
+        assistant,
+        lambda audience: visible_status(admin.catalog, audience),
+        llm_status,
+        access=access,
+    )
 
     @app.get(SOURCES_PATH + "/{source:path}", include_in_schema=False)
-    def open_source(source: str) -> FileResponse:
-        path = admin.source_file(source)
+    def open_source(source: str, request: Request) -> FileResponse:
+        principal = principal_of(request)
+        path = admin.source_file(source, Audience.of(principal))
         if path is None:
+            if source in admin.catalog.catalog():
+                assistant.deny(
+                    "web", principal.id, principal.groups, "source", "document not visible"
+                )
             raise HTTPException(status_code=404, detail="no such document in the corpus")
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if media_type.startswith("text/"):
@@ -85,7 +103,9 @@ def create_web_app(
         async def slack_events(request: Request) -> Response:
             return await handler.handle(request)
 
-    ui = build_ui(assistant, admin, examples, source_link=source_url, llm_status=llm_status)
+    ui = build_ui(
+        assistant, admin, examples, source_link=source_url, llm_status=llm_status, access=access
+    )
     ui.queue(default_concurrency_limit=2)
     return gr.mount_gradio_app(
         app,

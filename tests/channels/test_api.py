@@ -20,23 +20,25 @@ from tests.builders import (
     EMBEDDER_FAILURE,
     IN_CORPUS,
     IN_CORPUS_REPLY,
+    LOOPBACK,
     OFF_TOPIC,
     RERANKER_FAILURE,
     STATUS,
     FailingEmbedder,
     FailingReranker,
+    local_access,
 )
 
 
 def app_for(assistant: Assistant) -> FastAPI:
-    return create_app(assistant, lambda: STATUS)
+    return create_app(assistant, lambda _: STATUS, access=local_access())
 
 
 @pytest.fixture
 def client_for(make_assistant: Callable[..., Assistant]) -> Callable[..., TestClient]:
     def make(*replies: object, **parts: object) -> TestClient:
         assistant = make_assistant(*replies, **parts)
-        return TestClient(app_for(assistant), raise_server_exceptions=False)
+        return TestClient(app_for(assistant), raise_server_exceptions=False, client=LOOPBACK)
 
     return make
 
@@ -63,7 +65,7 @@ def test_ask_returns_an_answer_with_citations_and_records_it(
     row = audit.get(body["interaction_id"])
     assert row is not None and (row.channel, row.user_id, row.conversation_id) == (
         "api",
-        "u7",
+        "local for u7",  # the signed-in principal, and whom the caller asked for
         "c9",
     )
 

@@ -26,6 +26,7 @@ from tests.builders import (
     RERANKER_FAILURE,
     FailingReranker,
     ScriptedReranker,
+    asker,
     pipeline_with,
 )
 from tests.fakes_llm import ScriptedGenerator
@@ -35,7 +36,7 @@ def test_answer_is_recorded_with_citations_scores_and_evidence(
     make_assistant: Callable[..., Assistant], audit: AuditStore
 ) -> None:
     recorded = make_assistant(IN_CORPUS_REPLY).ask(
-        IN_CORPUS, channel="api", user_id="u1", conversation_id="c1"
+        IN_CORPUS, channel="api", principal=asker("u1"), conversation_id="c1"
     )
     assert recorded.interaction_id is not None
     row = audit.get(recorded.interaction_id)
@@ -60,7 +61,7 @@ def test_short_answer_and_rerank_scores_are_recorded(
 ) -> None:
     reranker = ScriptedReranker({"c0": 2.5, "c2": -1.25})
     recorded = make_assistant(IN_CORPUS_REPLY, short_answer="August 2024", reranker=reranker).ask(
-        IN_CORPUS, channel="api"
+        IN_CORPUS, channel="api", principal=asker()
     )
     assert isinstance(recorded.outcome, Answer)
     row = audit.get(recorded.interaction_id or "")
@@ -78,7 +79,7 @@ def test_a_reranker_failure_raises_and_records_nothing(
 ) -> None:
     assistant = make_assistant(IN_CORPUS_REPLY, reranker=FailingReranker())
     with pytest.raises(RerankerError) as info:
-        assistant.ask(IN_CORPUS, channel="api")
+        assistant.ask(IN_CORPUS, channel="api", principal=asker())
     assert info.value is RERANKER_FAILURE
     assert list(audit.interactions()) == []
 
@@ -86,7 +87,7 @@ def test_a_reranker_failure_raises_and_records_nothing(
 def test_refusal_is_recorded_with_reason_and_no_model(
     make_assistant: Callable[..., Assistant], audit: AuditStore
 ) -> None:
-    recorded = make_assistant().ask(OFF_TOPIC, channel="slack")
+    recorded = make_assistant().ask(OFF_TOPIC, channel="slack", principal=asker())
     row = audit.get(recorded.interaction_id or "")
     assert row is not None and row.decision == "refusal"
     assert row.refusal_reason == "no_evidence" and row.model == "" and row.citations == []
@@ -98,7 +99,7 @@ def test_generator_failure_raises_and_records_nothing(
 ) -> None:
     assistant = make_assistant(GeneratorUnavailableError("down"))
     with pytest.raises(GeneratorUnavailableError):
-        assistant.ask(IN_CORPUS, channel="api")
+        assistant.ask(IN_CORPUS, channel="api", principal=asker())
     assert list(audit.interactions()) == []
 
 
@@ -111,9 +112,11 @@ def test_settings_version_changes_with_a_threshold() -> None:
 def test_feedback_is_stored_and_unknown_ids_are_rejected(
     make_assistant: Callable[..., Assistant], audit: AuditStore
 ) -> None:
-    recorded = make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="web")
+    recorded = make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="web", principal=asker())
     assert recorded.interaction_id
-    make_assistant().feedback(recorded.interaction_id, False, "  too short ")
+    make_assistant().feedback(recorded.interaction_id, False, "  too short ", principal=asker())
+    with pytest.raises(UnknownInteractionError):  # only the asker may rate their reply
+        make_assistant().feedback(recorded.interaction_id, True, "", principal=asker("someone"))
     [fb] = audit.feedback()
     assert (fb.interaction_id, fb.helpful, fb.comment) == (
         recorded.interaction_id,
@@ -127,7 +130,7 @@ def test_feedback_is_stored_and_unknown_ids_are_rejected(
 def test_store_uses_wal_and_keeps_no_secrets(
     tmp_path: Path, make_assistant: Callable[..., Assistant], audit: AuditStore
 ) -> None:
-    make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="api")
+    make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="api", principal=asker())
     with sqlite3.connect(audit.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw = audit.path.read_bytes() + (tmp_path / "audit.sqlite3-wal").read_bytes()
@@ -139,11 +142,11 @@ def test_old_interactions_are_purged_on_open_and_write(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     store = AuditStore(path, retention_days=10, clock=lambda: now[0])
     assistant = Assistant(_pipeline(), store)
-    old = assistant.ask(OFF_TOPIC, channel="api").interaction_id
+    old = assistant.ask(OFF_TOPIC, channel="api", principal=asker()).interaction_id
     assert old is not None
     store.add_feedback(old, True)
     now[0] += timedelta(days=11)
-    assistant.ask(OFF_TOPIC, channel="api")
+    assistant.ask(OFF_TOPIC, channel="api", principal=asker())
     assert store.get(old) is None and store.feedback() == []
     assert len(list(store.interactions())) == 1
     now[0] += timedelta(days=11)
@@ -164,9 +167,9 @@ def test_export_cli_writes_jsonl_and_csv_with_since(
     when = [datetime(2024, 12, 31, 23, 0, tzinfo=UTC)]
     store = AuditStore(path, retention_days=0, clock=lambda: when[0])
     assistant = Assistant(_pipeline(), store)
-    assistant.ask(OFF_TOPIC, channel="api")
+    assistant.ask(OFF_TOPIC, channel="api", principal=asker())
     when[0] = datetime(2025, 1, 2, tzinfo=UTC)
-    newer = assistant.ask("Was ist das?", channel="teams").interaction_id
+    newer = assistant.ask("Was ist das?", channel="teams", principal=asker()).interaction_id
     assert newer is not None
     store.add_feedback(newer, True, "ok")
 
@@ -264,7 +267,7 @@ def test_old_records_without_the_new_fields_still_load_and_export(
         ),
         store,
     )
-    new = assistant.ask(IN_CORPUS, channel="api").interaction_id
+    new = assistant.ask(IN_CORPUS, channel="api", principal=asker()).interaction_id
     assert [i.id for i in store.interactions()] == ["old-1", new]
 
     monkeypatch.setenv("CHATBOT_AUDIT__PATH", str(path))

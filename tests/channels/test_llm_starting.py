@@ -23,7 +23,16 @@ from chatbot.llm.server import EmbeddedServer
 from chatbot.llm.status import READY, LLMState, LLMStatus
 from chatbot.protocols import ChatMessage, JsonGenerator
 from chatbot.settings import EmbeddedLLMSettings
-from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, STATUS, pipeline_with
+from tests.builders import (
+    IN_CORPUS,
+    IN_CORPUS_REPLY,
+    LOOPBACK,
+    OFF_TOPIC,
+    STATUS,
+    asker,
+    local_access,
+    pipeline_with,
+)
 from tests.fakes_llm import ScriptedGenerator
 
 STARTING = LLMStatus(LLMState.STARTING, elapsed_s=40.0, expected_s=300.0)
@@ -91,7 +100,9 @@ def test_once_ready_it_passes_through() -> None:
 def test_api_answers_gate_refusals_and_asks_to_retry_the_rest(audit: AuditStore) -> None:
     status = Switch(STARTING)
     assistant, scripted = assistant_for(audit, status)
-    client = TestClient(create_app(assistant, lambda: STATUS, status))
+    client = TestClient(
+        create_app(assistant, lambda _: STATUS, status, access=local_access()), client=LOOPBACK
+    )
 
     health = client.get("/health").json()
     assert health == {
@@ -115,7 +126,10 @@ def test_api_answers_gate_refusals_and_asks_to_retry_the_rest(audit: AuditStore)
 
 def test_api_reports_a_failed_start_in_health(audit: AuditStore) -> None:
     assistant, _ = assistant_for(audit, Switch(FAILED))
-    client = TestClient(create_app(assistant, lambda: STATUS, lambda: FAILED))
+    client = TestClient(
+        create_app(assistant, lambda _: STATUS, lambda: FAILED, access=local_access()),
+        client=LOOPBACK,
+    )
     assert client.get("/health").json()["llm"] == {
         "state": "unavailable",
         "reason": "the server exited with code 1",
@@ -126,12 +140,12 @@ def test_api_reports_a_failed_start_in_health(audit: AuditStore) -> None:
 
 def test_web_chat_turn_tells_the_user_the_model_is_starting(audit: AuditStore) -> None:
     assistant, _ = assistant_for(audit, Switch(STARTING))
-    final = list(chat_turn(assistant, IN_CORPUS, []))[-1]
+    final = list(chat_turn(assistant, IN_CORPUS, [], principal=asker()))[-1]
     shown = final.history[-1]["content"]
     assert "boundary-error" in shown and "still starting" in shown and "260 s" in shown
     assert "Traceback" not in shown
 
-    refusal = list(chat_turn(assistant, OFF_TOPIC, []))[-1]
+    refusal = list(chat_turn(assistant, OFF_TOPIC, [], principal=asker()))[-1]
     assert "boundary-refusal" in refusal.history[-1]["content"]
 
 

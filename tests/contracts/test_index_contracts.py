@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex, DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
@@ -134,7 +135,7 @@ def vectors(chunks: list[Chunk]) -> list[list[float]]:
 class TestVectorIndexContract:
     def test_query_returns_best_first_at_most_k(self, vector_index: ClearableVectorIndex) -> None:
         vector_index.upsert(CORPUS, vectors(CORPUS))
-        hits = vector_index.query(EMBED.embed([CORPUS[2].text])[0], k=3)
+        hits = vector_index.query(EMBED.embed([CORPUS[2].text])[0], k=3, audience=PUBLIC)
         assert len(hits) == 3
         assert hits[0].chunk.id == "c-2"
         assert hits[0].score == pytest.approx(1.0, abs=1e-4)
@@ -145,7 +146,7 @@ class TestVectorIndexContract:
     def test_round_trips_chunk_fields(self, vector_index: ClearableVectorIndex) -> None:
         vector_index.upsert(CORPUS, vectors(CORPUS))
         for original in (CORPUS[1], CORPUS[2], CORPUS[3]):
-            hit = vector_index.query(EMBED.embed([original.text])[0], k=1)[0]
+            hit = vector_index.query(EMBED.embed([original.text])[0], k=1, audience=PUBLIC)[0]
             assert hit.chunk == original
 
     def test_upsert_replaces_by_id(self, vector_index: ClearableVectorIndex) -> None:
@@ -153,22 +154,25 @@ class TestVectorIndexContract:
         changed = make_chunk("c-1", "Card fees are now charged from day one.", "cards.md", None)
         vector_index.upsert([changed], vectors([changed]))
         assert vector_index.count() == len(CORPUS)
-        hit = vector_index.query(EMBED.embed([changed.text])[0], k=1)[0]
+        hit = vector_index.query(EMBED.embed([changed.text])[0], k=1, audience=PUBLIC)[0]
         assert hit.chunk.text == changed.text
 
     def test_delete_ignores_unknown_ids(self, vector_index: ClearableVectorIndex) -> None:
         vector_index.upsert(CORPUS, vectors(CORPUS))
         vector_index.delete_ids(["c-0", "c-3", "never-stored"])
         assert vector_index.count() == 3
-        ids = {h.chunk.id for h in vector_index.query(EMBED.embed(["deposit"])[0], k=10)}
+        ids = {
+            h.chunk.id
+            for h in vector_index.query(EMBED.embed(["deposit"])[0], k=10, audience=PUBLIC)
+        }
         assert ids == {"c-1", "c-2", "c-4"}
         vector_index.delete_ids([])
 
     def test_empty_index_and_k_larger_than_count(self, vector_index: ClearableVectorIndex) -> None:
         query = EMBED.embed(["anything"])[0]
-        assert vector_index.query(query, k=5) == []
+        assert vector_index.query(query, k=5, audience=PUBLIC) == []
         vector_index.upsert(CORPUS[:2], vectors(CORPUS[:2]))
-        assert len(vector_index.query(query, k=50)) == 2
+        assert len(vector_index.query(query, k=50, audience=PUBLIC)) == 2
 
     def test_clear(self, vector_index: ClearableVectorIndex) -> None:
         vector_index.upsert(CORPUS, vectors(CORPUS))
@@ -181,7 +185,9 @@ class TestVectorIndexContract:
 class TestKeywordIndexContract:
     def test_search_ranks_matches_best_first(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
-        hits = keyword_index.search("How much deposit protection per depositor?", k=5)
+        hits = keyword_index.search(
+            "How much deposit protection per depositor?", k=5, audience=PUBLIC
+        )
         assert hits[0].chunk.id == "c-0"
         assert {h.chunk.id for h in hits} <= {"c-0", "c-4"}
         scores = [h.score for h in hits]
@@ -190,39 +196,39 @@ class TestKeywordIndexContract:
 
     def test_at_most_k(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
-        assert len(keyword_index.search("deposit card mortgage", k=2)) == 2
-        assert keyword_index.search("deposit", k=0) == []
+        assert len(keyword_index.search("deposit card mortgage", k=2, audience=PUBLIC)) == 2
+        assert keyword_index.search("deposit", k=0, audience=PUBLIC) == []
 
     def test_round_trips_chunk_fields(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
-        (hit,) = keyword_index.search("mortgage stress", k=1)
+        (hit,) = keyword_index.search("mortgage stress", k=1, audience=PUBLIC)
         assert hit.chunk == CORPUS[2]
 
     def test_chinese_bigrams_match(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
-        hits = keyword_index.search("存款保障的上限是多少？", k=3)
+        hits = keyword_index.search("存款保障的上限是多少？", k=3, audience=PUBLIC)
         assert [h.chunk.id for h in hits] == ["c-3"]
 
     def test_no_content_terms_no_hits(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
-        assert keyword_index.search("", k=5) == []
-        assert keyword_index.search("what is the", k=5) == []
-        assert keyword_index.search("zebra quantum", k=5) == []
+        assert keyword_index.search("", k=5, audience=PUBLIC) == []
+        assert keyword_index.search("what is the", k=5, audience=PUBLIC) == []
+        assert keyword_index.search("zebra quantum", k=5, audience=PUBLIC) == []
 
     def test_query_syntax_is_inert(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
         for nasty in ['"deposit', "deposit AND NOT card", "NEAR(deposit card)", "text:*", "a-b'c"]:
-            hits = keyword_index.search(nasty, k=5)
+            hits = keyword_index.search(nasty, k=5, audience=PUBLIC)
             assert all(h.score >= 0 for h in hits)
-        assert keyword_index.search('"deposit', k=5)[0].chunk.source == "a.pdf"
+        assert keyword_index.search('"deposit', k=5, audience=PUBLIC)[0].chunk.source == "a.pdf"
 
     def test_upsert_replaces_and_delete_removes(self, keyword_index: CatalogKeywordIndex) -> None:
         keyword_index.upsert(CORPUS)
         keyword_index.upsert([make_chunk("c-2", "Loans: stress test removed.", "loans.pdf", 3)])
-        assert keyword_index.search("mortgage", k=5) == []
-        assert [h.chunk.id for h in keyword_index.search("loans", k=5)] == ["c-2"]
+        assert keyword_index.search("mortgage", k=5, audience=PUBLIC) == []
+        assert [h.chunk.id for h in keyword_index.search("loans", k=5, audience=PUBLIC)] == ["c-2"]
         keyword_index.delete_ids(["c-2", "unknown"])
-        assert keyword_index.search("loans", k=5) == []
+        assert keyword_index.search("loans", k=5, audience=PUBLIC) == []
         assert keyword_index.document_frequencies([])[0] == len(CORPUS) - 1
 
     def test_document_frequencies(self, keyword_index: CatalogKeywordIndex) -> None:
@@ -235,7 +241,9 @@ class TestKeywordIndexContract:
         keyword_index.upsert([make_chunk("u-0", "U.S. dollar deposits and e-banking at O'Neil.")])
         _, freqs = keyword_index.document_frequencies(["u.s", "e-banking", "o'neil", "banking"])
         assert freqs == {"u.s": 1, "e-banking": 1, "o'neil": 1, "banking": 0}
-        assert [h.chunk.id for h in keyword_index.search("e-banking", k=3)] == ["u-0"]
+        assert [h.chunk.id for h in keyword_index.search("e-banking", k=3, audience=PUBLIC)] == [
+            "u-0"
+        ]
 
 
 class TestCatalogContract:
@@ -270,7 +278,7 @@ class TestCatalogContract:
         keyword_index.record_document(dated)
         keyword_index.record_document(self.record("undated.md", ("c-2",)))
         assert keyword_index.catalog()["2024/b.md"] == dated
-        assert keyword_index.periods() == {"2024"}
+        assert keyword_index.periods(PUBLIC) == {"2024"}
 
     def test_ids_and_sources_come_from_stored_chunks(
         self, keyword_index: CatalogKeywordIndex
@@ -296,5 +304,5 @@ class TestCatalogContract:
         keyword_index.clear()
         assert keyword_index.catalog() == {}
         assert keyword_index.get_meta("embedder") is None
-        assert keyword_index.search("deposit", k=5) == []
+        assert keyword_index.search("deposit", k=5, audience=PUBLIC) == []
         assert keyword_index.status().chunks == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.settings import Settings
 from eval.indexing import MARKER, build_context_index, build_corpus_index, context_chunks
 from eval.items import Context, EvalSet
@@ -44,7 +45,7 @@ def test_context_index_is_built_once_then_reused(settings: Settings, tmp_path: P
     assert first.folder.parent == cache and (first.folder / MARKER).is_file()
     assert json.loads((first.folder / MARKER).read_text())["chunks"] == first.chunks
     assert first.vectors.count() == first.chunks
-    hit = first.keywords.search("Normans Normandy", 1)[0]
+    hit = first.keywords.search("Normans Normandy", 1, audience=PUBLIC)[0]
     assert hit.chunk.source == SHORT.id
     calls = embedder.calls
     first.keywords.close()
@@ -83,7 +84,9 @@ def test_corpus_index_uses_the_ingestor_and_is_cached(
     embedder = HashEmbedder()
     first = build_corpus_index(corpus_dir, settings, embedder, cache)
     assert not first.cached and first.chunks == 2
-    assert {h.chunk.source for h in first.keywords.search("incidents sandbox", 5)} == {
+    assert {
+        h.chunk.source for h in first.keywords.search("incidents sandbox", 5, audience=PUBLIC)
+    } == {
         "policy.md",
         "faq.txt",
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.adapters.chroma_index import ChromaVectorIndex
 from chatbot.domain import Chunk
 from chatbot.errors import ConfigurationError, IndexMissingError
@@ -47,7 +48,7 @@ def test_dimension_change_asks_for_rebuild(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="--rebuild"):
         index.upsert([chunk(1)], [[1.0, 0.0]])
     with pytest.raises(ConfigurationError, match="--rebuild"):
-        index.query([1.0, 0.0], k=3)
+        index.query([1.0, 0.0], k=3, audience=PUBLIC)
 
 
 def test_large_upserts_are_batched(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ def test_large_upserts_are_batched(tmp_path: Path) -> None:
 def test_cosine_space_scores(tmp_path: Path) -> None:
     index = ChromaVectorIndex(collection="boundary", path=tmp_path / "db")
     index.upsert([chunk(0), chunk(1)], [[1.0, 0.0], [0.0, 1.0]])
-    hits = index.query([1.0, 0.0], k=2)
+    hits = index.query([1.0, 0.0], k=2, audience=PUBLIC)
     assert [h.chunk.id for h in hits] == ["id-0", "id-1"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-6)
     assert hits[1].score == pytest.approx(0.0, abs=1e-6)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from chatbot.access import PUBLIC
 from chatbot.adapters.chroma_index import ChromaVectorIndex
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
@@ -53,16 +54,16 @@ def test_ingest_and_query_both_indexes(
     assert vectors.count() == keywords.count() == report.chunks_written
 
     question = "Which deposits are excluded from protection?"
-    (top, *_) = vectors.query(real_embedder.embed([question])[0], k=3)
+    (top, *_) = vectors.query(real_embedder.embed([question])[0], k=3, audience=PUBLIC)
     assert top.chunk.source == "dps-guide.pdf" and top.chunk.page == 2
     assert "Structured deposits" in top.chunk.text
     assert top.chunk.section == "3. Exclusions"
     assert 0.3 < top.score <= 1.0
 
-    (best, *_) = keywords.search("how fast is compensation paid", k=3)
+    (best, *_) = keywords.search("how fast is compensation paid", k=3, audience=PUBLIC)
     assert best.chunk.source == "dps-guide.pdf" and best.chunk.page == 1
 
-    (card,) = keywords.search("annual fee Classic card", k=1)
+    (card,) = keywords.search("annual fee Classic card", k=1, audience=PUBLIC)
     assert card.chunk.page is None and card.chunk.section == "Annual fee"
     assert card.chunk.title == "Credit Cards"
 
@@ -204,10 +205,13 @@ def test_dated_reports_with_real_parts(
             encoding="utf-8",
         )
     assert ingestor.sync(corpus_dir).added == 3
-    assert keywords.periods() == {"2022", "2023", "2024"}
+    assert keywords.periods(PUBLIC) == {"2022", "2023", "2024"}
     question = "What was the classified loan ratio in 2023?"
     # The year is keyword-indexed with the text, which never names it.
-    assert keywords.search(question, 3)[0].chunk.context.label == "Banking Stability · 2023"
+    assert (
+        keywords.search(question, 3, audience=PUBLIC)[0].chunk.context.label
+        == "Banking Stability · 2023"
+    )
     pipeline = build_pipeline(
         settings,
         stores=Stores(real_embedder, vectors, keywords),

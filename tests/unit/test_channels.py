@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from chatbot.access import PUBLIC
 from chatbot.admin import CorpusAdmin
 from chatbot.audit import AuditStore
 from chatbot.channels.admin_ui import report_markdown, status_markdown
@@ -28,11 +29,14 @@ from tests.builders import (
     EMBEDDER_FAILURE,
     IN_CORPUS,
     IN_CORPUS_REPLY,
+    LOOPBACK,
     RERANKER_FAILURE,
     TEXTS,
     FailingEmbedder,
     FailingReranker,
+    asker,
     assistant_with,
+    local_access,
     make_chunk,
 )
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
@@ -149,7 +153,11 @@ def test_out_of_scope_lists_topics_but_no_rephrasing_hint_or_passages() -> None:
 
 
 def test_turn_streams_drafts_then_the_verified_answer_and_audits_it(audit: AuditStore) -> None:
-    turns = list(chat_turn(assistant_with(audit, REPLY), IN_CORPUS, [], conversation_id="c1"))
+    turns = list(
+        chat_turn(
+            assistant_with(audit, REPLY), IN_CORPUS, [], principal=asker(), conversation_id="c1"
+        )
+    )
     contents = [t.history[-1]["content"] for t in turns]
     assert any("not yet checked" in c and "boundary-draft" in c for c in contents[1:-1])
     final = turns[-1]
@@ -164,19 +172,25 @@ def test_turn_streams_drafts_then_the_verified_answer_and_audits_it(audit: Audit
 
 def test_turn_shows_the_judges_short_answer_above_the_answer(audit: AuditStore) -> None:
     assistant = assistant_with(audit, REPLY, short_answer="August 2024")
-    final = list(chat_turn(assistant, IN_CORPUS, []))[-1]
+    final = list(chat_turn(assistant, IN_CORPUS, [], principal=asker()))[-1]
     content = final.history[-1]["content"]
     assert content.startswith('<div class="boundary-answer">')
     assert "**In brief:** August 2024" in content
     assert content.index("**In brief:** August 2024") < content.index(REPLY)
-    plain = list(chat_turn(assistant_with(audit, REPLY), IN_CORPUS, []))[-1]
+    plain = list(chat_turn(assistant_with(audit, REPLY), IN_CORPUS, [], principal=asker()))[-1]
     assert "In brief" not in plain.history[-1]["content"]
 
 
 def test_turn_renders_refusal_with_topics_without_calling_the_llm(audit: AuditStore) -> None:
     assistant = assistant_with(audit)
     turns = list(
-        chat_turn(assistant, "Who won the 2022 FIFA World Cup?", [], topics=lambda: ["Overview"])
+        chat_turn(
+            assistant,
+            "Who won the 2022 FIFA World Cup?",
+            [],
+            principal=asker(),
+            topics=lambda _: ["Overview"],
+        )
     )
     last = turns[-1].history[-1]["content"]
     assert "boundary-refusal" in last and "🚫" in last and "*Overview*" in last
@@ -186,7 +200,7 @@ def test_turn_renders_refusal_with_topics_without_calling_the_llm(audit: AuditSt
 
 def test_turn_turns_a_dead_llm_into_one_sentence(audit: AuditStore) -> None:
     dead = GeneratorUnavailableError("cannot reach the LLM server")
-    turns = list(chat_turn(assistant_with(audit, dead), IN_CORPUS, []))
+    turns = list(chat_turn(assistant_with(audit, dead), IN_CORPUS, [], principal=asker()))
     last = turns[-1].history[-1]["content"]
     assert "not available" in last and "cannot reach the LLM server" in last
     assert "Traceback" not in last and turns[-1].interaction_id is None
@@ -204,7 +218,7 @@ def test_turn_turns_a_retrieval_failure_into_one_sentence(
     audit: AuditStore, parts: dict[str, object], failure: Exception
 ) -> None:
     assistant = assistant_with(audit, REPLY, **parts)  # type: ignore[arg-type]
-    final = list(chat_turn(assistant, IN_CORPUS, []))[-1]
+    final = list(chat_turn(assistant, IN_CORPUS, [], principal=asker()))[-1]
     last = final.history[-1]["content"]
     assert last.startswith('<div class="boundary-error">')
     assert f"**{text('unavailable')}** {failure}" in last
@@ -215,8 +229,8 @@ def test_turn_turns_a_retrieval_failure_into_one_sentence(
 
 def test_feedback_is_stored_against_the_interaction(audit: AuditStore) -> None:
     assistant = assistant_with(audit, REPLY)
-    interaction_id = list(chat_turn(assistant, IN_CORPUS, []))[-1].interaction_id
-    said = give_feedback(assistant, interaction_id, False, " wrong date ", "en")
+    interaction_id = list(chat_turn(assistant, IN_CORPUS, [], principal=asker()))[-1].interaction_id
+    said = give_feedback(assistant, interaction_id, False, " wrong date ", "en", asker())
     assert said == text("feedback_saved")
     [stored] = audit.feedback()
     assert (stored.interaction_id, stored.helpful, stored.comment) == (
@@ -224,8 +238,10 @@ def test_feedback_is_stored_against_the_interaction(audit: AuditStore) -> None:
         False,
         "wrong date",
     )
-    assert give_feedback(assistant, "no-such-id", True, "", "zh") == text("feedback_unknown", "zh")
-    assert give_feedback(assistant, None, True, "", "en") == text("feedback_off")
+    assert give_feedback(assistant, "no-such-id", True, "", "zh", asker()) == text(
+        "feedback_unknown", "zh"
+    )
+    assert give_feedback(assistant, None, True, "", "en", asker()) == text("feedback_off")
 
 
 # -- corpus admin -----------------------------------------------------------
@@ -263,29 +279,29 @@ def test_sync_reports_progress_and_failures(admin: CorpusAdmin) -> None:
     assert [f.source for f in report.failed] == ["empty.md"]
     shown = report_markdown(report, "en")
     assert "`empty.md`" in shown and report.failed[0].hint in shown
-    assert admin.titles() == ["Card Guide"]
+    assert admin.titles(PUBLIC) == ["Card Guide"]
 
 
 def test_source_files_are_only_indexed_files_inside_the_corpus(admin: CorpusAdmin) -> None:
-    assert admin.source_file("guide.md") == (admin.corpus_dir / "guide.md").resolve()
+    assert admin.source_file("guide.md", PUBLIC) == (admin.corpus_dir / "guide.md").resolve()
     (admin.corpus_dir / "not-indexed.md").write_text("# Later\n\ntext\n")
-    assert admin.source_file("not-indexed.md") is None
-    assert admin.source_file("../corpus/guide.md") is None
-    assert admin.source_file("/etc/passwd") is None
+    assert admin.source_file("not-indexed.md", PUBLIC) is None
+    assert admin.source_file("../corpus/guide.md", PUBLIC) is None
+    assert admin.source_file("/etc/passwd", PUBLIC) is None
 
 
 def test_status_shows_counts_models_and_thresholds(admin: CorpusAdmin) -> None:
-    shown = status_markdown(admin, assistant_with(None), "en")
+    shown = status_markdown(admin, assistant_with(None), "en", PUBLIC)
     for expected in ("Documents | 1", "hash-256", "scripted", "dense ≥ 0.05", "support ≥ 0.5"):
         assert expected in shown
-    assert "文件" in status_markdown(admin, assistant_with(None), "zh")
+    assert "文件" in status_markdown(admin, assistant_with(None), "zh", PUBLIC)
 
 
 def test_status_lists_what_ingestion_detected_per_document(admin: CorpusAdmin) -> None:
     (admin.corpus_dir / "2024").mkdir()
     (admin.corpus_dir / "2024" / "fees.md").write_text("# Card Fees\n\nThe fee is HKD 500.\n")
     admin.sync()
-    shown = status_markdown(admin, assistant_with(None), "en")
+    shown = status_markdown(admin, assistant_with(None), "en", PUBLIC)
     assert "| `2024/fees.md` | Card Fees · 2024 | 2024 (folder) | — |" in shown
     assert "| `guide.md` | Card Guide | — | — |" in shown
 
@@ -294,8 +310,10 @@ def test_status_lists_what_ingestion_detected_per_document(admin: CorpusAdmin) -
 
 
 def test_one_app_serves_ui_api_and_corpus_files(admin: CorpusAdmin, audit: AuditStore) -> None:
-    app = create_web_app(assistant_with(audit), admin, examples=["What about lost cards?"])
-    with TestClient(app) as client:
+    app = create_web_app(
+        assistant_with(audit), admin, access=local_access(), examples=["What about lost cards?"]
+    )
+    with TestClient(app, client=LOOPBACK) as client:
         assert client.get("/health").json() == {"status": "ok", "llm": {"state": "ready"}}
         assert client.get("/v1/index/status").json()["documents"] == 1
         page = client.get("/")
@@ -360,4 +378,4 @@ def test_chatbot_ask_is_audited_as_the_cli_channel(
     rows = list(audit.interactions())
     assert len(rows) == 2
     assert {r.channel for r in rows} == {"cli"}
-    assert {r.user_id for r in rows} == {getpass.getuser()}
+    assert {r.user_id for r in rows} == {f"cli:{getpass.getuser()}"}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.assistant import Assistant
+from chatbot.access import Audience
+from chatbot.assistant import Assistant, _memory_key
 from chatbot.audit import AuditStore
 from chatbot.conversation import (
     CONDENSE_TURNS,
@@ -25,7 +26,7 @@ from chatbot.errors import GeneratorTimeoutError
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.protocols import ChatMessage
-from tests.builders import TEXTS, pipeline_over
+from tests.builders import TEXTS, asker, pipeline_over
 from tests.fakes_llm import ScriptedGenerator
 
 PHASE_TEXTS = [
@@ -246,36 +247,40 @@ def test_assistant_keeps_conversations_apart_and_audits_the_standalone_question(
     )
     assistant = Assistant(make_pipeline(generator), audit)
 
-    first = assistant.ask(FIRST, channel="api", conversation_id="a")
+    first = assistant.ask(FIRST, channel="api", conversation_id="a", principal=asker())
     assert isinstance(first.outcome, Answer) and len(generator.calls) == 1
     # Conversation b has no history, so its "it" is not rewritten and finds nothing.
     other = assistant.ask(
-        "What will its GDP growth be in 2027?", channel="api", conversation_id="b"
+        "What will its GDP growth be in 2027?",
+        channel="api",
+        conversation_id="b",
+        principal=asker(),
     )
     assert isinstance(other.outcome, Refusal) and len(generator.calls) == 1
     assert other.outcome.standalone_question is None
 
-    follow = assistant.ask(FOLLOW_UP, channel="api", conversation_id="a")
+    follow = assistant.ask(FOLLOW_UP, channel="api", conversation_id="a", principal=asker())
     assert isinstance(follow.outcome, Answer), follow.outcome
     condense_prompt = generator.calls[1][-1].content
     assert FIRST in condense_prompt and "GDP" not in condense_prompt
 
-    assert [t.question for t in assistant.memory.history("a")] == [FIRST, CONDENSED]
-    assert [t.answer_text for t in assistant.memory.history("b")] == [None]
+    key_a, key_b = (_memory_key(c, asker(), Audience.of(asker())) for c in ("a", "b"))
+    assert [t.question for t in assistant.memory.history(key_a)] == [FIRST, CONDENSED]
+    assert [t.answer_text for t in assistant.memory.history(key_b)] == [None]
     assert follow.interaction_id is not None
     row = audit.get(follow.interaction_id)
     assert row is not None and row.question == FOLLOW_UP
     assert row.standalone_question == CONDENSED and "condense_s" in row.timings
 
-    assistant.forget("a")
+    assistant.forget("a", asker())
     assert assistant.memory.history("a") == ()
 
 
 def test_assistant_without_conversation_id_has_no_memory() -> None:
     generator = ScriptedGenerator(cite_page_4, cite_page_4)
     assistant = Assistant(make_pipeline(generator), None)
-    assistant.ask(CONDENSED, channel="api")
-    assistant.ask(CONDENSED, channel="api")
+    assistant.ask(CONDENSED, channel="api", principal=asker())
+    assistant.ask(CONDENSED, channel="api", principal=asker())
     assert len(generator.calls) == 2 and len(assistant.memory) == 0
 
 
@@ -295,7 +300,7 @@ def test_audit_store_adds_the_standalone_column_to_an_old_file(tmp_path: Path) -
     db.close()
     store = AuditStore(path)
     assistant = Assistant(make_pipeline(ScriptedGenerator()), store)
-    recorded = assistant.ask("What is the capital of Peru?", channel="api")
+    recorded = assistant.ask("What is the capital of Peru?", channel="api", principal=asker())
     assert recorded.interaction_id is not None
     row = store.get(recorded.interaction_id)
     assert row is not None and row.standalone_question is None
@@ -306,9 +311,11 @@ def test_web_chat_says_what_a_follow_up_was_understood_as() -> None:
 
     generator = ScriptedGenerator(cite_page_4, CONDENSED, cite_page_4)
     assistant = Assistant(make_pipeline(generator), None)
-    first = list(chat_turn(assistant, FIRST, [], conversation_id="w"))[-1]
+    first = list(chat_turn(assistant, FIRST, [], principal=asker(), conversation_id="w"))[-1]
     assert "Understood as" not in first.history[-1]["content"]
-    follow = list(chat_turn(assistant, FOLLOW_UP, first.history, conversation_id="w"))[-1]
+    follow = list(
+        chat_turn(assistant, FOLLOW_UP, first.history, principal=asker(), conversation_id="w")
+    )[-1]
     shown = follow.history[-1]["content"]
     assert "boundary-understood" in shown and "Understood as: When was the second phase" in shown
     assert shown.index("boundary-understood") < shown.index("boundary-answer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.gate import assess, weak_evidence
@@ -60,11 +61,11 @@ def test_chinese_questions_use_the_chinese_dense_weight() -> None:
     en = [make_chunk(i, "en.md", None, f"unrelated english text {i}") for i in (1, 2)]
 
     class Dense:
-        def query(self, vector, k):  # type: ignore[no-untyped-def]
+        def query(self, vector, k, *, audience):  # type: ignore[no-untyped-def]
             return [Hit(en[0], 0.9), Hit(en[1], 0.8), Hit(zh, 0.1)]
 
     class Keyword:
-        def search(self, query, k):  # type: ignore[no-untyped-def]
+        def search(self, query, k, *, audience):  # type: ignore[no-untyped-def]
             return [Hit(zh, 20.0), Hit(en[0], 2.0)]
 
     class Embed:
@@ -73,25 +74,32 @@ def test_chinese_questions_use_the_chinese_dense_weight() -> None:
 
     question = "首批沙盒的報告於何時發布？"
     args = (Embed(), Dense(), Keyword())
-    default = retrieve(question, *args, RetrievalSettings())  # type: ignore[arg-type]
+    default = retrieve(question, *args, RetrievalSettings(), audience=PUBLIC)  # type: ignore[arg-type]
     assert default[0].chunk is zh
-    both = retrieve(question, *args, RetrievalSettings(dense_weight_zh=1.0))  # type: ignore[arg-type]
+    both = retrieve(question, *args, RetrievalSettings(dense_weight_zh=1.0), audience=PUBLIC)  # type: ignore[arg-type]
     assert both[0].chunk is en[0]  # 1/61 + 1/62 beats the passage's 1/63 + 1/61
-    english = retrieve("When was it?", *args, RetrievalSettings())  # type: ignore[arg-type]
+    english = retrieve("When was it?", *args, RetrievalSettings(), audience=PUBLIC)  # type: ignore[arg-type]
     assert english[0].chunk is en[0]
 
 
 def test_retrieve_finds_the_passage_with_the_fact(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
     passages = retrieve(
-        "How many banks were in the first cohort?", embedder, vectors, keywords, RetrievalSettings()
+        "How many banks were in the first cohort?",
+        embedder,
+        vectors,
+        keywords,
+        RetrievalSettings(),
+        audience=PUBLIC,
     )
     assert passages[0].chunk.page == 2
 
 
 def test_select_passages_respects_count_and_budget(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
-    passages = retrieve("sandbox cohort incident", embedder, vectors, keywords, RetrievalSettings())
+    passages = retrieve(
+        "sandbox cohort incident", embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC
+    )
     assert len(select_passages(passages, 2, 10_000)) == 2
     one = select_passages(passages, 4, approx_tokens(passages[0].chunk.text) + 12)
     assert len(one) == 1  # nothing else fits, but the best passage is always kept
@@ -105,7 +113,9 @@ def test_gate_passes_covered_question_and_blocks_uncovered(parts) -> None:  # ty
         ("What is the HKMA's forecast for 2027 GDP growth?", True),
         ("What is the capital of Peru?", True),
     ]:
-        found = retrieve(question, embedder, vectors, keywords, RetrievalSettings())
+        found = retrieve(
+            question, embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC
+        )
         shown = select_passages(found, 4, 900)
         evidence = assess(question, shown, found, keywords)
         assert (weak_evidence(evidence, settings) is not None) is blocked, evidence.describe()
@@ -113,7 +123,9 @@ def test_gate_passes_covered_question_and_blocks_uncovered(parts) -> None:  # ty
 
 def test_prompt_numbers_passages_and_states_the_refusal_sentence(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
-    found = retrieve("first cohort banks", embedder, vectors, keywords, RetrievalSettings())[:2]
+    found = retrieve(
+        "first cohort banks", embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC
+    )[:2]
     system, user = build_messages("How many banks?", found)
     assert REFUSAL_SENTENCE["en"] in system.content
     assert "[1] (" in user.content and "[2] (" in user.content and "[3]" not in user.content

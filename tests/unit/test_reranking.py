@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.adapters.cross_encoder import CrossEncoderReranker, check_folder
 from chatbot.compose import build_reranker
 from chatbot.errors import BoundaryError, ConfigurationError, RerankerError
@@ -72,12 +73,14 @@ def test_retrieve_without_a_reranker_is_the_fused_order(
     settings = RetrievalSettings()
     question = "Which deposits are protected?"
     expected = fuse(
-        vectors.query(embedder.embed([question])[0], settings.dense_k),
-        keywords.search(question, settings.keyword_k),
+        vectors.query(embedder.embed([question])[0], settings.dense_k, audience=PUBLIC),
+        keywords.search(question, settings.keyword_k, audience=PUBLIC),
         settings.rrf_k,
     )
-    plain = retrieve(question, embedder, vectors, keywords, settings)
-    assert plain == retrieve(question, embedder, vectors, keywords, settings, reranker=None)
+    plain = retrieve(question, embedder, vectors, keywords, settings, audience=PUBLIC)
+    assert plain == retrieve(
+        question, embedder, vectors, keywords, settings, reranker=None, audience=PUBLIC
+    )
     assert plain == expected and len(plain) == len(DPS_TEXTS)
     assert all(p.rerank_score is None for p in plain)
 
@@ -88,11 +91,13 @@ def test_retrieve_reranks_the_configured_number_of_candidates(
     embedder, vectors, keywords = stores
     settings = RetrievalSettings(rerank_candidates=3)
     question = "Which deposits are protected?"
-    fused = retrieve(question, embedder, vectors, keywords, settings)
+    fused = retrieve(question, embedder, vectors, keywords, settings, audience=PUBLIC)
     last_candidate = fused[2].id
     reranker = ScriptedReranker({last_candidate: 1.0})
 
-    out = retrieve(question, embedder, vectors, keywords, settings, reranker=reranker)
+    out = retrieve(
+        question, embedder, vectors, keywords, settings, reranker=reranker, audience=PUBLIC
+    )
 
     assert reranker.calls == [(question, [p.id for p in fused[:3]])]
     assert out[0].id == last_candidate and out[0].rerank_score == 1.0
@@ -117,6 +122,7 @@ def test_nothing_retrieved_means_no_rerank_call() -> None:
         InMemoryKeywordIndex(),
         RetrievalSettings(),
         reranker=reranker,
+        audience=PUBLIC,
     )
     assert out == [] and reranker.calls == []
 

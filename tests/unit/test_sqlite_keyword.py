@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.adapters.sqlite_keyword import SEARCH_SQL, SqliteKeywordIndex, fts_query
 from chatbot.catalog import DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
@@ -37,6 +38,8 @@ def test_search_plan_uses_the_inverted_index(tmp_path: Path) -> None:
     assert any("chunks_fts VIRTUAL TABLE INDEX" in step and ":M" in step for step in plan)
     assert "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)" in plan
     assert not any(step.startswith("SCAN c") and "chunks_fts" not in step for step in plan)
+    # The access filter is part of the MATCH, so FTS5 keeps its top-k path.
+    assert not any("TEMP B-TREE" in step for step in plan[:2]), plan
 
 
 def test_wal_mode_and_data_survive_reopen(tmp_path: Path) -> None:
@@ -46,7 +49,9 @@ def test_wal_mode_and_data_survive_reopen(tmp_path: Path) -> None:
     index.set_meta("embedder", "m")
     index.close()
     reopened = SqliteKeywordIndex(path, create=False)
-    assert [h.chunk.id for h in reopened.search("wire transfer cut-off", k=3)] == ["id-1"]
+    assert [h.chunk.id for h in reopened.search("wire transfer cut-off", k=3, audience=PUBLIC)] == [
+        "id-1"
+    ]
     assert reopened.get_meta("embedder") == "m"
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -71,7 +76,7 @@ def test_usable_from_other_threads(tmp_path: Path) -> None:
 
     def worker() -> None:
         for _ in range(20):
-            results.append(len(index.search("branch opens", k=5)))
+            results.append(len(index.search("branch opens", k=5, audience=PUBLIC)))
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
@@ -111,12 +116,12 @@ def test_a_schema_1_index_is_upgraded_in_place(tmp_path: Path) -> None:
     db.executescript(V1_SCHEMA)
     db.close()
     index = SqliteKeywordIndex(path)
-    assert index.get_meta("schema_version") == "2"
+    assert index.get_meta("schema_version") == "3"
     [old] = index.get_chunks(["old"])
     assert old.text == "Old text." and old.context == DocumentContext()
     record = index.catalog()["a.md"]
     assert record.context == DocumentContext() and record.period_from == ""
-    assert index.periods() == frozenset()
+    assert index.periods(PUBLIC) == frozenset()
 
 
 def test_context_round_trips_and_periods_come_from_the_catalog(tmp_path: Path) -> None:
@@ -125,9 +130,9 @@ def test_context_round_trips_and_periods_come_from_the_catalog(tmp_path: Path) -
     dated = replace(chunk(1, "The ratio was 1.96%."), context=context)
     index.upsert([dated])
     assert index.get_chunks([dated.id])[0].context == context
-    assert index.search("2024 ratio", 3)[0].chunk.context == context
+    assert index.search("2024 ratio", 3, audience=PUBLIC)[0].chunk.context == context
     index.record_document(
         DocumentRecord("s.md", "f", "S", 0, (dated.id,), "en", datetime.now(UTC), context, "folder")
     )
     assert index.catalog()["s.md"].context == context
-    assert index.periods() == {"2024"}
+    assert index.periods(PUBLIC) == {"2024"}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.access import PUBLIC
 from chatbot.domain import Chunk
 from chatbot.errors import ConfigurationError
 from chatbot.settings import IngestSettings
@@ -267,9 +268,9 @@ def test_documents_carry_their_identity_into_chunks_and_catalog(
     chunks = [c for c, _ in parts.vectors.items.values() if c.source == "2024/banking.md"]
     assert chunks and all(c.context.period == "2024" for c in chunks)
     # the period is keyword-indexed with the text, which never says 2024
-    hits = parts.keywords.search("2024 classified loan ratio", 5)
+    hits = parts.keywords.search("2024 classified loan ratio", 5, audience=PUBLIC)
     assert hits[0].chunk.source == "2024/banking.md"
-    assert parts.keywords.periods() == {"2023", "2024"}
+    assert parts.keywords.periods(PUBLIC) == {"2023", "2024"}
 
 
 def test_changed_rules_relabel_only_the_documents_they_change(
