@@ -12,6 +12,8 @@ sha256 is stored. ``check`` says which groups the access file gives a path.
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from chatbot.access import valid_group
@@ -34,10 +36,10 @@ def token(principal: str, groups: str) -> None:
     if bad:
         raise click.BadParameter(f"not group names: {bad}", param_hint="--groups")
     secret = new_token()
-    listed = ", ".join(f'"{g}"' for g in names)
+    listed = ", ".join(json.dumps(g) for g in names)
     click.echo(f"token (give it to the client; it is not stored): {secret}", err=True)
     click.echo(
-        f'[[tokens]]\nsha256 = "{hash_token(secret)}"\nprincipal = "{principal}"\n'
+        f'[[tokens]]\nsha256 = "{hash_token(secret)}"\nprincipal = {json.dumps(principal)}\n'
         f"groups = [{listed}]"
     )
 

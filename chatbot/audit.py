@@ -370,7 +370,10 @@ class AuditStore:
             known = db.execute(
                 "SELECT user_id FROM interactions WHERE id = ?", (interaction_id,)
             ).fetchone()
-            if known is None or (asker is not None and known["user_id"] != asker):
+            owner = str(known["user_id"]) if known is not None else ""
+            # "svc for alice": a service token asked on someone's behalf.
+            mine = asker is None or owner == asker or owner.startswith(f"{asker} for ")
+            if known is None or not mine:
                 raise UnknownInteractionError(interaction_id)
             db.execute(
                 "INSERT INTO feedback (interaction_id, helpful, comment, timestamp) "

@@ -135,6 +135,12 @@ class SignIn:
         return "sso" if self._proxies or self._tokens else "local"
 
     @property
+    def identity_headers(self) -> frozenset[str]:
+        """The (lower-case) headers that say who is asking."""
+        cfg = self._settings
+        return frozenset({cfg.user_header.lower(), cfg.groups_header.lower(), "authorization"})
+
+    @property
     def local_principal(self) -> Principal:
         return self._local
 
@@ -142,12 +148,15 @@ class SignIn:
         """Who sent a request from ``peer`` with ``headers`` (case-insensitive
         mapping); raises ``SignInDenied`` when it may not be served."""
         cfg = self._settings
-        authorization = headers.get("authorization", "")
-        if authorization:
-            return self._bearer(authorization)
         user = headers.get(cfg.user_header.lower(), "").strip()
-        has_identity = user or headers.get(cfg.groups_header.lower()) is not None
+        has_identity = bool(user) or headers.get(cfg.groups_header.lower()) is not None
         trusted = self._trusted(peer)
+        authorization = headers.get("authorization", "")
+        # A proxy that signed the user in may forward its own Authorization
+        # header too (oauth2-proxy --pass-authorization-header): its identity
+        # headers win. Anywhere else a bearer token is the API client's.
+        if authorization and not (trusted and has_identity):
+            return self._bearer(authorization)
         if has_identity:
             if not trusted:
                 raise SignInDenied(

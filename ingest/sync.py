@@ -274,8 +274,13 @@ class Ingestor:
         file_hash = file_sha256(path, source)
         same_file = record is not None and record.file_hash == file_hash and not rechunk_all
         groups = rules.access.groups_for(source)
-        if same_file and record is not None and not rules.recheck_identity:
+        if record is not None:
+            # First, before anything can fail on the file: a document whose
+            # new version cannot be read keeps its old chunks, and they must
+            # not keep groups the access file has taken away.
             self._regroup(record, groups, tally)
+            record = replace(record, groups=groups)
+        if same_file and record is not None and not rules.recheck_identity:
             tally.unchanged += 1
             return
         # Everything that can fail on a bad file happens before any write.
@@ -283,7 +288,6 @@ class Ingestor:
         identity = identify(source, doc.title, opening_text(doc), rules.documents)
         if same_file and record is not None:
             if (record.title, record.context) == (identity.title, identity.context):
-                self._regroup(record, groups, tally)
                 tally.unchanged += 1
                 return
             tally.relabelled += 1

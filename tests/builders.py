@@ -16,6 +16,7 @@ from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.catalog import DocumentRecord, IndexStatus
 from chatbot.channels.web_auth import WebAccess
+from chatbot.directory import ChatDirectory
 from chatbot.domain import Chunk, Passage
 from chatbot.errors import EmbedderError, RerankerError
 from chatbot.judge import SupportJudge
@@ -305,3 +306,24 @@ def local_access(**auth: Any) -> WebAccess:
 # TestClient's default peer ("testclient") is no address; local mode serves
 # the loopback interface only.
 LOOPBACK = ("127.0.0.1", 50000)
+
+
+CHAT_DIRECTORY = """
+[slack.users]
+U42 = []
+[slack.channels]
+C1 = ["everyone"]
+
+[teams.users]
+aad-29 = []
+[teams.conversations]
+conv-7 = ["everyone"]
+"""
+
+
+def chat_directory(folder: Path, text: str = CHAT_DIRECTORY) -> ChatDirectory:
+    """The test workspace's directory: Slack U42 and Teams aad-29 are known
+    staff (``everyone``); channel C1 and conversation conv-7 are open to them."""
+    path = folder / "directory.toml"
+    path.write_text(text, encoding="utf-8")
+    return ChatDirectory.load(path)

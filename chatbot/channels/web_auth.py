@@ -42,8 +42,8 @@ class WebAccess:
 
 
 def request_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Lower-cased header names; a repeated identity header is kept as
-    ``\\x00``-joined so that ``SignIn`` sees something that is no valid user."""
+    """Lower-cased header names; a repeated header is kept ``\\x00``-joined,
+    which ``resolve`` refuses for the identity headers only."""
     out: dict[str, str] = {}
     for name, value in raw:
         key = name.decode("latin-1").lower()
@@ -78,7 +78,7 @@ class SignInMiddleware:
 def resolve(signin: SignIn, peer: str | None, headers: Mapping[str, str]) -> Principal:
     """``SignIn.principal``, refusing a request that repeats an identity header
     (a client's own copy next to the proxy's)."""
-    if any("\x00" in value for value in headers.values()):
+    if any("\x00" in headers.get(name, "") for name in signin.identity_headers):
         raise SignInDenied("an identity header was sent more than once")
     return signin.principal(peer, headers)
 

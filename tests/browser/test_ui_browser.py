@@ -31,6 +31,7 @@ from chatbot.protocols import ChatMessage
 from chatbot.settings import GateSettings, IngestSettings, RetrievalSettings, Settings
 from ingest.sync import Ingestor
 from tests.browser.conftest import REPO_ROOT_CORPUS, serve
+from tests.builders import local_access
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 from tests.samples import write_pdf
@@ -95,6 +96,7 @@ def fake_site(tmp_path: Path) -> Iterator[Site]:
     app = create_web_app(
         Assistant(pipeline, audit),
         CorpusAdmin(ingestor, keywords, corpus),
+        access=local_access(),
         examples=["How many use cases were in the first cohort?"],
     )
     with serve(app) as url:
@@ -121,7 +123,9 @@ def real_site(
         settings.gate,
     )
     audit = AuditStore(tmp_path / "audit.sqlite3")
-    app = create_web_app(Assistant(pipeline, audit), CorpusAdmin(ingestor, keywords, corpus))
+    app = create_web_app(
+        Assistant(pipeline, audit), CorpusAdmin(ingestor, keywords, corpus), access=local_access()
+    )
     with serve(app) as url:
         yield Site(url, audit.path)
 

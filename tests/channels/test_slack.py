@@ -8,15 +8,13 @@ that records every Web API call.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from pydantic import SecretStr
@@ -34,50 +32,17 @@ from chatbot.channels.slack_bot import (
 )
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import SlackSettings
-from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, RERANKER_FAILURE, FailingReranker
+from tests.builders import (
+    IN_CORPUS,
+    IN_CORPUS_REPLY,
+    OFF_TOPIC,
+    RERANKER_FAILURE,
+    FailingReranker,
+    chat_directory,
+)
+from tests.chat_fakes import BOT_USER, SECRET, FakeSlack, dispatch, event_body, signed
 
 pytestmark = pytest.mark.real
-
-SECRET = "test-signing-secret"
-BOT_USER = "UBOT"
-
-
-class FakeSlack:
-    """Records Web API calls: ``calls`` is a list of (method, arguments)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                method = self.path.rsplit("/", 1)[-1]
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                if self.headers.get("Content-Type", "").startswith("application/json"):
-                    args = json.loads(raw or "{}")
-                else:
-                    args = {k: v[0] for k, v in parse_qs(raw).items()}
-                fake.calls.append((method, args))
-                reply: dict[str, Any] = {"ok": True}
-                if method == "auth.test":
-                    reply |= {"user_id": BOT_USER, "bot_id": "BBOT", "team_id": "T1"}
-                elif method == "chat.postMessage":
-                    reply |= {"channel": args.get("channel"), "ts": "1700000000.000200"}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-
-    def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
-        return [args for name, args in self.calls if name == method]
 
 
 @pytest.fixture
@@ -92,7 +57,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_app(
-    fake_slack: FakeSlack, make_assistant: Callable[..., Assistant]
+    fake_slack: FakeSlack, make_assistant: Callable[..., Assistant], tmp_path: Path
 ) -> Callable[..., App]:
     def make(*replies: object, **parts: object) -> App:
         client = WebClient(token="xoxb-test", base_url=fake_slack.url)
@@ -102,33 +67,10 @@ def slack_app(
             signing_secret=SECRET,
             client=client,
             process_before_response=True,
+            directory=chat_directory(tmp_path),
         )
 
     return make
-
-
-def signed(body: str, *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "x-slack-request-timestamp": ts,
-        "x-slack-signature": f"v0={digest}",
-    }
-
-
-def event_body(event: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "token": "legacy",
-            "team_id": "T1",
-            "api_app_id": "A1",
-            "type": "event_callback",
-            "event_id": "Ev1",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
-            "event": event,
-        }
-    )
 
 
 def mention(text: str) -> dict[str, Any]:
@@ -140,11 +82,6 @@ def mention(text: str) -> dict[str, Any]:
         "channel": "C1",
         "event_ts": "1700000000.000100",
     }
-
-
-def dispatch(app: App, body: str, headers: dict[str, str]) -> int:
-    sent: dict[str, str | Sequence[str]] = {"content-type": "application/json", **headers}
-    return app.dispatch(BoltRequest(body=body, headers=sent)).status
 
 
 def test_mention_gets_a_threaded_answer_with_citation_blocks(
@@ -162,7 +99,7 @@ def test_mention_gets_a_threaded_answer_with_citation_blocks(
     actions = blocks[-1]
     assert [e["action_id"] for e in actions["elements"]] == [HELPFUL, NOT_HELPFUL]
     [row] = audit.interactions()
-    assert row.channel == "slack" and row.user_id == "U42" and row.question == IN_CORPUS
+    assert row.channel == "slack" and row.user_id == "slack:U42" and row.question == IN_CORPUS
     assert actions["elements"][0]["value"] == row.id
 
 

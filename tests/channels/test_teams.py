@@ -8,65 +8,42 @@ settings.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.teams_bot import FEEDBACK_KEY, build_teams_server
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import TeamsSettings
-from tests.builders import IN_CORPUS, IN_CORPUS_REPLY, OFF_TOPIC, RERANKER_FAILURE, FailingReranker
+from tests.builders import (
+    IN_CORPUS,
+    IN_CORPUS_REPLY,
+    OFF_TOPIC,
+    RERANKER_FAILURE,
+    FailingReranker,
+    chat_directory,
+)
+from tests.chat_fakes import Served
 
 pytestmark = pytest.mark.real
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Served:
-    """An aiohttp app run on its own event loop in a thread."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(app)
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=10)
-        return self
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
 @pytest.fixture
-def teams(make_assistant: Callable[..., Assistant]) -> Iterator[Callable[..., Served]]:
+def teams(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> Iterator[Callable[..., Served]]:
     served: list[Served] = []
 
     def start(*replies: object, anonymous: bool = True, **parts: object) -> Served:
         cfg = TeamsSettings(anonymous_allowed=anonymous)
-        server = Served(build_teams_server(make_assistant(*replies, **parts), cfg)).__enter__()
+        directory = chat_directory(tmp_path)
+        assistant = make_assistant(*replies, **parts)
+        server = Served(build_teams_server(assistant, cfg, directory)).__enter__()
         served.append(server)
         return server
 
@@ -81,7 +58,7 @@ def activity(text: str | None = None, value: dict[str, Any] | None = None) -> di
         "id": "act-1",
         "channelId": "msteams",
         "serviceUrl": "http://127.0.0.1:9/",
-        "from": {"id": "user-29", "name": "Ada"},
+        "from": {"id": "user-29", "name": "Ada", "aadObjectId": "aad-29"},
         "recipient": {"id": "bot-1", "name": "Boundary"},
         "conversation": {"id": "conv-7"},
         "deliveryMode": "expectReplies",
@@ -116,7 +93,7 @@ def test_question_gets_an_adaptive_card_with_sources(
     assert not any("In brief" in t for t in texts)
     assert any(t.startswith("[1] **Overview** · p. 1 · overview.pdf") for t in texts)
     [row] = audit.interactions()
-    assert (row.channel, row.user_id, row.conversation_id) == ("teams", "user-29", "conv-7")
+    assert (row.channel, row.user_id, row.conversation_id) == ("teams", "teams:aad-29", "conv-7")
     assert card["actions"][0]["data"] == {
         FEEDBACK_KEY: True,
         "interaction_id": row.id,
