@@ -31,13 +31,13 @@ interface (``ChatDirectory.principal`` / ``.conversation``) stays.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from chatbot.access import Audience, Principal, valid_group
 from chatbot.errors import ConfigurationError
+from chatbot.tomlfile import read_toml
 
 Platform = Literal["slack", "teams"]
 _SHARED_DEFAULT = "shared_default"
@@ -62,15 +62,10 @@ class ChatDirectory:
         """Parse ``path``; None means no directory (nobody has access)."""
         if path is None:
             return cls()
-        if not path.is_file():
-            raise ConfigurationError(
-                f"directory file {path} does not exist: create it (see README, 'Access "
-                "control') or unset CHATBOT_AUTH__DIRECTORY_FILE"
-            )
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"{path}: {exc}; fix the directory file") from exc
+        _, data = read_toml(
+            path,
+            fix="see README, 'Access control', or unset CHATBOT_AUTH__DIRECTORY_FILE",
+        )
         unknown = sorted(set(data) - {"slack", "teams"})
         if unknown:
             raise ConfigurationError(f"{path}: unknown section(s) {unknown}; use [slack], [teams]")

@@ -26,7 +26,6 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Literal
 from chatbot.access import Principal, valid_group
 from chatbot.errors import ConfigurationError
 from chatbot.settings import AuthSettings
+from chatbot.tomlfile import read_toml
 
 LOCAL_ID = "local"
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -74,15 +74,10 @@ def load_tokens(path: Path) -> tuple[TokenEntry, ...]:
     principal = "risk-dashboard"
     groups = ["credit-risk"]
     """
-    if not path.is_file():
-        raise ConfigurationError(
-            f"tokens file {path} does not exist: create it with `chatbot-access token`, "
-            "or unset CHATBOT_AUTH__TOKENS_FILE"
-        )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"{path}: {exc}; fix the file (see README)") from exc
+    _, data = read_toml(
+        path,
+        fix="create entries with `chatbot-access token`, or unset CHATBOT_AUTH__TOKENS_FILE",
+    )
     entries = data.get("tokens", [])
     if set(data) - {"tokens"} or not isinstance(entries, list):
         raise ConfigurationError(f"{path}: the file holds only [[tokens]] tables")

@@ -47,6 +47,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Bump when what an index stores per chunk changes, so caches built before
+# are not reused: 1 = access groups (a cache from before has none, which
+# access control reads as "visible to nobody").
+INDEX_FORMAT = "access-v1"
+
 DEFAULT_CACHE_ROOT = Path("runs") / ".index-cache"
 MARKER = "COMPLETE.json"
 EMBED_BATCH = 256  # texts per embed() call: big enough to be fast, small for a progress bar
@@ -111,7 +116,7 @@ def context_chunks(
 def contexts_key(embedder_name: str, chunking: str, contexts: Sequence[Context]) -> str:
     """sha256 over the embedder, the chunking parameters and every context."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(["contexts", embedder_name, chunking]).encode())
+    digest.update(json.dumps(["contexts", embedder_name, chunking, INDEX_FORMAT]).encode())
     for context in contexts:
         # Titles go into chunk metadata, so they are part of the content too.
         digest.update(json.dumps([context.id, context.title, context.text]).encode())
@@ -127,7 +132,9 @@ def corpus_key(embedder_name: str, chunking: str, settings: Settings, corpus_dir
     # document's context line, which a new detection would change.
     identity = f"identity-v{IDENTITY_VERSION}"
     digest.update(
-        json.dumps(["corpus", embedder_name, chunking, settings.ingest.exclude, identity]).encode()
+        json.dumps(
+            ["corpus", embedder_name, chunking, settings.ingest.exclude, identity, INDEX_FORMAT]
+        ).encode()
     )
     for root, dirnames, filenames in os.walk(corpus_dir):
         dirnames.sort()

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.access import valid_group
 from chatbot.domain import EVERYONE
 from chatbot.errors import ConfigurationError
+from chatbot.tomlfile import read_toml
 from ingest.identity import glob_match
 
 _TOP_KEYS = frozenset({"groups", "default", "documents"})
@@ -82,17 +82,11 @@ def load_access_rules(path: Path) -> AccessRules:
     """Parse and validate ``path``; a missing file puts everything in ``everyone``."""
     if not path.is_file():
         return AccessRules()
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError as exc:
-        raise AccessRulesError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise AccessRulesError(
-            f"{path}: {exc}. Fix the TOML syntax there (see README, 'Access control'); "
-            "until then nothing is ingested"
-        ) from exc
+    text, data = read_toml(
+        path,
+        error=AccessRulesError,
+        fix="see README, 'Access control'; until then nothing is ingested",
+    )
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise AccessRulesError(
@@ -120,7 +114,9 @@ def load_access_rules(path: Path) -> AccessRules:
         if "groups" not in entry:
             raise AccessRulesError(f'{where}: needs groups = ["<group>", ...]')
         rules.append(AccessRule(match.strip(), _group_list(entry["groups"], where, declared), line))
-    return AccessRules(declared, default, tuple(rules), path, hashlib.sha256(raw).hexdigest())
+    return AccessRules(
+        declared, default, tuple(rules), path, hashlib.sha256(text.encode("utf-8")).hexdigest()
+    )
 
 
 def _group_list(value: object, where: str, declared: frozenset[str] | None) -> tuple[str, ...]:

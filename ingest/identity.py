@@ -36,7 +36,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -44,6 +43,7 @@ from pathlib import Path, PurePosixPath
 from chatbot.catalog import DocumentRecord
 from chatbot.domain import DocumentContext
 from chatbot.errors import ConfigurationError
+from chatbot.tomlfile import read_toml
 from ingest.blocks import LoadedDocument
 
 # Bump when detection changes, so sync re-checks every document's identity.
@@ -115,17 +115,9 @@ def load_rules(path: Path) -> DocumentRules:
     """Parse and validate ``path``; a missing file means no rules."""
     if not path.is_file():
         return DocumentRules()
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError as exc:
-        raise DocumentRulesError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DocumentRulesError(
-            f"{path}: {exc}. Fix the TOML syntax there (see README, 'Document identity'), "
-            "or remove the file"
-        ) from exc
+    text, data = read_toml(
+        path, error=DocumentRulesError, fix="see README, 'Document identity', or remove the file"
+    )
     unknown_top = sorted(set(data) - {"documents"})
     if unknown_top:
         raise DocumentRulesError(
@@ -139,7 +131,7 @@ def load_rules(path: Path) -> DocumentRules:
         _parse_rule(entry, path, index, lines[index] if index < len(lines) else 0)
         for index, entry in enumerate(entries)
     )
-    return DocumentRules(rules, path, hashlib.sha256(raw).hexdigest())
+    return DocumentRules(rules, path, hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def _rule_lines(text: str) -> list[int]:

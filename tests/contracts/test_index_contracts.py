@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.access import PUBLIC
+from chatbot.access import PUBLIC, Audience
 from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex, DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
@@ -180,6 +180,102 @@ class TestVectorIndexContract:
         assert vector_index.count() == 0
         vector_index.upsert(CORPUS[:1], vectors(CORPUS[:1]))
         assert vector_index.count() == 1
+
+
+def restricted_corpus() -> list[Chunk]:
+    """Twelve "board" chunks nearest to the query vector, then three for
+    everyone, then one with no group: the over-fetch of the unfiltered
+    neighbours finds too few allowed ones, so the exact path must run."""
+    board = [
+        replace(
+            make_chunk(f"b-{i}", f"board acquisition secret number {i}", "b.md"), groups=("board",)
+        )
+        for i in range(12)
+    ]
+    public = [
+        replace(make_chunk(f"p-{i}", f"public acquisition note {i}", "p.md"), groups=("everyone",))
+        for i in range(3)
+    ]
+    orphan = [replace(make_chunk("o-0", "acquisition orphan text", "o.md"), groups=())]
+    return board + public + orphan
+
+
+def near(target: list[float], noise: float, seed: int) -> list[float]:
+    jitter = EMBED.embed([f"noise {seed}"])[0]
+    mixed = [a + noise * b for a, b in zip(target, jitter, strict=True)]
+    norm = math.sqrt(sum(x * x for x in mixed))
+    return [x / norm for x in mixed]
+
+
+class TestAccessContract:
+    """Both sides return the best k of what the audience may see, chosen
+    before the cut to k; no group means nobody; relabelling moves chunks."""
+
+    def test_dense_side_filters_before_the_cut_to_k(
+        self, vector_index: ClearableVectorIndex
+    ) -> None:
+        chunks = restricted_corpus()
+        query = EMBED.embed(["acquisition"])[0]
+        # Board chunks closest, public ones further out, the orphan in between.
+        noise = [0.05 * (i + 1) for i in range(12)] + [2.0, 2.2, 2.4] + [0.01]
+        vector_index.upsert(chunks, [near(query, n, i) for i, n in enumerate(noise)])
+        everyone = Audience(frozenset({"everyone"}))
+        hits = vector_index.query(query, 2, audience=everyone)
+        assert [h.chunk.id for h in hits] == ["p-0", "p-1"]
+        assert all(h.chunk.groups == ("everyone",) for h in hits)
+        board = vector_index.query(query, 3, audience=Audience(frozenset({"board"})))
+        assert [h.chunk.id for h in board] == ["b-0", "b-1", "b-2"]
+        both = vector_index.query(query, 20, audience=Audience(frozenset({"board", "everyone"})))
+        assert len(both) == 15 and "o-0" not in {h.chunk.id for h in both}
+        assert vector_index.query(query, 5, audience=Audience(frozenset())) == []
+
+    def test_dense_relabel_changes_who_sees_a_chunk_not_its_vector(
+        self, vector_index: ClearableVectorIndex
+    ) -> None:
+        chunks = restricted_corpus()
+        vector_index.upsert(chunks, vectors(chunks))
+        query = EMBED.embed([chunks[0].text])[0]
+        before = vector_index.query(query, 1, audience=Audience(frozenset({"board"})))[0]
+        vector_index.relabel(["b-0"], ["everyone"])
+        after = vector_index.query(query, 1, audience=PUBLIC)[0]
+        assert after.chunk.id == "b-0" and after.chunk.groups == ("everyone",)
+        assert math.isclose(after.score, before.score, abs_tol=1e-5)
+        again = vector_index.query(query, 20, audience=Audience(frozenset({"board"})))
+        assert "b-0" not in {h.chunk.id for h in again}
+
+    def test_keyword_side_filters_before_ranking(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(restricted_corpus())
+        hits = keyword_index.search("acquisition secret", 2, audience=PUBLIC)
+        assert [h.chunk.source for h in hits] == ["p.md", "p.md"]
+        board = keyword_index.search(
+            "acquisition secret", 20, audience=Audience(frozenset({"board"}))
+        )
+        assert {h.chunk.source for h in board} == {"b.md"} and len(board) == 12
+        assert keyword_index.search("orphan", 5, audience=PUBLIC) == []
+        assert keyword_index.search("acquisition", 5, audience=Audience(frozenset())) == []
+
+    def test_keyword_scores_do_not_depend_on_the_audience(
+        self, keyword_index: CatalogKeywordIndex
+    ) -> None:
+        keyword_index.upsert(restricted_corpus())
+        wide = {
+            h.chunk.id: h.score
+            for h in keyword_index.search(
+                "public note", 20, audience=Audience(frozenset({"board", "everyone"}))
+            )
+        }
+        narrow = {
+            h.chunk.id: h.score for h in keyword_index.search("public note", 20, audience=PUBLIC)
+        }
+        assert narrow and all(math.isclose(narrow[i], wide[i]) for i in narrow)
+
+    def test_keyword_relabel(self, keyword_index: CatalogKeywordIndex) -> None:
+        keyword_index.upsert(restricted_corpus())
+        keyword_index.relabel(["b-3"], ["everyone"])
+        hits = keyword_index.search("secret number 3", 20, audience=PUBLIC)
+        assert [h.chunk.id for h in hits] == ["b-3"] and hits[0].chunk.groups == ("everyone",)
+        keyword_index.relabel(["b-3"], [])
+        assert keyword_index.search("secret number 3", 20, audience=PUBLIC) == []
 
 
 class TestKeywordIndexContract:

@@ -234,7 +234,7 @@ def test_tokens_can_be_given_directly_without_a_file() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[[tokens]\n", "fix the file"),
+        ("[[tokens]\n", "Fix the TOML syntax"),
         ('[[keys]]\nsha256 = "x"\n', "only [[tokens]] tables"),
         ('tokens = "abc"\n', "only [[tokens]] tables"),
         (
@@ -572,7 +572,7 @@ def test_a_missing_directory_file_is_a_configuration_error(tmp_path: Path) -> No
         ('[slack.users]\nU1 = "staff"\n', "U1 must map to a list of group names"),
         ('[teams.conversations]\nX = ["a b"]\n', "X must map to a list of group names"),
         ('[slack.channels]\nshared_default = "everyone"\n', "shared_default must map to a list"),
-        ("[slack.users\n", "fix the directory file"),
+        ("[slack.users\n", "Fix the TOML syntax"),
     ],
     ids=[
         "unknown-section",
