@@ -15,7 +15,7 @@ from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.pipeline import Pipeline
 from chatbot.settings import Settings
 from eval.counting import CountingGenerator
-from tests.builders import ingested_stores
+from tests.builders import asker, ingested_stores
 
 pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]
 
@@ -116,7 +116,9 @@ def test_follow_up_is_rewritten_and_an_off_corpus_follow_up_is_refused(
     assistant = Assistant(bot, None)
 
     def ask(question: str) -> Answer | Refusal:
-        return assistant.ask(question, channel="cli", conversation_id="real").outcome
+        return assistant.ask(
+            question, channel="cli", principal=asker(), conversation_id="real"
+        ).outcome
 
     first = ask("When was the second phase of the GenA.I. Sandbox announced?")
     assert isinstance(first, Answer), first
