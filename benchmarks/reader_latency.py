@@ -76,13 +76,17 @@ def main() -> int:
         passages.append(len(found.shown))
 
     print(f"machine: {detect().describe()}; torch threads {torch.get_num_threads()}")
-    print(f"questions {len(eval_set.items)}, read (gate passed) {len(read_s)}, "
-          f"passages per read {statistics.mean(passages):.2f}")
+    print(
+        f"questions {len(eval_set.items)}, read (gate passed) {len(read_s)}, "
+        f"passages per read {statistics.mean(passages):.2f}"
+    )
     print(f"reader load (torch imported): {load_s * 1000:.0f} ms")
     print(f"{'step':28} {'p50 ms':>8} {'p95 ms':>8}")
     for name, values in (("retrieve + gate (baseline)", examine_s), ("reader", read_s)):
-        print(f"{name:28} {percentile(values, 0.5) * 1000:8.1f} "
-              f"{percentile(values, 0.95) * 1000:8.1f}")
+        print(
+            f"{name:28} {percentile(values, 0.5) * 1000:8.1f} "
+            f"{percentile(values, 0.95) * 1000:8.1f}"
+        )
     ratio = percentile(read_s, 0.95) / percentile(examine_s, 0.95)
     print(f"reader p95 / retrieve+gate p95: {ratio:.2f}x")
     return 0

@@ -6,21 +6,31 @@ i.e. cosine similarity. Every chromadb exception is translated into a
 ``BoundaryError`` whose message says how to fix it. The client is opened on
 first use, so building the adapter does no I/O.
 
-Access groups: each chunk's metadata holds its groups as a label (``acl``,
-what the authoritative check reads) and one ``acl_<group>: true`` flag per
-group (what a metadata filter can match). A query for an audience asks for
-``overfetch × k`` nearest chunks with no filter and keeps those the audience
-may see; when that leaves fewer than ``k`` (the audience sees little of this
-neighbourhood) it asks again with a ``where`` filter on the flags, which is
-exact but measured about 100× slower at 100k chunks (``benchmarks/
-access_bench.py``). Either way the best ``k`` the audience may see come back.
+Access groups: every chunk is stored in the main collection (its metadata
+holds its groups as a label, ``acl``, which the authoritative check reads)
+and again in one small collection per group it belongs to
+(``<collection>-g-<hash of the group>``, the group's name in the
+collection's metadata). A query for an audience that holds every group in
+the index asks the main collection, exactly as without access control; any
+other audience asks the collections of its groups, in parallel threads, and
+merges them by similarity, which is exact: the best ``k`` of a union are
+among the best ``k`` of its parts. Measured at 100k chunks
+(``benchmarks/access_bench.py``): Chroma's ``where`` filter on the groups took
+0.8-2.5 s a query, and over-fetching unfiltered neighbours then filtering
+fell back to it on 30-40% of questions, because restricted documents fill
+whole neighbourhoods. The cost is storage: a chunk's vector is kept once per
+group plus once in the main collection.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -44,18 +54,13 @@ T = TypeVar("T")
 # Fallback when the server does not say; Chroma's own default is 5461.
 _DEFAULT_MAX_BATCH = 5000
 
-_FLAG = "acl_"
+_GROUP_KEY = "acl_group"  # collection metadata: the group a collection holds
+_GROUPS_TTL_S = 5.0  # how long the list of group collections is trusted
 
 
-def access_metadata(chunk: Chunk) -> dict[str, str | int | bool]:
-    """The chunk's metadata with one filterable flag per access group."""
-    return {**chunk.metadata(), **{_FLAG + group: True for group in chunk.groups}}
-
-
-def access_filter(audience: Audience) -> dict[str, Any]:
-    """A Chroma ``where`` that matches chunks sharing a group with ``audience``."""
-    clauses: list[dict[str, Any]] = [{_FLAG + g: True} for g in sorted(audience.groups)]
-    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+def group_collection_name(collection: str, group: str) -> str:
+    """A valid Chroma name for ``group``'s collection, whatever the group's characters."""
+    return f"{collection}-g-{hashlib.sha256(group.encode('utf-8')).hexdigest()[:20]}"
 
 
 class ChromaVectorIndex:
@@ -78,7 +83,7 @@ class ChromaVectorIndex:
         ssl: bool = False,
         token: str | None = None,
         create: bool = True,
-        overfetch: int = 3,
+        threads: int = 4,
     ) -> None:
         if backend == "persistent" and path is None:
             raise ConfigurationError("the persistent Chroma backend needs a path")
@@ -90,7 +95,9 @@ class ChromaVectorIndex:
         self._ssl = ssl
         self._token = token
         self._create = create
-        self._overfetch = max(1, overfetch)
+        self._groups: dict[str, Collection] = {}
+        self._groups_read_at = -_GROUPS_TTL_S
+        self._pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="chroma-acl")
         self._client: ClientAPI | None = None
         self._col: Collection | None = None
         self._batch: int | None = None
@@ -108,50 +115,67 @@ class ChromaVectorIndex:
         for start in range(0, len(chunks), step):
             part = chunks[start : start + step]
             part_vectors = [list(map(float, v)) for v in vectors[start : start + step]]
-            self._call(
-                "write to",
-                col.upsert,
-                ids=[c.id for c in part],
-                embeddings=part_vectors,
-                documents=[c.text for c in part],
-                metadatas=[access_metadata(c) for c in part],
-            )
+            self._write(col, part, part_vectors)
+            for group in sorted({g for c in part for g in c.groups}):
+                members = [i for i, c in enumerate(part) if group in c.groups]
+                self._write(
+                    self._group(group, create=True),
+                    [part[i] for i in members],
+                    [part_vectors[i] for i in members],
+                )
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if not ids:
             return
-        col = self._collection()
         step = self._max_batch()
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), step):
-            part = unique[start : start + step]
-            self._call("delete from", col.delete, ids=part)
+        for col in [self._collection(), *self._group_collections(refresh=True).values()]:
+            for start in range(0, len(unique), step):
+                self._call("delete from", col.delete, ids=unique[start : start + step])
 
     def query(self, vector: Sequence[float], k: int, *, audience: Audience) -> list[Hit]:
         if k <= 0 or audience.empty:
             return []
-        wanted = k * self._overfetch
-        nearest = self._nearest(vector, wanted)
-        allowed = [h for h in nearest if audience.allows(h.chunk.groups)]
-        if len(allowed) >= k or len(nearest) < wanted:
-            # Enough, or the collection holds fewer than asked: nothing was missed.
-            return allowed[:k]
-        log.debug("over-fetch found %d of %d for %s: filtering", len(allowed), k, audience.key())
-        filtered = self._nearest(vector, k, where=access_filter(audience))
-        return [h for h in filtered if audience.allows(h.chunk.groups)][:k]
+        present = self._group_collections()
+        if audience.groups >= set(present):
+            # Sees every group: the main collection, as without access control
+            # (filtered still, for chunks that have no group at all).
+            hits = self._nearest(self._collection(), vector, k)
+            allowed = [h for h in hits if audience.allows(h.chunk.groups)]
+            if len(allowed) == len(hits):
+                return allowed
+        cols = [present[g] for g in sorted(audience.groups) if g in present]
+        parts = self._pool.map(lambda col: self._distances(col, vector, k), cols)
+        best: dict[str, float] = {}
+        for chunk_id, score in (pair for part in parts for pair in part):
+            best[chunk_id] = max(score, best.get(chunk_id, score))
+        top = sorted(best, key=lambda i: (-best[i], i))[:k]
+        # Text and labels come from the main collection, the source of truth:
+        # a group collection only says where to look.
+        chunks = self.get_chunks(top)
+        hits = [Hit(c, best[c.id]) for c in chunks if audience.allows(c.groups)]
+        return sorted(hits, key=lambda h: (-h.score, h.chunk.id))
 
-    def _nearest(
-        self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
-    ) -> list[Hit]:
-        col = self._collection()
-        extra: dict[str, Any] = {"where": where} if where is not None else {}
+    def _distances(
+        self, col: Collection, vector: Sequence[float], n: int
+    ) -> list[tuple[str, float]]:
+        result = self._call(
+            "query",
+            col.query,
+            query_embeddings=[list(map(float, vector))],
+            n_results=n,
+            include=["distances"],
+        )
+        distances = (result.get("distances") or [[]])[0]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
+
+    def _nearest(self, col: Collection, vector: Sequence[float], n: int) -> list[Hit]:
         result = self._call(
             "query",
             col.query,
             query_embeddings=[list(map(float, vector))],
             n_results=n,
             include=["documents", "metadatas", "distances"],
-            **extra,
         )
         ids = result["ids"][0]
         documents = (result.get("documents") or [[]])[0]
@@ -165,7 +189,7 @@ class ChromaVectorIndex:
             for chunk_id, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:n]
+        return hits
 
     def count(self) -> int:
         col = self._collection()
@@ -188,8 +212,9 @@ class ChromaVectorIndex:
         return [found[i] for i in ids if i in found]
 
     def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
-        """New access groups for stored chunks: the label and the flags change
-        (old flags are removed), vectors and text stay; unknown ids ignored."""
+        """New access groups for stored chunks: their label changes and their
+        vectors move between group collections, read back from the main one
+        (nothing is re-embedded); unknown ids are ignored."""
         if not ids:
             return
         new = tuple(sorted(set(groups)))
@@ -197,31 +222,47 @@ class ChromaVectorIndex:
         step = self._max_batch()
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), step):
-            part = unique[start : start + step]
-            found = self._call("read from", col.get, ids=part, include=["metadatas"])
+            found = self._call(
+                "read from",
+                col.get,
+                ids=unique[start : start + step],
+                include=["embeddings", "documents", "metadatas"],
+            )
             known = list(found["ids"])
             if not known:
                 continue
-            metadatas: list[Any] = []
-            for meta in found.get("metadatas") or [{} for _ in known]:
-                old = groups_from_label((meta or {}).get("acl"))
-                change: dict[str, Any] = {"acl": ",".join(new)}
-                change.update({_FLAG + g: None for g in old if g not in new})
-                change.update({_FLAG + g: True for g in new})
-                metadatas.append(change)
-            self._call("write to", col.update, ids=known, metadatas=metadatas)
+            documents = found.get("documents") or ["" for _ in known]
+            metadatas = found.get("metadatas") or [{} for _ in known]
+            embeddings = found.get("embeddings")
+            if embeddings is None:
+                raise BoundaryError(f"{self.describe()} returned no vectors to relabel")
+            chunks = [
+                replace(Chunk.from_metadata(i, d or "", dict(m or {})), groups=new)
+                for i, d, m in zip(known, documents, metadatas, strict=True)
+            ]
+            vectors = [list(map(float, v)) for v in embeddings]
+            old = {g for m in metadatas for g in groups_from_label((m or {}).get("acl"))}
+            for group in sorted(old - set(new)):
+                self._call("delete from", self._group(group, create=True).delete, ids=known)
+            self._write(col, chunks, vectors)
+            for group in new:
+                self._write(self._group(group, create=True), chunks, vectors)
 
     def clear(self) -> None:
-        """Drop and recreate the collection (used by ``--rebuild``)."""
+        """Drop and recreate the collection, and drop every group collection
+        (used by ``--rebuild``)."""
         with self._lock:
             client = self._get_client()
+            names = [c.name for c in self._group_collections(refresh=True).values()]
             self._col = None
-            try:
-                client.delete_collection(self._collection_name)
-            except NotFoundError:
-                pass  # nothing to drop yet
-            except Exception as exc:
-                raise self._translate("delete", exc) from exc
+            self._groups = {}
+            for name in [self._collection_name, *names]:
+                try:
+                    client.delete_collection(name)
+                except NotFoundError:
+                    pass  # nothing to drop yet
+                except Exception as exc:
+                    raise self._translate("delete", exc) from exc
             self._col = self._open_collection(client, create=True)
 
     def describe(self) -> str:
@@ -232,6 +273,59 @@ class ChromaVectorIndex:
         return f"Chroma at {self._path}"
 
     # -- internals ---------------------------------------------------------
+
+    def _write(
+        self, col: Collection, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
+    ) -> None:
+        self._call(
+            "write to",
+            col.upsert,
+            ids=[c.id for c in chunks],
+            embeddings=[list(v) for v in vectors],
+            documents=[c.text for c in chunks],
+            metadatas=[c.metadata() for c in chunks],
+        )
+
+    def _group(self, group: str, *, create: bool) -> Collection:
+        with self._lock:
+            known = self._groups.get(group)
+            if known is not None:
+                return known
+            client = self._get_client()
+            try:
+                col = client.get_or_create_collection(
+                    group_collection_name(self._collection_name, group),
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={_GROUP_KEY: group},
+                    embedding_function=None,
+                )
+            except Exception as exc:
+                raise self._translate("open", exc) from exc
+            self._groups[group] = col
+            return col
+
+    def _group_collections(self, *, refresh: bool = False) -> dict[str, Collection]:
+        """Every group that has a collection, re-listed every few seconds (a
+        group another process created shows up without a restart)."""
+        with self._lock:
+            stale = time.monotonic() - self._groups_read_at > _GROUPS_TTL_S
+            if refresh or stale:
+                client = self._get_client()
+                prefix = f"{self._collection_name}-g-"
+                try:
+                    listed = [c for c in client.list_collections() if c.name.startswith(prefix)]
+                except Exception as exc:
+                    raise self._translate("list the collections of", exc) from exc
+                found: dict[str, Collection] = {}
+                for col in listed:
+                    group = (col.metadata or {}).get(_GROUP_KEY)
+                    if isinstance(group, str):
+                        found[group] = self._groups.get(group) or client.get_collection(
+                            col.name, embedding_function=None
+                        )
+                self._groups = found
+                self._groups_read_at = time.monotonic()
+            return dict(self._groups)
 
     def _collection(self) -> Collection:
         with self._lock:
