@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from chatbot.compose import build_keyword_index, build_vector_index, ingestor_for
-from chatbot.domain import Chunk
+from chatbot.domain import EVERYONE, Chunk
 from chatbot.errors import IngestionError
 from chatbot.protocols import Embedder
 from chatbot.settings import Settings
@@ -47,10 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bump when what an index stores per chunk changes, so caches built before
-# are not reused: 1 = access groups (a cache from before has none, which
-# access control reads as "visible to nobody").
-INDEX_FORMAT = "access-v1"
 
 DEFAULT_CACHE_ROOT = Path("runs") / ".index-cache"
 MARKER = "COMPLETE.json"
@@ -116,7 +112,7 @@ def context_chunks(
 def contexts_key(embedder_name: str, chunking: str, contexts: Sequence[Context]) -> str:
     """sha256 over the embedder, the chunking parameters and every context."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(["contexts", embedder_name, chunking, INDEX_FORMAT]).encode())
+    digest.update(json.dumps(["contexts", embedder_name, chunking]).encode())
     for context in contexts:
         # Titles go into chunk metadata, so they are part of the content too.
         digest.update(json.dumps([context.id, context.title, context.text]).encode())
@@ -132,9 +128,7 @@ def corpus_key(embedder_name: str, chunking: str, settings: Settings, corpus_dir
     # document's context line, which a new detection would change.
     identity = f"identity-v{IDENTITY_VERSION}"
     digest.update(
-        json.dumps(
-            ["corpus", embedder_name, chunking, settings.ingest.exclude, identity, INDEX_FORMAT]
-        ).encode()
+        json.dumps(["corpus", embedder_name, chunking, settings.ingest.exclude, identity]).encode()
     )
     for root, dirnames, filenames in os.walk(corpus_dir):
         dirnames.sort()
@@ -207,6 +201,12 @@ def build_context_index(
     folder = cache_root / key
     cached = _open_cached(settings, folder)
     if cached is not None:
+        stale = cached.keywords.unlabelled_ids()
+        if stale:
+            # Built before access groups: an open corpus is open to everyone.
+            cached.keywords.relabel(stale, [EVERYONE])
+            cached.vectors.relabel(stale, [EVERYONE])
+            log.info("index cache %s: %d chunks labelled 'everyone'", folder, len(stale))
         return cached
 
     chunks = context_chunks(
@@ -250,6 +250,12 @@ def build_corpus_index(
     folder = cache_root / key
     cached = _open_cached(settings, folder)
     if cached is not None:
+        if cached.keywords.unlabelled_ids():
+            # Built before access groups: a sync labels every document from
+            # the corpus's access rules, without re-embedding (and the
+            # folder's calibration file stays with it).
+            stores = Stores(embedder, cached.vectors, cached.keywords)
+            ingestor_for(stores, index_settings(settings, folder)).sync(corpus_dir)
         return cached
 
     vectors, keywords = _empty_indexes(settings, folder)

@@ -244,7 +244,11 @@ class ChromaVectorIndex:
             old = {g for m in metadatas for g in groups_from_label((m or {}).get("acl"))}
             for group in sorted(old - set(new)):
                 self._call("delete from", self._group(group, create=True).delete, ids=known)
-            self._write(col, chunks, vectors)
+            # The main collection gets the new label only: rewriting its
+            # vectors would rebuild their graph nodes and could change which
+            # neighbours an approximate search finds for everyone else.
+            label = ",".join(new)
+            self._call("write to", col.update, ids=known, metadatas=[{"acl": label} for _ in known])
             for group in new:
                 self._write(self._group(group, create=True), chunks, vectors)
 

@@ -389,6 +389,12 @@ class SqliteKeywordIndex:
             rows = self._read("SELECT id FROM chunks WHERE source = ? ORDER BY position", (source,))
         return [row[0] for row in rows]
 
+    def unlabelled_ids(self) -> list[str]:
+        """Chunks with no access group (an index from before access control,
+        or documents no rule covers)."""
+        with self._lock:
+            return [row[0] for row in self._read("SELECT id FROM chunks WHERE groups = ''", ())]
+
     def sources(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._read("SELECT DISTINCT source FROM chunks", ())}

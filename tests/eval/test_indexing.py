@@ -98,3 +98,27 @@ def test_corpus_index_uses_the_ingestor_and_is_cached(
     (corpus_dir / "faq.txt").write_text("The Sandbox launched in 2024.\n", encoding="utf-8")
     changed = build_corpus_index(corpus_dir, settings, embedder, cache)
     assert not changed.cached and changed.folder != first.folder
+
+
+@pytest.mark.real  # Chroma on disk
+def test_a_cache_from_before_access_groups_is_labelled_not_rebuilt(
+    settings: Settings, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    embedder = HashEmbedder()
+    first = build_context_index(SET, settings, embedder, cache, progress=False)
+    (first.folder / "calibration.json").write_text("{}")  # what a rebuild would lose
+    ids = [c for s in first.keywords.sources() for c in first.keywords.ids_for_source(s)]
+    first.keywords.relabel(ids, [])  # as a schema-2 cache opens: no group anywhere
+    first.vectors.relabel(ids, [])
+    assert first.keywords.search("Normans Normandy", 1, audience=PUBLIC) == []
+    calls = embedder.calls
+    first.keywords.close()
+
+    again = build_context_index(SET, settings, embedder, cache, progress=False)
+    assert again.cached and embedder.calls == calls  # nothing re-embedded
+    assert (again.folder / "calibration.json").is_file()
+    hit = again.keywords.search("Normans Normandy", 1, audience=PUBLIC)[0]
+    assert hit.chunk.source == SHORT.id and hit.chunk.groups == ("everyone",)
+    vector = embedder.embed([SHORT.text])[0]
+    assert again.vectors.query(vector, 1, audience=PUBLIC)[0].chunk.source == SHORT.id
