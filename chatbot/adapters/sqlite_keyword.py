@@ -17,12 +17,13 @@ Tables::
     documents    catalog: one row per ingested source file
     meta         settings the index was built with (embedder, chunking, schema)
 
-Search takes the asker's ``Audience``: the FTS5 query is ``terms: (the
-question's terms) AND acl: (the audience's group tokens)``, so the inverted
+Search takes the asker's ``Audience``: the FTS5 query restricts the
+question's terms by the ``acl`` column (``access_query``), so the inverted
 index itself keeps only chunks that share a group with the audience *before*
 BM25 ranks and cuts to ``k``; another group's chunks never take a place in
-the top ``k``. The ``acl`` column has weight 0, so scores are exactly those of
-the terms alone. (A ``rowid IN (subquery)`` filter was measured first: FTS5
+the top ``k``. The ``acl`` column has weight 0, and chunks open to everyone
+carry no acl token at all, so an index without restricted documents scores
+exactly as it did without access control. (A ``rowid IN (subquery)`` filter was measured first: FTS5
 then ran once per allowed rowid, 260-420 ms at 5k chunks.) Term
 statistics (``document_frequencies``, ``count``) stay corpus-wide: they are
 counts, never text (see the README's access section).
@@ -45,106 +46,22 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.access import Audience
+from chatbot.adapters.sqlite_schema import (
+    CHUNK_COLUMNS,
+    DROP,
+    MIGRATE_1_TO_2,
+    MIGRATE_2_TO_3,
+    RANK,
+    ROW,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEARCH_SQL,
+)
 from chatbot.catalog import DocumentRecord, IndexStatus
-from chatbot.domain import Chunk, DocumentContext, groups_from_label
+from chatbot.domain import EVERYONE, Chunk, DocumentContext, groups_from_label
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
-
-SCHEMA_VERSION = "3"  # 2: document context per chunk and per document; 3: access groups
-
-_TOKENIZE = "unicode61 remove_diacritics 0 tokenchars '.''-'"
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    text TEXT NOT NULL,
-    source TEXT NOT NULL,
-    title TEXT NOT NULL,
-    page INTEGER,
-    section TEXT NOT NULL,
-    language TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    file_hash TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    context TEXT NOT NULL DEFAULT '{{}}',
-    groups TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, acl, tokenize="{_TOKENIZE}");
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, row);
-CREATE TABLE IF NOT EXISTS documents (
-    source TEXT PRIMARY KEY,
-    file_hash TEXT NOT NULL,
-    title TEXT NOT NULL,
-    pages INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    chunk_ids TEXT NOT NULL,
-    language TEXT NOT NULL,
-    ingested_at TEXT NOT NULL,
-    context TEXT NOT NULL DEFAULT '{{}}',
-    period_from TEXT NOT NULL DEFAULT '',
-    groups TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-
-# Schema 1 -> 2: the context columns, empty; sync then re-chunks every file
-# (the chunker's version changed with them), which fills them in.
-_MIGRATE_1_TO_2 = """
-ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
-ALTER TABLE documents ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
-ALTER TABLE documents ADD COLUMN period_from TEXT NOT NULL DEFAULT '';
-"""
-
-# Schema 2 -> 3: access groups, empty, and the FTS table gets its acl
-# column (rebuilt from the chunks table, see _check_schema). A chunk with no
-# group is shown to nobody until sync labels it from the access rules (it
-# relabels every document whose recorded groups differ, without re-embedding).
-_MIGRATE_2_TO_3 = f"""
-ALTER TABLE chunks ADD COLUMN groups TEXT NOT NULL DEFAULT '';
-ALTER TABLE documents ADD COLUMN groups TEXT NOT NULL DEFAULT '';
-DROP TABLE IF EXISTS chunks_vocab;
-DROP TABLE IF EXISTS chunks_fts;
-CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, acl, tokenize="{_TOKENIZE}");
-CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, row);
-"""
-
-_DROP = """
-DROP TABLE IF EXISTS chunks_vocab;
-DROP TABLE IF EXISTS chunks_fts;
-DROP TABLE IF EXISTS chunks;
-DROP TABLE IF EXISTS documents;
-DROP TABLE IF EXISTS meta;
-"""
-
-_CHUNK_COLUMNS = (
-    "id, text, source, title, page, section, language, content_hash, file_hash, position, "
-    "context, groups"
-)
-_ROW = len(_CHUNK_COLUMNS.split(", "))
-
-# Rank inside FTS5 first (the inverted index; the hidden ``rank`` column is
-# configured as bm25() with the acl column weighted 0, see _RANK, and ORDER BY
-# rank LIMIT k is FTS5's optimised top-k path), then fetch only those k rows
-# by primary key.
-SEARCH_SQL = f"""
-    SELECT {", ".join("c." + col for col in _CHUNK_COLUMNS.split(", "))}, r.rank
-    FROM (
-        SELECT rowid, rank FROM chunks_fts
-        WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?
-    ) AS r
-    JOIN chunks AS c ON c.rowid = r.rowid
-    ORDER BY r.rank
-"""
-
-
-# Stored in the FTS table's config; set on every open (idempotent).
-_RANK = "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0)')"
 
 
 def group_token(group: str) -> str:
@@ -153,17 +70,35 @@ def group_token(group: str) -> str:
     return "acl" + hashlib.sha256(group.encode("utf-8")).hexdigest()[:24]
 
 
+# Marks a chunk that ``everyone`` may not see.
+RESTRICTED = group_token("\x00restricted")
+
+
 def acl_text(groups: Sequence[str]) -> str:
-    return " ".join(group_token(g) for g in groups)
+    """The acl column of a chunk in ``groups``. A chunk open to ``everyone``
+    carries only its other groups, usually none: FTS5's bm25 normalises by the
+    length of the whole row, so an index with no restricted document scores
+    exactly as one without access control. Any other chunk carries
+    ``RESTRICTED`` and its groups."""
+    others = [group_token(g) for g in sorted(set(groups)) if g != EVERYONE]
+    return " ".join(others if EVERYONE in groups else [RESTRICTED, *others])
 
 
 def access_query(query: str, audience: Audience) -> str:
-    """The FTS5 query for ``query`` restricted to ``audience`` ('' if no terms)."""
+    """The FTS5 query for ``query`` restricted to ``audience`` ('' when no
+    chunk could match): an audience holding ``everyone`` excludes restricted
+    chunks that share none of its other groups; any other audience needs one
+    of its groups."""
     match = fts_query(query)
     if not match or audience.empty:
         return ""
-    allowed = " OR ".join(group_token(g) for g in sorted(audience.groups))
-    return f"terms : ({match}) AND acl : ({allowed})"
+    tokens = [group_token(g) for g in sorted(audience.groups) if g != EVERYONE]
+    mine = " OR ".join(tokens)
+    if EVERYONE not in audience.groups:
+        return f"terms : ({match}) AND acl : ({mine})" if tokens else ""
+    if not tokens:
+        return f"terms : ({match}) NOT acl : {RESTRICTED}"
+    return f"terms : ({match}) NOT (acl : {RESTRICTED} NOT acl : ({mine}))"
 
 
 # SQLite's default limit on host parameters is 32766 since 3.32; stay well below.
@@ -201,7 +136,7 @@ class SqliteKeywordIndex:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise BoundaryError(
                 f"cannot open the keyword index at {path}: {exc}. Check the folder is "
@@ -210,7 +145,7 @@ class SqliteKeywordIndex:
         self._check_schema()
         with self._lock:
             try:
-                self._db.execute(_RANK)
+                self._db.execute(RANK)
             except sqlite3.Error as exc:
                 raise self._error("configure", exc) from exc
 
@@ -231,7 +166,7 @@ class SqliteKeywordIndex:
             for chunk in chunks:
                 self._delete_one(db, chunk.id)
                 cursor = db.execute(
-                    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({','.join('?' * _ROW)})",
+                    f"INSERT INTO chunks ({CHUNK_COLUMNS}) VALUES ({','.join('?' * ROW)})",
                     (
                         chunk.id,
                         chunk.text,
@@ -274,7 +209,7 @@ class SqliteKeywordIndex:
         # bm25() is negative, more negative is better; flip it. max() guards the
         # contract (score >= 0) against FTS5's tiny floor for very common terms.
         return [
-            Hit(chunk=_row_to_chunk(row[:_ROW]), score=max(0.0, -float(row[_ROW]))) for row in rows
+            Hit(chunk=_row_to_chunk(row[:ROW]), score=max(0.0, -float(row[ROW]))) for row in rows
         ]
 
     def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
@@ -316,7 +251,7 @@ class SqliteKeywordIndex:
                 part = unique[start : start + _IN_BATCH]
                 marks = ",".join("?" * len(part))
                 for row in self._read(
-                    f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", part
+                    f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", part
                 ):
                     chunk = _row_to_chunk(row)
                     found[chunk.id] = chunk
@@ -411,8 +346,8 @@ class SqliteKeywordIndex:
     def clear(self) -> None:
         with self._lock:
             try:
-                self._db.executescript(_DROP + _SCHEMA)
-                self._db.execute(_RANK)
+                self._db.executescript(DROP + SCHEMA)
+                self._db.execute(RANK)
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
@@ -439,7 +374,7 @@ class SqliteKeywordIndex:
 
     def _check_schema(self) -> None:
         found = self.get_meta("schema_version")
-        for old, script in (("1", _MIGRATE_1_TO_2), ("2", _MIGRATE_2_TO_3)):
+        for old, script in (("1", MIGRATE_1_TO_2), ("2", MIGRATE_2_TO_3)):
             if found != old:
                 continue
             with self._lock:
@@ -463,7 +398,7 @@ class SqliteKeywordIndex:
     def _refill_fts(self) -> None:
         """Re-index every stored chunk's terms (after the FTS table was rebuilt);
         no group yet: sync labels them."""
-        rows = self._db.execute(f"SELECT rowid, {_CHUNK_COLUMNS} FROM chunks").fetchall()
+        rows = self._db.execute(f"SELECT rowid, {CHUNK_COLUMNS} FROM chunks").fetchall()
         self._db.execute("BEGIN IMMEDIATE")
         self._db.executemany(
             "INSERT INTO chunks_fts (rowid, terms, acl) VALUES (?, ?, '')",
