@@ -21,7 +21,7 @@ after ``--budget`` seconds, ``n`` is how many it timed) for
   would have found fewer than k allowed (the design this replaced: it then
   needed Chroma's ``where`` filter, 0.8-2.5 s a query at 100k);
 - keyword: the adapter's statement (``SEARCH_SQL``) matching the terms alone
-  (the baseline), and ``search`` (``terms: (...) AND acl: (groups)``).
+  (the baseline), and ``search`` (the terms restricted by the acl column).
 
 recall: recall@k against the exact filtered top-k (dense: brute force over
 the vectors; keyword: every match of the terms, ranked, then filtered); =ref:
