@@ -300,9 +300,17 @@ def dense_rows(
         row("no filter, raw collection n=k", "all", lambda q, aud: raw(q)["ids"][0]),
         *(row(ADAPTER["dense"], kind, ask) for kind in LABEL),
     ]
+    narrow = ChromaVectorIndex(collection=COLLECTION, path=root / "chroma", threads=4)
+    for group in ALL:  # warm, as above
+        narrow.query(queries[0].vector, k, audience=Audience(frozenset({group})))
+
+    def ask_narrow(q: Query, aud: Audience) -> list[str]:
+        return [h.chunk.id for h in narrow.query(q.vector, k, audience=aud)]
+
+    rows += [row("query, 4 threads", kind, ask_narrow) for kind in ("one", "five")]
     near = [raw(q, n=3 * k, include=["metadatas"])["metadatas"][0] for q in queries]
     labels = [[groups_from_label(m.get("acl")) for m in metas] for metas in near]
-    for r in rows[2:]:
+    for r in rows[2:4]:
         r.fallback = statistics.fmean(
             sum(q.audience(r.kind).allows(g) for g in ls) < k
             for q, ls in zip(queries, labels, strict=True)

@@ -83,7 +83,7 @@ class ChromaVectorIndex:
         ssl: bool = False,
         token: str | None = None,
         create: bool = True,
-        threads: int = 4,
+        threads: int = 8,
     ) -> None:
         if backend == "persistent" and path is None:
             raise ConfigurationError("the persistent Chroma backend needs a path")
