@@ -356,11 +356,10 @@ def visible_status(catalog: Catalog, audience: Audience) -> IndexStatus:
     from chatbot.catalog import IndexStatus
 
     records = [r for r in catalog.catalog().values() if audience.allows(r.groups)]
-    whole = catalog.status()
     return IndexStatus(
         documents=len(records),
         pages=sum(r.pages for r in records),
         chunks=sum(r.chunks for r in records),
         last_ingested_at=max((r.ingested_at for r in records), default=None),
-        embedder=whole.embedder,
+        embedder=catalog.get_meta("embedder"),  # what IndexStatus.embedder reads
     )

@@ -30,7 +30,6 @@ the index untouched. Without a file, every document is in ``everyone``
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from chatbot.access import valid_group
 from chatbot.domain import EVERYONE
 from chatbot.errors import ConfigurationError
 from chatbot.tomlfile import read_toml
-from ingest.identity import glob_match
+from ingest.identity import glob_match, rule_lines
 
 _TOP_KEYS = frozenset({"groups", "default", "documents"})
 _RULE_KEYS = frozenset({"match", "groups"})
@@ -98,7 +97,7 @@ def load_access_rules(path: Path) -> AccessRules:
     entries = data.get("documents", [])
     if not isinstance(entries, list):
         raise AccessRulesError(f"{path}: write each rule as a [[documents]] table")
-    lines = _rule_lines(text)
+    lines = rule_lines(text)
     rules: list[AccessRule] = []
     for index, entry in enumerate(entries):
         line = lines[index] if index < len(lines) else 0
@@ -135,11 +134,3 @@ def _group_list(value: object, where: str, declared: frozenset[str] | None) -> t
                 f"top of the file (declared: {sorted(declared)})"
             )
     return tuple(sorted(set(names)))
-
-
-def _rule_lines(text: str) -> list[int]:
-    return [
-        number
-        for number, line in enumerate(text.splitlines(), start=1)
-        if re.match(r"^\s*\[\[\s*documents\s*\]\]", line)
-    ]

@@ -126,7 +126,7 @@ def load_rules(path: Path) -> DocumentRules:
     entries = data.get("documents", [])
     if not isinstance(entries, list):
         raise DocumentRulesError(f"{path}: write each rule as a [[documents]] table")
-    lines = _rule_lines(text)
+    lines = rule_lines(text)
     rules = tuple(
         _parse_rule(entry, path, index, lines[index] if index < len(lines) else 0)
         for index, entry in enumerate(entries)
@@ -134,7 +134,8 @@ def load_rules(path: Path) -> DocumentRules:
     return DocumentRules(rules, path, hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
-def _rule_lines(text: str) -> list[int]:
+def rule_lines(text: str) -> list[int]:
+    """The 1-based line of every ``[[documents]]`` header (rules files share it)."""
     return [
         number
         for number, line in enumerate(text.splitlines(), start=1)
