@@ -6,6 +6,10 @@ embedder name, the chunking parameters). ``sync`` compares the corpus folder
 with this catalog to decide what to add, replace or remove; ``status`` feeds
 "what is in the index" displays.
 
+``ChunkInventory`` and ``VectorInventory`` are the cheap read-only views
+``chatbot-ingest --check`` (``ingest.check``) compares with the catalog: ids,
+sources and access labels, never text or vectors.
+
 The catalog lives next to the keyword index (same SQLite file in production,
 see ``chatbot.adapters.sqlite_keyword``) so the two cannot drift apart on
 disk.
@@ -19,7 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chatbot.access import Audience
-from chatbot.domain import EVERYONE, DocumentContext
+from chatbot.domain import EVERYONE, Chunk, DocumentContext
 from chatbot.protocols import KeywordIndex, VectorIndex
 
 
@@ -122,6 +126,53 @@ class ClearableVectorIndex(VectorIndex, Protocol):
         """Give the stored chunks ``ids`` the access ``groups``; vectors, text
         and other metadata stay as they are; unknown ids are ignored."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    """One chunk as the keyword index holds it, for ``ingest.check`` (no text)."""
+
+    id: str
+    source: str
+    groups: tuple[str, ...]  # from the chunk's stored access label
+    # The chunk has its text, and its search terms exist and carry the same
+    # access label (False: it is stored but would not be found, or found for
+    # the wrong audience).
+    complete: bool
+
+
+class ChunkInventory(Protocol):
+    """The keyword index's side of a consistency check."""
+
+    def stored_chunks(self) -> list[StoredChunk]:
+        """Every stored chunk, each once, in no particular order; reads ids
+        and labels only, so it stays cheap at 100k chunks."""
+        ...
+
+
+class VectorInventory(Protocol):
+    """The vector index's side of a consistency check."""
+
+    def stored_labels(self) -> dict[str, tuple[str, ...]]:
+        """Every stored chunk id with the groups of its access label. Reads no
+        vectors; raises ``BoundaryError`` when the store cannot be read or
+        searched."""
+        ...
+
+    def group_labels(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """For each group, the chunk ids its own store holds (``chatbot.adapters.
+        chroma_index``: one collection per group), each with the groups of the
+        label stored there. An index that keeps no per-group stores answers
+        what they would hold: each chunk under each of its groups."""
+        ...
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """The stored chunks among ``ids``, in the order asked; unknown ids skipped."""
+        ...
+
+
+class CheckableCatalog(Catalog, ChunkInventory, Protocol):
+    """The catalog and the keyword index it sits with, as ``ingest.check`` reads them."""
 
 
 def dominant_language(languages: Sequence[str]) -> str:

@@ -45,6 +45,22 @@ class LLMSettings(BaseModel):
         120.0, description="Seconds to wait for a whole completion before giving up."
     )
     max_tokens: int = Field(256, description="Most tokens the model may write per answer.")
+    max_concurrent: int = Field(
+        0,
+        description="Questions the LLM works on at once in this process (back-pressure, "
+        "see chatbot/admission.py). 0: the embedded server's batch size (4), or 8 for a "
+        "remote server; -1: no limit (every question goes straight to the server).",
+    )
+    queue_size: int = Field(
+        8,
+        description="Questions that may wait for a free LLM place; one more is told "
+        "'busy, try again in N s' at once (HTTP 429 with Retry-After on the API).",
+    )
+    queue_wait_s: float = Field(
+        30.0,
+        description="Longest wait for a free LLM place before 'busy'; a question whose "
+        "expected wait is already longer is told at once.",
+    )
     temperature: float = Field(0.0, description="Sampling temperature; 0 for reproducible answers.")
     seed: int = Field(0, description="Sampling seed sent to the server.")
 
@@ -92,6 +108,19 @@ class EmbeddedLLMSettings(BaseModel):
     )
     log_file: Path = Field(
         Path("data/logs/vllm.log"), description="Where the server's output is written."
+    )
+    max_restarts: int = Field(
+        3,
+        ge=0,
+        description="How often an hour the server is restarted when it exits or stops "
+        "answering its health check (0: never; it is then reported down on the page "
+        "and /health).",
+    )
+    hang_after_s: float = Field(
+        20.0,
+        gt=0,
+        description="A server whose health check has not answered for this long is "
+        "taken as hung, stopped and restarted.",
     )
 
 
@@ -251,6 +280,19 @@ class IngestSettings(BaseModel):
     chunk_tokens: int = Field(220, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(40, description="Tokens shared by neighbouring chunks.")
     max_file_mb: float = Field(50.0, description="Files larger than this are rejected.")
+    parse_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one file may take to parse (in the parsing worker process); "
+        "a file that takes longer is reported as failed and the others go on.",
+    )
+    parse_memory_mb: int = Field(
+        2048,
+        ge=0,
+        description="Memory (address space, MB) of the worker process that parses files; a "
+        "file that needs more is reported as failed. 0 parses in the ingesting process "
+        "with no time or memory limit, for debugging.",
+    )
     exclude: list[str] = Field(
         default_factory=lambda: ["README.md", "README.*", ".*"],
         description="Glob patterns (fnmatch) of corpus paths not to ingest, matched "

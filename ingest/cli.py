@@ -2,7 +2,9 @@
 
 Exit status: 0 when every file was indexed (or unchanged), 1 when some files
 failed (the others are indexed), 2 when nothing could be done (bad
-configuration, index unreachable, model missing).
+configuration, index unreachable, model missing). ``--check`` syncs nothing
+and loads no model: it compares the catalog with both indexes
+(``ingest.check``) and exits 0 when they agree, 3 when they do not.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from pydantic import ValidationError
@@ -24,7 +27,7 @@ from ingest.identity import describe_record, load_rules, rules_path
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_INCONSISTENT = 0, 1, 2, 3
 
 _EPILOG = """\b
 Examples:
@@ -33,6 +36,7 @@ Examples:
   chatbot-ingest --rebuild            # after changing CHATBOT_EMBEDDER__MODEL
   CHATBOT_INDEX__PATH=/tmp/idx chatbot-ingest
   chatbot-ingest --list               # and show each document's label, period, version
+  chatbot-ingest --check              # do the catalog and both indexes agree? (exit 3 if not)
 """
 
 
@@ -55,8 +59,19 @@ Examples:
     help="After syncing, list every document with the label, period and version detected "
     "for it (and where the period came from) and its access groups, to check the rules.",
 )
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Sync nothing: check that the catalog, the keyword index and the vector index "
+    "(with its group collections) hold the same chunks with the same access groups, and "
+    "list files that changed since the last sync. Loads no model. Exit 0 when they agree, "
+    "3 when not (each problem is printed with how to repair it).",
+)
 @click.option("-v", "--verbose", count=True, help="-v: per-file log lines; -vv: debug.")
-def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int) -> None:
+def main(
+    corpus: Path | None, rebuild: bool, show_documents: bool, check_only: bool, verbose: int
+) -> None:
     """Index the corpus (PDF, Markdown, HTML, text) for the assistant.
 
     Unchanged files are skipped, changed files re-indexed, deleted files
@@ -70,6 +85,10 @@ def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int)
         click.echo(f"error: invalid configuration:\n{exc}", err=True)
         sys.exit(EXIT_ERROR)
     corpus_dir = corpus if corpus is not None else settings.ingest.corpus_dir
+    if check_only:
+        if rebuild or show_documents:
+            raise click.UsageError("--check syncs nothing: use it without --rebuild and --list")
+        _check(settings, corpus_dir)
 
     bar: tqdm[None] | None = None
 
@@ -117,3 +136,25 @@ def main(corpus: Path | None, rebuild: bool, show_documents: bool, verbose: int)
         f"(embedder {status.embedder})"
     )
     sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
+
+
+def _check(settings: Settings, corpus_dir: Path) -> NoReturn:
+    """``--check``: compare the stores, print each problem, exit 0 or 3."""
+    from chatbot.compose import build_keyword_index, build_vector_index
+    from ingest.check import check_index
+
+    try:
+        keywords = build_keyword_index(settings, create=False)
+        vectors = build_vector_index(settings, create=False)
+        # The files are compared with the catalog only when the folder is there:
+        # a check on a server that holds the index but not the corpus still works.
+        report = check_index(keywords, vectors, corpus_dir if corpus_dir.is_dir() else None)
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    for problem in report.problems:
+        click.echo(problem.line())
+    for pending in report.needs_sync:
+        click.echo(f"needs a sync: {pending.source} ({pending.reason}); run `chatbot-ingest`")
+    click.echo(report.summary())
+    sys.exit(EXIT_OK if report.ok else EXIT_INCONSISTENT)

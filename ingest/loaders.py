@@ -10,7 +10,10 @@ One loader per format, all returning a ``LoadedDocument`` (``ingest.blocks``):
 
 A file that cannot be used raises ``IngestionError`` with the reason and what
 the operator can do about it. Nothing here guesses silently: text that is not
-UTF-8 is rejected rather than decoded with a codec that might garble it.
+UTF-8 is rejected rather than decoded with a codec that might garble it, and
+so is text with NUL bytes (binary data, or UTF-16 that happens to decode).
+A ``MemoryError`` is let through: the caller (``ingest.isolation``) reports
+it as the memory limit it is, not as a damaged file.
 """
 
 from __future__ import annotations
@@ -65,17 +68,36 @@ def load_document(path: Path, source: str, *, max_file_mb: float) -> LoadedDocum
     stem = path.stem
     if suffix in PDF_SUFFIXES:
         title, blocks, pages = _load_pdf(data, source)
-        return LoadedDocument(source, title or stem, file_hash, blocks, pages)
+        return LoadedDocument(source, _short(title or stem), file_hash, blocks, pages)
     text = _decode(data, source)
-    if suffix in MARKDOWN_SUFFIXES:
-        title, blocks = load_markdown(text)
-    elif suffix in HTML_SUFFIXES:
-        title, blocks = load_html(text)
-    else:
-        title, blocks = "", plain_blocks(text)
+    try:
+        if suffix in MARKDOWN_SUFFIXES:
+            title, blocks = load_markdown(text)
+        elif suffix in HTML_SUFFIXES:
+            title, blocks = load_html(text)
+        else:
+            title, blocks = "", plain_blocks(text)
+    except (AssertionError, ValueError, IndexError, RecursionError) as exc:
+        # The markup parsers are meant to take any text; should one still
+        # trip over a file, that file fails, not the whole sync.
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise IngestionError(
+            source,
+            f"the {suffix[1:].upper()} markup could not be parsed ({detail})",
+            "check the file opens normally; re-save it, or convert it to plain text",
+        ) from exc
     if not blocks:
         raise IngestionError(source, "the file has no text", "add content or remove the file")
-    return LoadedDocument(source, title or stem, file_hash, blocks)
+    return LoadedDocument(source, _short(title or stem), file_hash, blocks)
+
+
+MAX_TITLE_CHARS = 200
+
+
+def _short(title: str) -> str:
+    """A title fit for labels and citations: every chunk carries it, so a
+    <title> of a megabyte (or a 255-byte file name) is cut, with an ellipsis."""
+    return title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
 
 
 # -- reading ---------------------------------------------------------------
@@ -89,15 +111,25 @@ def _unreadable(source: str, exc: OSError) -> IngestionError:
     )
 
 
-def _read_bytes(path: Path, source: str, max_file_mb: float) -> bytes:
+def check_size(path: Path, source: str, max_file_mb: float) -> int:
+    """The file's size in bytes; IngestionError when it is over the limit (checked
+    before anything reads it: a sparse 1 TB file is cheap to make, slow to hash)."""
     try:
         size = path.stat().st_size
-        if size > max_file_mb * 1024 * 1024:
-            raise IngestionError(
-                source,
-                f"file is {size / 1024 / 1024:.1f} MB, over the {max_file_mb:g} MB limit",
-                "split it into smaller files or raise CHATBOT_INGEST__MAX_FILE_MB",
-            )
+    except OSError as exc:
+        raise _unreadable(source, exc) from exc
+    if size > max_file_mb * 1024 * 1024:
+        raise IngestionError(
+            source,
+            f"file is {size / 1024 / 1024:.1f} MB, over the {max_file_mb:g} MB limit",
+            "split it into smaller files or raise CHATBOT_INGEST__MAX_FILE_MB",
+        )
+    return size
+
+
+def _read_bytes(path: Path, source: str, max_file_mb: float) -> bytes:
+    check_size(path, source, max_file_mb)
+    try:
         data = path.read_bytes()
     except OSError as exc:
         raise _unreadable(source, exc) from exc
@@ -109,7 +141,7 @@ def _read_bytes(path: Path, source: str, max_file_mb: float) -> bytes:
 def _decode(data: bytes, source: str) -> str:
     # utf-8-sig first: it is utf-8 that also drops a byte-order mark.
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise IngestionError(
             source,
@@ -117,6 +149,16 @@ def _decode(data: bytes, source: str) -> str:
             "re-save the file as UTF-8 (e.g. `iconv -f BIG5 -t UTF-8`, or 'Save as UTF-8' "
             "in your editor)",
         ) from exc
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise IngestionError(
+            source,
+            f"the file holds NUL bytes (first at character {nul}): binary data, or "
+            "UTF-16/UTF-32 text, not UTF-8",
+            "re-save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`), or remove it if it "
+            "is not a document",
+        )
+    return text
 
 
 # -- PDF -------------------------------------------------------------------
@@ -235,7 +277,7 @@ def _load_pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], int]:
             )
         raw_pages = [page.extract_text() or "" for page in reader.pages]
         raw_title = (reader.metadata.title or "") if reader.metadata else ""
-    except IngestionError:
+    except (IngestionError, MemoryError):
         raise
     except (FileNotDecryptedError, DependencyError) as exc:
         raise IngestionError(
@@ -284,6 +326,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "Block",
     "LoadedDocument",
+    "check_size",
     "file_sha256",
     "is_supported",
     "load_document",

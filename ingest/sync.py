@@ -28,16 +28,33 @@ re-chunked and re-embedded.
 Each document's access groups (``ingest.access_rules``) go with every chunk
 into both indexes and the catalog. The access file is validated before
 anything is written too; a document whose file is unchanged but whose
-groups changed is relabelled in place (keyword index, vector index, catalog,
-in that order), without being re-read or re-embedded.
+groups changed is relabelled in place (catalog marked unfinished, keyword
+index, vector index, catalog, in that order), without being re-read or
+re-embedded; one killed mid-way is re-indexed by the next run.
+
+Files are parsed in a worker process with a time and a memory limit per file
+(``ingest.isolation``; ``parse_memory_mb = 0`` parses in-process), started on
+the first file that needs parsing and stopped when the sync ends, so a file
+that hangs, bloats or crashes the parser fails alone.
+
+The scan reads only regular files inside the corpus folder. Reported as
+failed, and not read: a link that resolves outside the folder, a broken or
+looping link, a pipe or device, a file over the size limit (before it is
+hashed), and a name that is not valid UTF-8 or holds a control character (a
+line break, an escape), shown with those characters escaped. Links to
+folders are not followed (reported as skipped). A source that fails this way
+keeps what was indexed for it, like any file that cannot be read.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import logging
 import os
+import stat
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -57,13 +74,18 @@ from chatbot.settings import IngestSettings
 from ingest.access_rules import AccessRules, load_access_rules
 from ingest.chunking import Chunker
 from ingest.identity import DocumentRules, identify, load_rules, opening_text, rules_path
-from ingest.loaders import file_sha256, is_supported, load_document
+from ingest.isolation import DocumentLoader, limits_from, open_loader
+from ingest.loaders import check_size, file_sha256, is_supported
 
 log = logging.getLogger(__name__)
 
 META_EMBEDDER = "embedder"
 META_CHUNKING = "chunking"
 META_IDENTITY = "identity_rules"
+# Crash safety: stored for the identity signature while a run re-checks
+# every file; equals no real signature, so a run killed part-way is finished
+# by the next one, whatever rules it has.
+UNFINISHED = "unfinished"
 
 Progress = Callable[[str, int, int], None]
 """Called after each file with (source, files done, files total)."""
@@ -159,6 +181,7 @@ class Ingestor:
             self._vectors.clear()
         else:
             self._check_embedder()
+            self._clear_unknown_vectors()
         self._keywords.set_meta(META_EMBEDDER, self._embedder.name)
         signature = self._chunker.signature()
         rechunk_all = self._keywords.get_meta(META_CHUNKING) not in (None, signature)
@@ -167,12 +190,21 @@ class Ingestor:
         recheck_identity = self._keywords.get_meta(META_IDENTITY) != rules.signature()
         if recheck_identity and rules.rules:
             log.info("document rules %s changed: identities are re-checked", rules_file)
+        # Crash safety: the new signatures are stored when the run ends. A run
+        # killed part-way, then started with the old settings again, would
+        # otherwise find the old signature, skip the rest and keep the files
+        # already redone with the abandoned settings.
+        if rechunk_all:
+            self._mark_unfinished(signature)
+        if recheck_identity:
+            self._keywords.set_meta(META_IDENTITY, UNFINISHED)
 
-        files, skipped = self._scan(corpus_dir, exclude={rules_file, access_file})
+        files, skipped, refused = self._scan(corpus_dir, exclude={rules_file, access_file})
         catalog = self._keywords.catalog()
-        tally = _Tally()
+        tally = _Tally(failed=list(refused))
 
-        gone = (set(catalog) | self._keywords.sources()) - set(files)
+        # A source refused by the scan keeps its chunks, like an unreadable file.
+        gone = (set(catalog) | self._keywords.sources()) - set(files) - {f.source for f in refused}
         for source in sorted(gone):
             old = catalog[source].chunk_ids if source in catalog else ()
             tally.chunks_deleted += self._delete_source(source, old)
@@ -181,26 +213,29 @@ class Ingestor:
             log.info("%s: removed (file is gone)", source)
 
         total = len(files)
-        for done, (source, path) in enumerate(files.items(), start=1):
-            try:
-                self._sync_file(
-                    source,
-                    path,
-                    catalog.get(source),
-                    rechunk_all,
-                    _Rules(rules, recheck_identity, access),
-                    tally,
-                )
-            except IngestionError as exc:
-                log.warning("%s: %s", source, exc)
-                tally.failed.append(FileFailure(exc.source, exc.reason, exc.hint))
-            if progress is not None:
-                progress(source, done, total)
+        with open_loader(limits_from(self._settings)) as loader:
+            for done, (source, path) in enumerate(files.items(), start=1):
+                try:
+                    self._sync_file(
+                        source,
+                        path,
+                        catalog.get(source),
+                        rechunk_all,
+                        _Rules(rules, recheck_identity, access),
+                        tally,
+                        loader,
+                    )
+                except IngestionError as exc:
+                    log.warning("%s: %s", source, exc)
+                    failure = FileFailure(exc.source, printable(exc.reason), printable(exc.hint))
+                    tally.failed.append(failure)
+                if progress is not None:
+                    progress(source, done, total)
 
         self._keywords.set_meta(META_CHUNKING, signature)
         self._keywords.set_meta(META_IDENTITY, rules.signature())
         return IngestReport(
-            files_seen=total,
+            files_seen=total + len(refused),
             added=tally.added,
             updated=tally.updated,
             unchanged=tally.unchanged,
@@ -240,27 +275,78 @@ class Ingestor:
             "CHATBOT_EMBEDDER__MODEL back"
         )
 
+    def _mark_unfinished(self, signature: str) -> None:
+        """Before re-chunking every file: mark every record unfinished (an
+        empty hash matches no file), then store the new chunking signature.
+        Each file re-chunked gets a true record again; a run killed part-way
+        leaves the rest marked, so the next run with the same settings redoes
+        only those, and one with the old settings again sees a signature
+        change and redoes everything."""
+        for record in self._keywords.catalog().values():
+            if record.file_hash:
+                self._keywords.record_document(replace(record, file_hash=""))
+        self._keywords.set_meta(META_CHUNKING, signature)
+
+    def _clear_unknown_vectors(self) -> None:
+        """Crash safety: the keyword index knows every chunk id that may be in
+        the vector index (write order), so when it holds nothing the vector
+        index must hold nothing either. A ``--rebuild`` killed between its two
+        clears leaves the old vectors behind, and the next run could never
+        find the ones of files deleted since."""
+        if self._keywords.catalog() or self._keywords.sources():
+            return
+        if self._vectors.count() > 0:
+            log.warning("the keyword index is empty but the vector index is not: clearing it")
+            self._vectors.clear()
+
     def _scan(
         self, corpus_dir: Path, exclude: set[Path] | frozenset[Path] = frozenset()
-    ) -> tuple[dict[str, Path], list[SkippedFile]]:
+    ) -> tuple[dict[str, Path], list[SkippedFile], list[FileFailure]]:
+        """(source -> path to read, skipped, refused) for the corpus folder;
+        see the module docstring for what is refused."""
         files: dict[str, Path] = {}
         skipped: list[SkippedFile] = []
+        refused: list[FileFailure] = []
         patterns = list(self._settings.exclude)
-        for root, dirnames, filenames in os.walk(corpus_dir):
-            base = Path(root)
+        root = corpus_dir.resolve()
+        never = {p.resolve() for p in exclude}
+
+        def unreadable_folder(exc: OSError) -> None:
+            where = Path(exc.filename or corpus_dir)
+            source = printable(_relative(where, corpus_dir))
+            reason = f"cannot read the folder ({exc.strerror or type(exc).__name__})"
+            refused.append(FileFailure(source, reason, "check that the ingesting user may read it"))
+
+        for base_name, dirnames, filenames in os.walk(corpus_dir, onerror=unreadable_folder):
+            base = Path(base_name)
             rel_root = base.relative_to(corpus_dir).as_posix()
+            kept: list[str] = []
             # Prune excluded folders (e.g. ".git") instead of walking them.
-            dirnames[:] = sorted(d for d in dirnames if not _excluded(_join(rel_root, d), patterns))
+            for name in sorted(dirnames):
+                source = _join(rel_root, name)
+                if _excluded(source, patterns):
+                    continue
+                if (base / name).is_symlink():  # os.walk does not follow it either
+                    skipped.append(SkippedFile(printable(source), _FOLDER_LINK))
+                    continue
+                kept.append(name)
+            dirnames[:] = kept
             for name in sorted(filenames):
                 source = _join(rel_root, name)
                 path = base / name
-                if _excluded(source, patterns) or not path.is_file() or path in exclude:
+                if _excluded(source, patterns) or path in exclude:
                     continue
                 if not is_supported(path):
-                    skipped.append(SkippedFile(source, f"unsupported file type '{path.suffix}'"))
+                    reason = f"unsupported file type '{printable(path.suffix)}'"
+                    skipped.append(SkippedFile(printable(source), reason))
                     continue
-                files[source] = path
-        return dict(sorted(files.items())), skipped
+                outcome = _inspect(path, source, root)
+                if isinstance(outcome, FileFailure):
+                    refused.append(outcome)
+                elif outcome not in never:  # not a link to the rules or access file
+                    # Read through the link (its name, not its target's, gives the format).
+                    files[source] = path
+        return dict(sorted(files.items())), skipped, refused
 
     def _sync_file(
         self,
@@ -270,7 +356,9 @@ class Ingestor:
         rechunk_all: bool,
         rules: _Rules,
         tally: _Tally,
+        loader: DocumentLoader,
     ) -> None:
+        check_size(path, source, self._settings.max_file_mb)
         file_hash = file_sha256(path, source)
         same_file = record is not None and record.file_hash == file_hash and not rechunk_all
         groups = rules.access.groups_for(source)
@@ -284,7 +372,7 @@ class Ingestor:
             tally.unchanged += 1
             return
         # Everything that can fail on a bad file happens before any write.
-        doc = load_document(path, source, max_file_mb=self._settings.max_file_mb)
+        doc = loader.load(path, source)
         identity = identify(source, doc.title, opening_text(doc), rules.documents)
         if same_file and record is not None:
             if (record.title, record.context) == (identity.title, identity.context):
@@ -333,6 +421,11 @@ class Ingestor:
         ids = list(
             dict.fromkeys([*record.chunk_ids, *self._keywords.ids_for_source(record.source)])
         )
+        # Crash safety: until both indexes are relabelled the record says the
+        # file is unfinished (no hash matches ""), so a run killed in between
+        # re-indexes it next time, even if the access file was changed back
+        # meanwhile (the old groups in the record would then look right).
+        self._keywords.record_document(replace(record, file_hash=""))
         self._keywords.relabel(ids, groups)
         self._vectors.relabel(ids, groups)
         self._keywords.record_document(replace(record, groups=groups))
@@ -394,6 +487,80 @@ class _Rules:
     documents: DocumentRules
     recheck_identity: bool
     access: AccessRules
+
+
+_FOLDER_LINK = "a link to a folder: links to folders are not followed"
+_LINK_HINT = "copy the file into the corpus folder, or remove the link"
+_NAME_HINT = "rename the file (and its folders) to UTF-8 without line breaks or control characters"
+_NOT_REGULAR_HINT = "remove it from the corpus folder; only regular files are read"
+
+
+def _inspect(path: Path, source: str, root: Path) -> Path | FileFailure:
+    """Where a supported file found by the scan really is (links resolved), or
+    why it is not to be read."""
+    shown = printable(source)
+    if shown != source:
+        reason = (
+            "the file name is not valid UTF-8"
+            if _has_undecodable(source)
+            else "the file name holds a line break or control character"
+        )
+        return FileFailure(shown, reason, _NAME_HINT)
+    try:
+        info = os.stat(path)  # follows links
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return FileFailure(source, "the link is part of a loop of links", "fix or remove it")
+        if path.is_symlink():
+            missing = printable(os.readlink(path))
+            reason = f"the link points to a file that does not exist ({missing})"
+            return FileFailure(source, reason, "fix or remove the link")
+        return FileFailure(
+            source,
+            f"cannot read the file ({exc.strerror or type(exc).__name__})",
+            "check that it exists and that the ingesting user may read it",
+        )
+    target = path
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not target.is_relative_to(root):
+            reason = f"links outside the corpus folder (to {printable(str(target))})"
+            return FileFailure(source, reason, _LINK_HINT)
+    if not stat.S_ISREG(info.st_mode):
+        return FileFailure(
+            source, "not a regular file (a pipe, socket or device)", _NOT_REGULAR_HINT
+        )
+    return target
+
+
+def _has_undecodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable(text: str) -> str:
+    """``text`` safe to store and print on one line: bytes that were not UTF-8
+    (held as surrogates by ``os.fsdecode``) and control characters (line
+    breaks, escapes) written as backslash escapes. Sources and failure reasons
+    pass through it; a file name that it changes is refused by the scan."""
+    if _has_undecodable(text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if not any(unicodedata.category(ch) == "Cc" for ch in text):
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
+        for ch in text
+    )
+
+
+def _relative(path: Path, corpus_dir: Path) -> str:
+    try:
+        return path.relative_to(corpus_dir).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _join(rel_root: str, name: str) -> str:

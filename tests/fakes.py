@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chatbot.access import Audience
-from chatbot.catalog import DocumentRecord, IndexStatus
+from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
 from chatbot.domain import Chunk
 from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
@@ -98,6 +98,21 @@ class InMemoryVectorIndex:
                 chunk, vector = self.items[chunk_id]
                 self.items[chunk_id] = (replace(chunk, groups=tuple(sorted(set(groups)))), vector)
 
+    # VectorInventory (``chatbot-ingest --check``)
+    def stored_labels(self) -> dict[str, tuple[str, ...]]:
+        return {chunk_id: chunk.groups for chunk_id, (chunk, _) in self.items.items()}
+
+    def group_labels(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        # No per-group stores: what they would hold.
+        out: dict[str, dict[str, tuple[str, ...]]] = {}
+        for chunk, _ in self.items.values():
+            for group in chunk.groups:
+                out.setdefault(group, {})[chunk.id] = chunk.groups
+        return out
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        return [self.items[i][0] for i in ids if i in self.items]
+
 
 class InMemoryKeywordIndex:
     """Implements ``KeywordIndex`` and ``Catalog``: BM25 by scanning a dict.
@@ -170,6 +185,10 @@ class InMemoryKeywordIndex:
                 self.chunks[chunk_id] = replace(
                     self.chunks[chunk_id], groups=tuple(sorted(set(groups)))
                 )
+
+    # ChunkInventory (``chatbot-ingest --check``)
+    def stored_chunks(self) -> list[StoredChunk]:
+        return [StoredChunk(c.id, c.source, c.groups, bool(c.text)) for c in self.chunks.values()]
 
     # Catalog
     def catalog(self) -> dict[str, DocumentRecord]:

@@ -20,25 +20,46 @@ among the best ``k`` of its parts. Measured at 100k chunks
 fell back to it on 30-40% of questions, because restricted documents fill
 whole neighbourhoods. The cost is storage: a chunk's vector is kept once per
 group plus once in the main collection.
+
+Other processes' writes (``chatbot-ingest`` while the API answers): the
+embedded client keeps each collection's graph in memory and never reloads it,
+so before a query the adapter asks a ``ChangeWatch`` (at most once per
+``refresh_s``) whether anything committed to ``chroma.sqlite3`` since the
+client was opened, and if so closes the client and opens a new one, whose
+first query loads the graphs from disk (``chatbot.adapters.freshness``
+explains why, and what it costs). chromadb shares one client system per
+folder in a process, so a process must open one adapter per index (the app
+does) for a reopen to read the files anew. A Chroma server holds the only
+copy of the graphs, so over HTTP only the lists this adapter caches age: the
+group collections are re-listed every ``refresh_s``, and a collection
+another process dropped and made anew (``--rebuild``) is looked up again.
+Every call holds a use of ``UseGate``, so a reopen never closes a client
+under a call in flight (the group-query threads included).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import chromadb
+from chromadb.api.client import Client as ChromaClient
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, InvalidArgumentError, NotFoundError
 
 from chatbot.access import Audience
+from chatbot.adapters.freshness import REFRESH_S, ChangeWatch, UseGate
 from chatbot.domain import Chunk, groups_from_label
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
@@ -50,12 +71,67 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # Fallback when the server does not say; Chroma's own default is 5461.
 _DEFAULT_MAX_BATCH = 5000
 
 _GROUP_KEY = "acl_group"  # collection metadata: the group a collection holds
-_GROUPS_TTL_S = 5.0  # how long the list of group collections is trusted
+_CHROMA_DB = "chroma.sqlite3"  # the embedded client's own database, in its folder
+_RELOAD_PAUSE = 9.0  # after a reload taking t, look again no sooner than 9t later
+# What changes in chroma.sqlite3 when an index's content does (chromadb 1.5):
+# every write appends to the log (embeddings_queue), applying it moves its
+# segments' max_seq_id, and making or dropping a collection changes
+# collections. Merely opening a client commits too (a row in acquire_write)
+# and changes none of these, so processes opening the index make no one reload.
+_CHROMA_CONTENT = (
+    "SELECT (SELECT max(seq_id) FROM embeddings_queue),"
+    " (SELECT group_concat(segment_id || '=' || seq_id) FROM"
+    "  (SELECT segment_id, seq_id FROM max_seq_id ORDER BY segment_id)),"
+    " (SELECT group_concat(id || '=' || name) FROM (SELECT id, name FROM collections ORDER BY id))"
+)
+_PROBE = 64  # ids whose labels one round of ``_labels`` reads
+_ABSENT = object()
+
+
+def _guarded(
+    *, refresh: bool = False
+) -> Callable[
+    [Callable[Concatenate[ChromaVectorIndex, P], T]],
+    Callable[Concatenate[ChromaVectorIndex, P], T],
+]:
+    """Run a public method inside a use of the adapter's gate; with
+    ``refresh``, first reopen the client if another process changed the
+    index (and time the call, which then loads the graphs it needs). A call
+    that finds its collection gone (another process rebuilt the index) drops
+    what it held and runs once more. A call made inside another (``query``
+    reading chunks) is left to the outer one."""
+
+    def wrap(
+        method: Callable[Concatenate[ChromaVectorIndex, P], T],
+    ) -> Callable[Concatenate[ChromaVectorIndex, P], T]:
+        @functools.wraps(method)
+        def call(self: ChromaVectorIndex, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            if self._gate.held():
+                return method(self, *args, **kwargs)
+            reopened = refresh and self._refresh()
+            started = time.perf_counter()
+            try:
+                with self._gate.use():
+                    result = method(self, *args, **kwargs)
+            except IndexMissingError:
+                if self._client is None:
+                    raise
+                self._reopen("a collection it held was gone")
+                with self._gate.use():
+                    result = method(self, *args, **kwargs)
+            if reopened:
+                self._reloaded(time.perf_counter() - started)
+            return result
+
+        return call
+
+    return wrap
 
 
 def group_collection_name(collection: str, group: str) -> str:
@@ -69,7 +145,8 @@ class ChromaVectorIndex:
     ``backend="persistent"`` stores files under ``path``; ``backend="http"``
     talks to a server at ``host:port`` (bearer ``token`` if given). With
     ``create=False`` a missing collection raises ``IndexMissingError`` instead
-    of being created empty (for the answering side).
+    of being created empty (for the answering side). ``refresh_s``: how often
+    queries look for other processes' writes (see the module docstring).
     """
 
     def __init__(
@@ -84,6 +161,7 @@ class ChromaVectorIndex:
         token: str | None = None,
         create: bool = True,
         threads: int = 8,
+        refresh_s: float = REFRESH_S,
     ) -> None:
         if backend == "persistent" and path is None:
             raise ConfigurationError("the persistent Chroma backend needs a path")
@@ -96,15 +174,24 @@ class ChromaVectorIndex:
         self._token = token
         self._create = create
         self._groups: dict[str, Collection] = {}
-        self._groups_read_at = -_GROUPS_TTL_S
+        self._refresh_s = refresh_s
+        self._groups_read_at = -math.inf
         self._pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="chroma-acl")
         self._client: ClientAPI | None = None
         self._col: Collection | None = None
         self._batch: int | None = None
         self._lock = threading.RLock()
+        self._gate = UseGate()
+        self._watch = (
+            ChangeWatch(path / _CHROMA_DB, refresh_s, content=_CHROMA_CONTENT)
+            if backend == "persistent" and path
+            else None
+        )
+        self._opened = False  # a client was opened once: never create the files again
 
     # -- VectorIndex -------------------------------------------------------
 
+    @_guarded()
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
@@ -115,6 +202,7 @@ class ChromaVectorIndex:
         for start in range(0, len(chunks), step):
             part = chunks[start : start + step]
             part_vectors = [list(map(float, v)) for v in vectors[start : start + step]]
+            self._leave_old_groups(col, part)
             self._write(col, part, part_vectors)
             for group in sorted({g for c in part for g in c.groups}):
                 members = [i for i, c in enumerate(part) if group in c.groups]
@@ -124,15 +212,21 @@ class ChromaVectorIndex:
                     [part_vectors[i] for i in members],
                 )
 
+    @_guarded()
     def delete_ids(self, ids: Sequence[str]) -> None:
         if not ids:
             return
         step = self._max_batch()
         unique = list(dict.fromkeys(ids))
-        for col in [self._collection(), *self._group_collections(refresh=True).values()]:
+        # Group collections first, the main one last: a delete killed part-way
+        # leaves every chunk that is still in a group collection in the main
+        # one too, with the label that says which (``_leave_old_groups`` and
+        # ``relabel`` read it).
+        for col in [*self._group_collections(refresh=True).values(), self._collection()]:
             for start in range(0, len(unique), step):
                 self._call("delete from", col.delete, ids=unique[start : start + step])
 
+    @_guarded(refresh=True)
     def query(self, vector: Sequence[float], k: int, *, audience: Audience) -> list[Hit]:
         if k <= 0 or audience.empty:
             return []
@@ -191,12 +285,14 @@ class ChromaVectorIndex:
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits
 
+    @_guarded()
     def count(self) -> int:
         col = self._collection()
         return self._call("count", col.count)
 
     # -- extras ------------------------------------------------------------
 
+    @_guarded()
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks among ``ids``, in the order asked; unknown ids skipped."""
         if not ids:
@@ -211,6 +307,22 @@ class ChromaVectorIndex:
         }
         return [found[i] for i in ids if i in found]
 
+    @_guarded()
+    def stored_labels(self) -> dict[str, tuple[str, ...]]:
+        """Every chunk id in the main collection with the groups of its label
+        (``VectorInventory``, for ``chatbot-ingest --check``)."""
+        return self._labels(self._collection())
+
+    @_guarded()
+    def group_labels(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """For each group collection, its chunk ids with the groups of the
+        label stored there (``VectorInventory``)."""
+        return {
+            group: self._labels(col)
+            for group, col in sorted(self._group_collections(refresh=True).items())
+        }
+
+    @_guarded()
     def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
         """New access groups for stored chunks: their label changes and their
         vectors move between group collections, read back from the main one
@@ -252,6 +364,7 @@ class ChromaVectorIndex:
             for group in new:
                 self._write(self._group(group, create=True), chunks, vectors)
 
+    @_guarded()
     def clear(self) -> None:
         """Drop and recreate the collection, and drop every group collection
         (used by ``--rebuild``)."""
@@ -277,6 +390,95 @@ class ChromaVectorIndex:
         return f"Chroma at {self._path}"
 
     # -- internals ---------------------------------------------------------
+
+    def _leave_old_groups(self, col: Collection, chunks: Sequence[Chunk]) -> None:
+        """Take chunks that are stored already out of the collections of the
+        groups they no longer have, before the main collection gets their new
+        label. Upserting a chunk with other groups happens after a crash: a
+        new file killed before its catalog record, then given other groups
+        (nothing relabels a file the catalog does not know). Without this its
+        vectors would stay in the old groups' collections for good. One read
+        of the labels per batch; nothing to delete in the usual case."""
+        new = {c.id: set(c.groups) for c in chunks}
+        stored = self._call("read from", col.get, ids=list(new), include=["metadatas"])
+        leaving: dict[str, list[str]] = {}
+        for chunk_id, meta in zip(stored["ids"], stored.get("metadatas") or [], strict=True):
+            for group in groups_from_label((meta or {}).get("acl")):
+                if group not in new[chunk_id]:
+                    leaving.setdefault(group, []).append(chunk_id)
+        if not leaving:
+            return
+        present = self._group_collections(refresh=True)
+        for group, ids in sorted(leaving.items()):
+            if group in present:
+                self._call("delete from", present[group].delete, ids=ids)
+
+    def _ids(self, col: Collection, where: dict[str, Any] | None = None) -> list[str]:
+        """Every id in ``col`` (matching ``where``), paged: no metadata, text or
+        vector is read (0.3 s for 100k ids)."""
+        step = self._max_batch()
+        found: list[str] = []
+        while True:
+            page = self._call(
+                "read from", col.get, where=where, limit=step, offset=len(found), include=[]
+            )
+            found.extend(page["ids"])
+            if len(page["ids"]) < step:
+                return found
+
+    def _labels(self, col: Collection) -> dict[str, tuple[str, ...]]:
+        """The groups of every chunk's label in ``col``, and a proof that its
+        vectors can be searched.
+
+        Reading every metadata takes 13 s for 100k chunks (measured,
+        ``get(include=["metadatas"])`` in pages), but a corpus has few distinct
+        labels: read the labels of a few unlabelled ids, then fetch every id
+        carrying each new label with a ``where`` filter and no payload (0.3 s
+        per 20k). A round labels at least the ids it read, so this ends even
+        when every chunk has its own label.
+        """
+        unlabelled = dict.fromkeys(self._ids(col))
+        labels: dict[str, tuple[str, ...]] = {}
+        swept: set[str] = set()
+        while unlabelled:
+            probe = list(itertools.islice(unlabelled, _PROBE))
+            read = self._call("read from", col.get, ids=probe, include=["metadatas"])
+            fresh: set[str] = set()
+            for chunk_id, meta in zip(read["ids"], read.get("metadatas") or [], strict=True):
+                raw = (meta or {}).get("acl")
+                labels[chunk_id] = groups_from_label(raw)
+                if isinstance(raw, str) and raw not in swept:
+                    fresh.add(raw)
+            for chunk_id in probe:  # read, or deleted since it was listed
+                unlabelled.pop(chunk_id, None)
+            for raw in sorted(fresh):
+                swept.add(raw)
+                for chunk_id in self._ids(col, where={"acl": raw}):
+                    if unlabelled.pop(chunk_id, _ABSENT) is not _ABSENT:
+                        labels[chunk_id] = groups_from_label(raw)
+        if labels:
+            self._search_once(col, next(iter(labels)))
+        return labels
+
+    def _search_once(self, col: Collection, chunk_id: str) -> None:
+        """Search ``col`` with one of its own vectors: proves its vector index
+        loads and answers (listing ids reads only the metadata store)."""
+        stored = self._call("read from", col.get, ids=[chunk_id], include=["embeddings"])
+        vectors = stored.get("embeddings")
+        if vectors is None or len(vectors) == 0:
+            return  # deleted since it was listed
+        found = self._call(
+            "search",
+            col.query,
+            query_embeddings=[list(map(float, vectors[0]))],
+            n_results=1,
+            include=[],
+        )
+        if not found["ids"] or not found["ids"][0]:
+            raise BoundaryError(
+                f"{self.describe()}: collection '{col.name}' holds chunks but a search "
+                "finds none (its vector index is damaged): run `chatbot-ingest --rebuild`."
+            )
 
     def _write(
         self, col: Collection, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
@@ -309,10 +511,13 @@ class ChromaVectorIndex:
             return col
 
     def _group_collections(self, *, refresh: bool = False) -> dict[str, Collection]:
-        """Every group that has a collection, re-listed every few seconds (a
-        group another process created shows up without a restart)."""
+        """Every group that has a collection. On disk the list is read again
+        after a reopen (creating a collection commits, so the watch sees it);
+        over HTTP every ``refresh_s`` (a group another process created shows
+        up without a restart)."""
         with self._lock:
-            stale = time.monotonic() - self._groups_read_at > _GROUPS_TTL_S
+            age = time.monotonic() - self._groups_read_at
+            stale = age == math.inf or (self._backend == "http" and age > self._refresh_s)
             if refresh or stale:
                 client = self._get_client()
                 prefix = f"{self._collection_name}-g-"
@@ -355,6 +560,75 @@ class ChromaVectorIndex:
         except Exception as exc:
             raise self._translate("open", exc) from exc
 
+    def _refresh(self) -> bool:
+        """Reopen the embedded client when something committed to its
+        database since it was opened (at most one look per ``refresh_s``);
+        True when it did. An index deleted under this process is missing
+        to queries until one is made again: a query must not make an empty
+        one beside the ingestion that is making the new one (writes may)."""
+        if self._watch is None:
+            return False
+        if self._client is not None:
+            if not self._watch.changed():
+                return False
+            self._reopen("another process changed it")
+        if self._opened and not self._watch.path.exists():
+            raise IndexMissingError(
+                f"the index at {self._path} was removed: run `chatbot-ingest` "
+                "(or set CHATBOT_INDEX__PATH)"
+            )
+        return self._opened
+
+    def _reloaded(self, seconds: float) -> None:
+        """After the first call on a reopened client, which loaded the graphs
+        from disk in ``seconds``: while another process keeps writing (a long
+        ingestion), reloading takes at most a tenth of the time (57 chunks
+        load in tens of ms, 20,000 in about a second)."""
+        assert self._watch is not None
+        self._watch.pause(_RELOAD_PAUSE * seconds)
+        log.info("%s: reloaded in %.0f ms", self.describe(), 1e3 * seconds)
+
+    def close(self) -> None:
+        """Let go of the client and the files it holds; a later call opens
+        a new one."""
+        self._release()
+        if self._watch is not None:
+            self._watch.close()
+
+    def _reopen(self, why: str) -> None:
+        started = time.perf_counter()
+        self._release()
+        took_ms = 1e3 * (time.perf_counter() - started)
+        log.info("%s: %s; reopened (%.1f ms)", self.describe(), why, took_ms)
+
+    def _release(self) -> None:
+        """Drop the client (HTTP: only the collections) once no call uses
+        it; the next call opens a new one, which reads the index from disk."""
+        with self._gate.exclusive(), self._lock:
+            client = self._client
+            self._col = None
+            self._groups = {}
+            self._groups_read_at = -math.inf
+            if self._backend != "persistent" or client is None:
+                return
+            self._client = None
+            try:
+                # Stops the system chromadb keeps per path, so the next
+                # PersistentClient starts a new one, which reads the files.
+                if isinstance(client, ChromaClient):
+                    client.close()
+            except Exception:
+                log.warning("closing the Chroma client failed", exc_info=True)
+            if str(self._path) in getattr(SharedSystemClient, "_identifier_to_system", {}):
+                # Another client on this path in this process holds that
+                # system, and the next client would share its stale graphs.
+                # The app opens one ChromaVectorIndex per index.
+                log.warning(
+                    "another Chroma client on %s in this process keeps the old view open: "
+                    "open one ChromaVectorIndex per index",
+                    self._path,
+                )
+
     def _get_client(self) -> ClientAPI:
         # Called with self._lock held.
         if self._client is not None:
@@ -367,6 +641,8 @@ class ChromaVectorIndex:
                     f"no index at {self._path}: run `chatbot-ingest` first "
                     "(or set CHATBOT_INDEX__PATH)"
                 )
+            assert self._watch is not None
+            self._watch.mark()  # before the client reads anything: no change is missed
         try:
             if self._backend == "http":
                 headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
@@ -383,6 +659,7 @@ class ChromaVectorIndex:
                 self._client = chromadb.PersistentClient(path=str(self._path), settings=settings)
         except Exception as exc:
             raise self._translate("connect to", exc) from exc
+        self._opened = True
         return self._client
 
     def _max_batch(self) -> int:

@@ -30,15 +30,21 @@ counts, never text (see the README's access section).
 
 The database runs in WAL mode so the answering side can read while ingestion
 writes. One connection is shared behind a lock, which makes the object safe
-to use from a web server's worker threads.
+to use from a web server's worker threads. Every read sees what another
+process committed; only a file deleted and made anew (the index folder
+removed and ingested again) would go unseen, since a connection keeps the
+file it opened, so at most once per ``refresh_s`` a read checks the file is
+still the one opened, and reconnects if not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -46,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.access import Audience
+from chatbot.adapters.freshness import REFRESH_S, file_identity
 from chatbot.adapters.sqlite_schema import (
     CHUNK_COLUMNS,
     DROP,
@@ -57,11 +64,13 @@ from chatbot.adapters.sqlite_schema import (
     SCHEMA_VERSION,
     SEARCH_SQL,
 )
-from chatbot.catalog import DocumentRecord, IndexStatus
+from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
 from chatbot.domain import EVERYONE, Chunk, DocumentContext, groups_from_label
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
+
+log = logging.getLogger(__name__)
 
 
 def group_token(group: str) -> str:
@@ -122,26 +131,17 @@ class SqliteKeywordIndex:
     being created empty (for the answering side).
     """
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: Path, *, create: bool = True, refresh_s: float = REFRESH_S) -> None:
         self._path = path
         self._lock = threading.RLock()
+        self._refresh_s = refresh_s
+        self._looked_at = time.monotonic()
         if not create and not path.exists():
             raise IndexMissingError(
                 f"no keyword index at {path}: run `chatbot-ingest` first "
                 "(or set CHATBOT_INDEX__PATH)"
             )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise BoundaryError(
-                f"cannot open the keyword index at {path}: {exc}. Check the folder is "
-                "writable, or delete the file and run `chatbot-ingest --rebuild`"
-            ) from exc
+        self._db = self._connect()
         self._check_schema()
         with self._lock:
             try:
@@ -330,6 +330,23 @@ class SqliteKeywordIndex:
         with self._lock:
             return [row[0] for row in self._read("SELECT id FROM chunks WHERE groups = ''", ())]
 
+    def stored_chunks(self) -> list[StoredChunk]:
+        """Every chunk's id, source and label, and whether its text and its
+        search row with the same label are there (``ChunkInventory``, for
+        ``chatbot-ingest --check``). One pass, no text read back."""
+        with self._lock:
+            rows = self._read(
+                "SELECT c.id, c.source, c.groups, length(c.text) > 0, f.rowid IS NOT NULL, f.acl "
+                "FROM chunks AS c LEFT JOIN chunks_fts AS f ON f.rowid = c.rowid",
+                (),
+            )
+        found = []
+        for chunk_id, source, label, has_text, has_terms, acl in rows:
+            groups = groups_from_label(label)
+            complete = bool(has_text) and bool(has_terms) and acl == acl_text(groups)
+            found.append(StoredChunk(str(chunk_id), str(source), groups, complete))
+        return found
+
     def sources(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._read("SELECT DISTINCT source FROM chunks", ())}
@@ -372,6 +389,42 @@ class SqliteKeywordIndex:
 
     # -- internals ---------------------------------------------------------
 
+    def _connect(self) -> sqlite3.Connection:
+        path = self._path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise BoundaryError(
+                f"cannot open the keyword index at {path}: {exc}. Check the folder is "
+                "writable, or delete the file and run `chatbot-ingest --rebuild`"
+            ) from exc
+        self._identity = file_identity(path)
+        return db
+
+    def _follow_replaced(self) -> None:
+        """Reconnect when the file is no longer the one opened (looked at
+        most once per ``refresh_s``; while it is missing, the old one serves)."""
+        now = time.monotonic()
+        if now - self._looked_at < self._refresh_s:
+            return
+        with self._lock:
+            self._looked_at = now
+            found = file_identity(self._path)
+            if found is None or found == self._identity:
+                return
+            old, self._db = self._db, self._connect()
+            old.close()
+            try:
+                self._db.execute(RANK)
+            except sqlite3.Error as exc:
+                raise self._error("configure", exc) from exc
+        log.info("the keyword index at %s was replaced; reconnected", self._path)
+
     def _check_schema(self) -> None:
         found = self.get_meta("schema_version")
         for old, script in (("1", MIGRATE_1_TO_2), ("2", MIGRATE_2_TO_3)):
@@ -409,6 +462,7 @@ class SqliteKeywordIndex:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._follow_replaced()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -424,6 +478,7 @@ class SqliteKeywordIndex:
                 self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        self._follow_replaced()
         try:
             return list(self._db.execute(sql, tuple(params)).fetchall())
         except sqlite3.Error as exc:

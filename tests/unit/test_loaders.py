@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,79 @@ def test_file_without_read_permission() -> None:
         path.chmod(0o644)
         path.unlink()
         folder.rmdir()
+
+
+# -- hostile input (issue 15) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "Card fees".encode("utf-16-le"),  # UTF-16 without a mark decodes as UTF-8
+        b"Card\x00fees",
+        b"\x00" * 64,
+    ],
+)
+def test_text_with_nul_bytes_is_rejected(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "notes.md"
+    path.write_bytes(data)
+    error = failure(path)
+    assert "NUL bytes" in error.reason and "UTF-8" in error.hint
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**- " * 60_000,  # strong without a closer
+        "[- " * 60_000,  # links without "]"
+        "[-](- " * 60_000,  # links without ")"
+        "<!-- " * 60_000,  # comments without "-->"
+        "# " + " \t" * 100_000 + "x",  # a heading line of blanks
+    ],
+)
+def test_markdown_takes_linear_time_on_unclosed_markup(tmp_path: Path, text: str) -> None:
+    # Each of these took minutes with patterns that rescan the line per opener.
+    path = tmp_path / "probe.md"
+    path.write_text(f"A sentence.\n\n{text}\n", "utf-8")
+    started = time.perf_counter()
+    load(path)
+    assert time.perf_counter() - started < 3
+
+
+def test_markdown_inline_markup_still_reads_the_same() -> None:
+    from ingest.markup import load_markdown
+
+    _, (block,) = load_markdown(
+        "**bold** and __under__ and ***both***, [the guide](http://x/a_(b)) "
+        "![chart](c.png) `code` ## not a heading"
+    )
+    assert block.text == "bold and under and *both*, the guide chart code ## not a heading"
+    assert load_markdown("## Fees ##\n\ntext")[1][0].section == "Fees"
+
+
+@pytest.mark.parametrize("tail", ["<a b" * 50_000, "<x a='" * 50_000, "<![CDATA[ > " * 50_000])
+def test_html_takes_linear_time_on_markup_left_open(tmp_path: Path, tail: str) -> None:
+    # CPython's HTMLParser (before 3.11.13) rescans the rest per unclosed opener.
+    path = tmp_path / "probe.html"
+    path.write_text(f"<p>A sentence.</p>{tail}", "utf-8")
+    started = time.perf_counter()
+    doc = load(path)
+    assert time.perf_counter() - started < 3
+    assert doc.blocks[0].text.startswith("A sentence.")
+
+
+@pytest.mark.parametrize("declaration", ["<![<", "<![ x", "<![foo[ a ]]>"])
+def test_html_marked_sections_that_break_htmlparser_are_skipped(
+    tmp_path: Path, declaration: str
+) -> None:
+    # The standard library raises AssertionError on these.
+    path = tmp_path / "page.html"
+    path.write_text(f"<p>Before.</p>{declaration}<p>After.</p>", "utf-8")
+    assert "Before." in load(path).blocks[0].text
+
+
+def test_a_huge_title_is_cut(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text(f"<title>{'T' * 100_000}</title><p>Text.</p>", "utf-8")
+    title = load(path).title
+    assert len(title) == 200 and title.endswith("…")

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+import ingest.sync as sync_module
 from chatbot.access import PUBLIC
 from chatbot.domain import Chunk
 from chatbot.errors import ConfigurationError
@@ -35,6 +37,9 @@ class Parts:
         self.embedder = HashEmbedder()
         self.vectors = CrashingVectorIndex()
         self.keywords = InMemoryKeywordIndex()
+        # Parsed in-process: these tests are about the sync; tests/unit/test_isolation.py
+        # covers the parsing worker (and a sync through it).
+        ingest.setdefault("parse_memory_mb", 0)
         self.settings = IngestSettings(chunk_tokens=40, chunk_overlap=5, **ingest)  # type: ignore[arg-type]
 
     def ingestor(self, embedder: HashEmbedder | None = None) -> Ingestor:
@@ -303,3 +308,93 @@ def test_bad_rules_stop_ingestion_and_keep_the_index(parts: Parts, corpus_dir: P
         parts.sync(corpus_dir)
     assert parts.ids_by_source() == kept
     parts.assert_consistent()
+
+
+# -- what the scan refuses to read (issue 15) ---------------------------------
+
+
+def test_links_out_of_the_folder_broken_or_looping_are_reported_not_read(
+    parts: Parts, corpus_dir: Path, tmp_path: Path
+) -> None:
+    fill(corpus_dir)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Vault\n\nThe vault code is OUTSIDE-4242.\n", "utf-8")
+    (corpus_dir / "inside.md").symlink_to("hours.txt")
+    (corpus_dir / "out.md").symlink_to(outside / "secret.md")
+    (corpus_dir / "out-relative.txt").symlink_to("../outside/secret.md")
+    (corpus_dir / "dangling.md").symlink_to("nowhere.md")
+    (corpus_dir / "loop.md").symlink_to("loop.md")
+    (corpus_dir / "shared").symlink_to(outside, target_is_directory=True)
+    report = parts.sync(corpus_dir)
+    failed = {f.source: f for f in report.failed}
+    assert set(failed) == {"out.md", "out-relative.txt", "dangling.md", "loop.md"}
+    for name in ("out.md", "out-relative.txt"):
+        assert failed[name].reason.startswith("links outside the corpus folder")
+        assert "copy the file into the corpus folder" in failed[name].hint
+    assert "does not exist" in failed["dangling.md"].reason
+    assert "loop" in failed["loop.md"].reason
+    assert all(f.hint for f in report.failed)
+    assert ("shared", "a link to a folder: links to folders are not followed") in [
+        (s.source, s.reason) for s in report.skipped
+    ]
+    assert "inside.md" in parts.ids_by_source()  # a link inside the folder is read
+    assert not any("OUTSIDE-4242" in c.text for c in parts.keywords.chunks.values())
+    assert report.files_seen == 8
+
+
+def test_a_file_replaced_by_a_link_out_keeps_its_chunks(
+    parts: Parts, corpus_dir: Path, tmp_path: Path
+) -> None:
+    fill(corpus_dir)
+    parts.sync(corpus_dir)
+    kept = parts.ids_by_source()["hours.txt"]
+    (tmp_path / "elsewhere.txt").write_text("Moved here.\n", "utf-8")
+    (corpus_dir / "hours.txt").unlink()
+    (corpus_dir / "hours.txt").symlink_to(tmp_path / "elsewhere.txt")
+    report = parts.sync(corpus_dir)
+    assert [f.source for f in report.failed] == ["hours.txt"] and report.removed == 0
+    assert parts.ids_by_source()["hours.txt"] == kept
+    parts.assert_consistent()
+
+
+def test_bad_file_names_are_reported_with_escapes_and_never_stored(
+    parts: Parts, corpus_dir: Path
+) -> None:
+    fill(corpus_dir)
+    (corpus_dir / "line\nbreak.md").write_text("# A\n\nSome text.\n", "utf-8")
+    (corpus_dir / "esc\x1b[31m.txt").write_text("Some text.\n", "utf-8")
+    latin1 = os.path.join(os.fsencode(corpus_dir), b"caf\xe9.md")
+    with open(latin1, "wb") as handle:
+        handle.write(b"# Cafe\n\nSome text.\n")
+    report = parts.sync(corpus_dir)
+    failed = {f.source: f.reason for f in report.failed}
+    assert failed == {
+        "line\\nbreak.md": "the file name holds a line break or control character",
+        "esc\\x1b[31m.txt": "the file name holds a line break or control character",
+        "caf\\xe9.md": "the file name is not valid UTF-8",
+    }
+    assert set(parts.ids_by_source()) == {"cards/fees.md", "hours.txt", "policy.pdf"}
+
+
+def test_pipes_and_oversized_files_are_not_read(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = Parts(max_file_mb=0.01)
+    fill(corpus_dir)
+    os.mkfifo(corpus_dir / "pipe.txt")  # reading it would block for ever
+    with (corpus_dir / "huge.txt").open("wb") as handle:
+        handle.truncate(64 << 20)  # sparse: cheap to make, slow to hash
+    hashed: list[str] = []
+    original = sync_module.file_sha256
+
+    def spy(path: Path, source: str) -> str:
+        hashed.append(source)
+        return original(path, source)
+
+    monkeypatch.setattr(sync_module, "file_sha256", spy)
+    report = parts.sync(corpus_dir)
+    failed = {f.source: f.reason for f in report.failed}
+    assert failed["pipe.txt"] == "not a regular file (a pipe, socket or device)"
+    assert "over the 0.01 MB limit" in failed["huge.txt"]
+    assert "huge.txt" not in hashed and "pipe.txt" not in hashed
