@@ -59,10 +59,12 @@ def _slack_app(settings: Settings, assistant: Assistant) -> SlackApp | None:
 
 
 def _start_llm(server: EmbeddedServer) -> None:
-    """Thread body: build/launch the server and wait for it; a failure is kept
-    in ``server.status()`` for the page and /health, and logged with its fix."""
+    """Thread body: build/launch the server, wait for it, then watch it; a
+    failure is kept in ``server.status()`` for the page and /health, and
+    logged with its fix."""
     try:
         server.start()
+        server.supervise()  # restarted when it exits or hangs, reported down past the limit
     except BoundaryError as exc:
         log.error("the LLM did not start: %s", exc)
     except Exception as exc:  # the thread must not die silently

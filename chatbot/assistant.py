@@ -4,8 +4,10 @@
 handlers stay thin: they pass the question and who asked (a ``Principal``,
 and for a shared conversation the narrower ``Audience``), and render the
 ``Recorded`` outcome they get back. Faults still raise as ``BoundaryError``s
-(the LLM, the embedder or the reranker failing: faults, not outcomes); they are
-not recorded as interactions, and each channel turns them into one sentence.
+(the LLM down, hung or writing garbage, the LLM too busy to take the question,
+the embedder or the reranker failing: faults, not outcomes); each is written
+to the audit trail's ``failures`` table before it is raised again, and each
+channel turns it into one sentence.
 
 It also keeps each conversation's last turns (``ConversationMemory``, keyed
 by the channel's conversation id: the Gradio session, the Slack channel and
@@ -25,9 +27,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatbot.access import Audience, Principal
-from chatbot.audit import AuditStore, Channel, Denial, interaction_from, settings_version
+from chatbot.audit import (
+    AuditStore,
+    Channel,
+    Denial,
+    Failure,
+    interaction_from,
+    new_id,
+    settings_version,
+)
 from chatbot.conversation import ConversationMemory, Turn
 from chatbot.domain import Answer, Outcome, Refusal, RefusalReason
+from chatbot.errors import BoundaryError, fault_kind
 from chatbot.pipeline import Draft, Pipeline
 
 if TYPE_CHECKING:
@@ -96,23 +107,32 @@ class Assistant:
         audience = audience if audience is not None else Audience.of(principal)
         memory_key = _memory_key(conversation_id, principal, audience)
         history = self.memory.history(memory_key)
-        for event in self.pipeline.stream(question, history, audience=audience):
-            if isinstance(event, Draft):
-                yield event
-                continue
-            self._remember(memory_key, question, event)
-            yield Recorded(
-                event,
-                self._record(
-                    event,
-                    question,
-                    channel,
-                    principal,
-                    audience,
-                    conversation_id,
-                    time.perf_counter() - started,
-                ),
+        outcome: Outcome | None = None
+        try:
+            for event in self.pipeline.stream(question, history, audience=audience):
+                if isinstance(event, Draft):
+                    yield event
+                    continue
+                outcome = event
+        except BoundaryError as exc:
+            self._record_failure(
+                exc, question, channel, principal, conversation_id, time.perf_counter() - started
             )
+            raise
+        assert outcome is not None  # the pipeline's stream always ends with an outcome
+        self._remember(memory_key, question, outcome)
+        yield Recorded(
+            outcome,
+            self._record(
+                outcome,
+                question,
+                channel,
+                principal,
+                audience,
+                conversation_id,
+                time.perf_counter() - started,
+            ),
+        )
 
     def forget(self, conversation_id: str, principal: Principal) -> None:
         """Drop ``principal``'s turns in a conversation (they started over)."""
@@ -132,6 +152,39 @@ class Assistant:
             )
         except Exception:  # the refusal stands even when it cannot be written down
             log.exception("could not record a denied request")
+
+    def _record_failure(
+        self,
+        error: BoundaryError,
+        question: str,
+        channel: Channel,
+        principal: Principal,
+        conversation_id: str,
+        wall_s: float,
+    ) -> None:
+        """Write a faulted question to the audit trail; never raises (the
+        fault itself is what the caller must see)."""
+        kind = fault_kind(error)
+        log.warning("question failed (%s) after %.1fs: %s", kind, wall_s, error)
+        if self.audit is None:
+            return
+        try:
+            self.audit.record_failure(
+                Failure(
+                    new_id(),
+                    self.audit.now(),
+                    channel,
+                    principal.id,
+                    tuple(sorted(principal.groups)),
+                    conversation_id,
+                    question,
+                    kind,
+                    str(error),
+                    round(wall_s, 3),
+                )
+            )
+        except Exception:
+            log.exception("could not record a failed question")
 
     def _remember(self, conversation_id: str, question: str, outcome: Outcome) -> None:
         if isinstance(outcome, Refusal) and outcome.reason in (

@@ -15,7 +15,11 @@ that is writing) with two tables:
   one interaction (only the person who asked may give it);
 - ``denials``: every refused request: an identity header from an untrusted
   address, a bad bearer token, a missing admin or auditor role, a chat user
-  the directory does not know.
+  the directory does not know;
+- ``failures``: every question that got neither an answer nor a refusal: the
+  LLM down, hung, out of time or writing garbage, the LLM too busy to take
+  it (back-pressure), the index missing, the embedder failing. With
+  ``interactions`` and ``denials`` it accounts for every request.
 
 Every interaction records who asked: the principal's id, their groups, and
 the audience the question was answered for (narrower in shared channels).
@@ -92,6 +96,19 @@ CREATE TABLE IF NOT EXISTS denials (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS denials_timestamp ON denials (timestamp);
+CREATE TABLE IF NOT EXISTS failures (
+    id TEXT PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    principal_groups TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    wall_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_timestamp ON failures (timestamp);
 """
 
 # Columns added after the first release; stores created earlier lack them and
@@ -178,6 +195,33 @@ class Denial:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "timestamp": _stamp(self.timestamp), "groups": list(self.groups)}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A question that faulted (``chatbot.errors.fault_kind`` names the kind)."""
+
+    id: str
+    timestamp: datetime
+    channel: str
+    user_id: str
+    principal_groups: tuple[str, ...]
+    conversation_id: str
+    question: str
+    kind: str  # "llm_unavailable", "llm_timeout", "llm_output", "llm_starting", "busy", ...
+    message: str  # the technical message, for operators
+    wall_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "timestamp": _stamp(self.timestamp),
+            "principal_groups": list(self.principal_groups),
+        }
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +364,7 @@ class AuditStore:
         cutoff = _stamp(self.now() - timedelta(days=self.retention_days))
         with self._connect() as db:
             db.execute("DELETE FROM denials WHERE timestamp < ?", (cutoff,))
+            db.execute("DELETE FROM failures WHERE timestamp < ?", (cutoff,))
             return db.execute("DELETE FROM interactions WHERE timestamp < ?", (cutoff,)).rowcount
 
     def record(self, interaction: Interaction) -> None:
@@ -341,6 +386,36 @@ class AuditStore:
                 "VALUES (:timestamp, :channel, :principal, :groups, :action, :reason)",
                 row,
             )
+
+    def record_failure(self, failure: Failure) -> None:
+        row = failure.to_json()
+        row["principal_groups"] = json.dumps(row["principal_groups"])
+        columns = ", ".join(row)
+        marks = ", ".join(f":{key}" for key in row)
+        with self._connect() as db:
+            db.execute(f"INSERT INTO failures ({columns}) VALUES ({marks})", row)
+
+    def failures(self, since: datetime | None = None) -> list[Failure]:
+        floor = _stamp(since) if since is not None else ""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM failures WHERE timestamp >= ? ORDER BY timestamp, id", (floor,)
+            ).fetchall()
+        return [
+            Failure(
+                r["id"],
+                _parse_stamp(r["timestamp"]),
+                r["channel"],
+                r["user_id"],
+                tuple(json.loads(r["principal_groups"])),
+                r["conversation_id"],
+                r["question"],
+                r["kind"],
+                r["message"],
+                r["wall_s"],
+            )
+            for r in rows
+        ]
 
     def denials(self, since: datetime | None = None) -> list[Denial]:
         floor = _stamp(since) if since is not None else ""

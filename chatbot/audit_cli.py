@@ -51,6 +51,12 @@ def _rows(store: AuditStore, table: str, since: datetime | None) -> Iterable[dic
                 "comment": fb.comment,
                 "timestamp": fb.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             }
+    elif table == "denials":
+        for denial in store.denials(since):
+            yield denial.to_json()
+    elif table == "failures":
+        for failure in store.failures(since):
+            yield failure.to_json()
     else:
         for interaction in store.interactions(since):
             yield interaction.to_json()
@@ -103,12 +109,12 @@ def main() -> None:
 )
 @click.option(
     "--table",
-    type=click.Choice(["interactions", "feedback"]),
+    type=click.Choice(["interactions", "feedback", "denials", "failures"]),
     default="interactions",
     show_default=True,
 )
 def export(fmt: str, out: Path, since: datetime | None, table: str) -> None:
-    """Write interactions (or feedback) to a JSON-lines or CSV file.
+    """Write interactions (or feedback, denials, failures) to a JSON-lines or CSV file.
 
     Example: chatbot-audit export --format csv --out audit.csv --since 2025-01-01
     """

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+    from chatbot.admission import Admission
     from chatbot.audit import AuditStore
     from chatbot.catalog import Catalog, CatalogKeywordIndex, ClearableVectorIndex, IndexStatus
     from chatbot.channels.web_auth import WebAccess
@@ -162,6 +163,25 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
     )
 
 
+def build_admission(settings: Settings) -> Admission | None:
+    """The LLM's places and waiting line (``chatbot.admission``); None when
+    ``llm.max_concurrent`` is -1 (no limit)."""
+    from chatbot.admission import Admission
+
+    cfg = settings.llm
+    if cfg.max_concurrent < 0:
+        return None
+    slots = cfg.max_concurrent
+    if slots == 0:
+        if cfg.mode == "embedded":
+            from chatbot.llm.server import EmbeddedServer
+
+            slots = EmbeddedServer(settings.embedded).profile.max_num_seqs
+        else:
+            slots = 8
+    return Admission(slots, cfg.queue_size, cfg.queue_wait_s)
+
+
 def build_reranker(settings: Settings) -> Reranker | None:
     """The cross-encoder reranker from a local folder, or None when none is set.
 
@@ -268,6 +288,7 @@ def build_pipeline(
         reader=reader[0] if reader else None,
         reader_policy=reader[1] if reader else None,
         periods=stores.keywords,
+        admission=build_admission(settings),
     )
 
 

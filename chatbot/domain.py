@@ -193,18 +193,26 @@ class Timings:
 
     ``condense_s`` is the follow-up rewrite (see ``chatbot.conversation``);
     ``retrieve_s`` covers retrieval and the gate; ``read_s`` the answerability
-    reader; ``verify_s`` the verifier
-    and the support judge."""
+    reader; ``queue_s`` the wait for a place at the LLM (``chatbot.admission``);
+    ``verify_s`` the verifier and the support judge."""
 
     condense_s: float = 0.0
     retrieve_s: float = 0.0
     read_s: float = 0.0
+    queue_s: float = 0.0
     generate_s: float = 0.0
     verify_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        return self.condense_s + self.retrieve_s + self.read_s + self.generate_s + self.verify_s
+        return (
+            self.condense_s
+            + self.retrieve_s
+            + self.read_s
+            + self.queue_s
+            + self.generate_s
+            + self.verify_s
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@
     ├── RerankerError                  the cross-encoder failed while scoring passages
     ├── ReaderError                    the answerability reader's weights are missing or broken
     ├── ModelWeightsError              embedded LLM weights cannot be fetched or built
+    ├── BusyError                      every LLM slot is taken and the queue is full
     └── GeneratorError                 the LLM failed to produce a usable reply
         ├── GeneratorUnavailableError  server down or refusing connections
         │   └── GeneratorStartingError the embedded server is still starting
@@ -77,6 +78,16 @@ class ModelWeightsError(BoundaryError):
     pass
 
 
+class BusyError(BoundaryError):
+    """Back-pressure, not a fault: the LLM is serving as many questions as it
+    may and the waiting line is full (or a place would not come in time).
+    ``retry_after_s`` is about when a place should be free."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
 class GeneratorError(BoundaryError):
     pass
 
@@ -99,3 +110,25 @@ class GeneratorTimeoutError(GeneratorError):
 
 class GeneratorOutputError(GeneratorError):
     pass
+
+
+def fault_kind(error: BaseException) -> str:
+    """A stable short name for a fault, for the audit trail and the API's
+    ``error`` field."""
+    kinds: tuple[tuple[type[BaseException], str], ...] = (
+        (BusyError, "busy"),
+        (GeneratorStartingError, "llm_starting"),
+        (GeneratorUnavailableError, "llm_unavailable"),
+        (GeneratorTimeoutError, "llm_timeout"),
+        (GeneratorOutputError, "llm_output"),
+        (GeneratorError, "llm_error"),
+        (IndexMissingError, "index_missing"),
+        (EmbedderError, "embedder"),
+        (RerankerError, "reranker"),
+        (ReaderError, "reader"),
+        (ConfigurationError, "configuration"),
+    )
+    for kind, name in kinds:
+        if isinstance(error, kind):
+            return name
+    return "internal"

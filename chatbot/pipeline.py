@@ -28,6 +28,9 @@ periods a refusal names. The steps, each a method named after it:
    low P(answerable) is ``not_in_passages``, still with no LLM call;
 7. **generate**: the numbered passages and the question go to the LLM, whose
    text streams as drafts (unverified: channels must present them as such);
+   with back-pressure on (``chatbot.admission``), the answer and its support
+   check first wait for one of the LLM's places (as does a follow-up's
+   rewrite), and a question that gets none in time raises ``BusyError``;
 8. **check**: the verifier (``chatbot.verify``) ties every sentence to a
    passage it cites; then, unless the reader was confident and the answer
    cites the passage holding its span and carries the span, the support judge
@@ -38,7 +41,8 @@ periods a refusal names. The steps, each a method named after it:
 
 A refusal is a normal result. Only faults raise, all of them
 ``BoundaryError``: the generator's (``GeneratorError``), the embedder's
-(``EmbedderError``), the reranker's (``RerankerError``) and a missing index.
+(``EmbedderError``), the reranker's (``RerankerError``), a missing index,
+and an LLM too busy to take the question (``BusyError``).
 Those are faults to report, not answers.
 """
 
@@ -46,11 +50,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 
 from chatbot.access import PUBLIC, Audience
+from chatbot.admission import Admission, no_limit
 from chatbot.answerability import Calibration
-from chatbot.conversation import Turn, condense
+from chatbot.conversation import Turn, condense, needs_context
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.gate import assess, weak_evidence
 from chatbot.judge import AnswerCall, SupportJudge
@@ -102,6 +108,7 @@ class Pipeline:
         reader: Reader | None = None,
         reader_policy: ReaderPolicy | None = None,
         periods: PeriodIndex | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.embedder = embedder
         self.vectors = vectors
@@ -116,6 +123,7 @@ class Pipeline:
         self.reader = reader
         self.reader_policy = reader_policy
         self.periods = periods
+        self.admission = admission
         if reader is not None and reader_policy is None:
             raise ValueError("a reader needs a ReaderPolicy (its thresholds)")
         # the fixed thresholds per language, derived once (see _gate_for)
@@ -184,12 +192,17 @@ class Pipeline:
             return
         messages = build_messages(asked.query, found.shown)
         draft = ""
-        with clock.step("generate_s"):
-            for delta in self.generator.stream(messages):
-                draft += delta
-                yield Draft(draft)
-        with clock.step("verify_s"):
-            checked = self._check(asked, found.shown, messages, draft, reading)
+        with ExitStack() as held:
+            # One LLM place for the answer and its support check, so a question
+            # that got to write is not turned away half-way.
+            with clock.step("queue_s"):
+                held.enter_context(self._place())
+            with clock.step("generate_s"):
+                for delta in self.generator.stream(messages):
+                    draft += delta
+                    yield Draft(draft)
+            with clock.step("verify_s"):
+                checked = self._check(asked, found.shown, messages, draft, reading)
         if isinstance(checked, Rejection):
             yield self._refuse(asked, checked, clock, found, llm_called=True)
             return
@@ -199,10 +212,21 @@ class Pipeline:
         """Make a follow-up self-contained. From here on only that standalone
         question counts: it is what is retrieved for, gated, prompted and
         verified, so the conversation cannot widen what may be answered."""
-        query = condense(question, history, self.generator, max_chars=self.max_question_chars)
+        if history and needs_context(question):
+            with self._place():  # the rewrite is an LLM call
+                query = condense(
+                    question, history, self.generator, max_chars=self.max_question_chars
+                )
+        else:
+            query = question
         # Recorded whenever there was history, even if unchanged, so the audit
         # shows what a follow-up was understood as.
         return Asked(question, language, query, query if history else None)
+
+    def _place(self) -> AbstractContextManager[None]:
+        """A place in front of the LLM (``chatbot.admission``); raises
+        ``BusyError`` when none comes in time. Only LLM calls take one."""
+        return self.admission.place() if self.admission is not None else no_limit()
 
     def _period(self, asked: Asked, found: Examination, audience: Audience) -> Rejection | None:
         """``period_not_covered`` when the question names a year that no

@@ -20,6 +20,7 @@ from chatbot.settings import Settings
 
 if TYPE_CHECKING:
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+    from chatbot.llm.server import EmbeddedServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,8 +71,9 @@ def repo_root_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedded_llm() -> Iterator[str]:
-    """The embedded vLLM CPU server, started once per session; yields its /v1 URL.
+def embedded_server() -> Iterator[EmbeddedServer]:
+    """The embedded vLLM CPU server, started once per session and supervised
+    (restarted when it exits or hangs, as ``make run`` does).
 
     Builds the packaged model folder first if it is missing. A healthy server
     already on the port (e.g. from ``make run``) is reused and left running.
@@ -84,6 +86,18 @@ def embedded_llm() -> Iterator[str]:
         log_file=REPO_ROOT / "data" / "logs" / "vllm-tests.log",
     )
     server = EmbeddedServer(settings)
-    url = server.start()
-    yield url
+    server.start()
+    server.supervise()
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_llm(embedded_server: EmbeddedServer) -> str:
+    """The embedded server's /v1 URL, ready (waits out a restart a test caused)."""
+    import time
+
+    deadline = time.monotonic() + embedded_server.startup_timeout_s
+    while not embedded_server.status().ready and time.monotonic() < deadline:
+        time.sleep(1.0)
+    return embedded_server.base_url

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -125,6 +126,7 @@ class OpenAIChatGenerator:
             max_retries=0,  # the caller decides; a bank user should not wait 3x
         )
         self._model = model
+        self._timeout_s = timeout_s
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._seed = seed
@@ -149,8 +151,12 @@ class OpenAIChatGenerator:
         return ids[0]
 
     def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        """The reply's text as it arrives. The whole reply must come within
+        ``timeout_s``: the HTTP read timeout alone would let a server that
+        sends a token now and then keep a question waiting for ever."""
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         produced = False
+        deadline = time.monotonic() + self._timeout_s
         try:
             stream = self._client.chat.completions.create(
                 model=self.model_name,
@@ -161,16 +167,21 @@ class OpenAIChatGenerator:
                 stream=True,
                 extra_body=self._extra or None,
             )
-            for event in stream:
-                if not event.choices:
-                    continue
-                delta = event.choices[0].delta.content
-                if delta:
-                    produced = True
-                    yield delta
+            with stream:
+                for event in stream:
+                    if time.monotonic() > deadline:
+                        raise self._too_slow()
+                    if not event.choices:
+                        continue
+                    delta = event.choices[0].delta.content
+                    if delta:
+                        produced = True
+                        yield delta
         except openai.APIError as exc:
             raise self._translate(exc) from exc
-        except _TRANSPORT_ERRORS as exc:  # the connection broke mid-stream
+        except _TRANSPORT_ERRORS as exc:  # the connection broke (or went quiet) mid-stream
+            if "Timeout" in type(exc).__name__:
+                raise self._too_slow() from exc
             raise GeneratorUnavailableError(
                 f"the connection to the LLM server at {self._base_url} broke: {exc}"
             ) from exc
@@ -243,13 +254,16 @@ class OpenAIChatGenerator:
             )
         return value
 
+    def _too_slow(self) -> GeneratorTimeoutError:
+        return GeneratorTimeoutError(
+            f"the LLM server at {self._base_url} did not answer within "
+            f"{self._timeout_s:g} s; try again, or raise CHATBOT_LLM__TIMEOUT_S"
+        )
+
     def _translate(self, exc: openai.APIError) -> GeneratorError:
         where = self._base_url
         if isinstance(exc, openai.APITimeoutError):
-            return GeneratorTimeoutError(
-                f"the LLM server at {where} did not answer in time; try again, or raise "
-                "CHATBOT_LLM__TIMEOUT_S"
-            )
+            return self._too_slow()
         if isinstance(exc, openai.APIConnectionError):
             return GeneratorUnavailableError(
                 f"cannot reach the LLM server at {where}; is it running? (check "

@@ -7,7 +7,7 @@
     GET  /health
     GET  /v1/index/status
     GET  /v1/whoami       the signed-in principal and groups
-    GET  /v1/audit/export ?table=interactions|feedback|denials&since=  (auditors only)
+    GET  /v1/audit/export ?table=interactions|feedback|denials|failures&since=  (auditors)
     GET  /openapi.json    (and /docs)
 
 Every route but /health goes through sign-in (``chatbot.channels.web_auth``):
@@ -15,8 +15,10 @@ a bearer token, the sign-on proxy's headers, or local mode. Answers use only
 the documents the principal's groups may see.
 
 An answer and a refusal are different shapes, told apart by ``kind``. LLM
-faults are 503 with a one-line JSON message; malformed input is FastAPI's
-422. Every question is written to the audit store. Start it with
+faults are 503 with a one-line JSON message; an LLM too busy to take the
+question (``chatbot.admission``) is 429 with ``Retry-After``; malformed input
+is FastAPI's 422. Every question is written to the audit store (a faulted or
+busy one to its ``failures`` table). Start it with
 ``chatbot-api`` (it uses the configured LLM server; it does not start the
 embedded one).
 """
@@ -43,6 +45,7 @@ from chatbot.channels.web_auth import SignInMiddleware, WebAccess
 from chatbot.domain import Timings
 from chatbot.errors import (
     BoundaryError,
+    BusyError,
     GeneratorError,
     GeneratorStartingError,
     IndexMissingError,
@@ -90,6 +93,7 @@ class CitationOut(BaseModel):
 class TimingsOut(BaseModel):
     retrieve_s: float
     read_s: float = Field(0.0, description="The answerability reader (0 when it did not run).")
+    queue_s: float = Field(0.0, description="Waiting for a free place at the LLM.")
     generate_s: float
     verify_s: float
     total_s: float
@@ -165,6 +169,7 @@ def _timings(t: Timings) -> TimingsOut:
     return TimingsOut(
         retrieve_s=t.retrieve_s,
         read_s=t.read_s,
+        queue_s=t.queue_s,
         generate_s=t.generate_s,
         verify_s=t.verify_s,
         total_s=t.total_s,
@@ -213,6 +218,12 @@ def create_app(
 
     app.add_middleware(SignInMiddleware, signin=access.signin, deny=deny)
 
+    @app.exception_handler(BusyError)
+    async def busy(_: Request, exc: BusyError) -> JSONResponse:
+        body = ErrorOut(error="busy", message=str(exc))
+        wait = max(1, round(exc.retry_after_s))
+        return JSONResponse(body.model_dump(), status_code=429, headers={"Retry-After": str(wait)})
+
     @app.exception_handler(GeneratorStartingError)
     async def llm_starting(_: Request, exc: GeneratorStartingError) -> JSONResponse:
         body = ErrorOut(error="llm_starting", message=str(exc))
@@ -242,7 +253,12 @@ def create_app(
         return JSONResponse(body.model_dump(), status_code=404)
 
     fault_responses: dict[int | str, dict[str, object]] = {
-        503: {"model": ErrorOut, "description": "The LLM or the index is unavailable."}
+        429: {
+            "model": ErrorOut,
+            "description": "The LLM is busy (back-pressure); retry after the Retry-After "
+            "header's seconds.",
+        },
+        503: {"model": ErrorOut, "description": "The LLM or the index is unavailable."},
     }
 
     # Plain (sync) handlers: FastAPI runs them in its thread pool, which suits
@@ -304,7 +320,9 @@ def create_app(
     @app.get("/v1/audit/export", responses={403: {"model": ErrorOut}}, response_model=None)
     def audit_export(
         request: Request,
-        table: Annotated[Literal["interactions", "feedback", "denials"], Query()] = "interactions",
+        table: Annotated[
+            Literal["interactions", "feedback", "denials", "failures"], Query()
+        ] = "interactions",
         since: Annotated[datetime | None, Query(description="ISO date or time, UTC.")] = None,
     ) -> StreamingResponse | JSONResponse:
         """The audit trail as JSON lines, for members of the auditor group."""
@@ -332,6 +350,8 @@ def create_app(
             ]
         elif table == "denials":
             rows = [d.to_json() for d in store.denials(since)]
+        elif table == "failures":
+            rows = [f.to_json() for f in store.failures(since)]
         else:
             rows = [i.to_json() for i in store.interactions(since)]
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
@@ -341,8 +361,14 @@ def create_app(
     def health() -> dict[str, object]:
         """The web process is up ("ok"); ``llm`` says whether answers can be
         written yet: starting (with elapsed and expected seconds), ready, or
-        unavailable with the reason. Gate refusals work in every state."""
-        return {"status": "ok", "llm": llm_status().as_dict()}
+        unavailable with the reason. Gate refusals work in every state.
+        ``llm_queue`` (with back-pressure on) counts the LLM's places in use,
+        the questions waiting and those turned away as busy."""
+        admission = assistant.pipeline.admission
+        out: dict[str, object] = {"status": "ok", "llm": llm_status().as_dict()}
+        if admission is not None:
+            out["llm_queue"] = admission.state().as_dict()
+        return out
 
     @app.get("/v1/index/status", responses=fault_responses)
     def status(request: Request) -> IndexStatusOut:

@@ -38,6 +38,7 @@ from chatbot.channels.admin_ui import build_admin_tab
 from chatbot.channels.i18n import LANGUAGE_CHOICES, text
 from chatbot.channels.render import (
     SourceLink,
+    literal,
     render_draft,
     render_error,
     render_llm_status,
@@ -109,7 +110,8 @@ def chat_turn(
     message the pipeline chose); ``topics`` lists document titles for the
     "what the documents cover" hint under a refusal.
     """
-    asked = [*history, {"role": "user", "content": question}]
+    # The question is shown as typed, never as Markdown or HTML.
+    asked = [*history, {"role": "user", "content": literal(question)}]
 
     def reply(content: str) -> list[Message]:
         return [*asked, {"role": "assistant", "content": content}]

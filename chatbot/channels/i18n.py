@@ -58,6 +58,26 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "語言模型仍在啟動{eta}。文件無法回答的問題仍會即時回覆；請稍後再問這個問題。",
     ),
     "eta": (" (about {seconds} s more)", "（約需再等 {seconds} 秒）"),
+    "llm_busy": (
+        "The assistant is busy with other questions right now; please ask again in about "
+        "{seconds} s.",
+        "助理正忙於處理其他問題；請約 {seconds} 秒後再問。",
+    ),
+    "llm_down": (
+        "The language model is not answering right now (the failure is recorded for the "
+        "operators); please try again in a minute.",
+        "語言模型暫時沒有回應（故障已記錄，營運人員可查閱）；請一分鐘後再試。",
+    ),
+    "llm_slow": (
+        "The language model did not answer in time (the failure is recorded for the "
+        "operators); please try again.",
+        "語言模型未能及時回應（故障已記錄，營運人員可查閱）；請再試一次。",
+    ),
+    "llm_garbled": (
+        "The language model's reply could not be used (the failure is recorded for the "
+        "operators); please try again.",
+        "語言模型的回覆無法使用（故障已記錄，營運人員可查閱）；請再試一次。",
+    ),
     "llm_ready": ("Language model: ready", "語言模型：已就緒"),
     "llm_starting": (
         "Language model: warming up, {elapsed} s so far{eta}",

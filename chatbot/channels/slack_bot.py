@@ -8,6 +8,12 @@ citation, or a refusal that is visibly a refusal (stop sign, reason code).
 Each reply carries "Helpful / Not helpful" buttons whose clicks become
 audit feedback.
 
+Text from documents or the model is escaped (``&``, ``<``, ``>``), so it can
+hold no mention (``<!channel>``, ``<@U123>``) and no link (``<http://x|y>``);
+every mrkdwn object is ``verbatim``, so Slack does not turn a bare URL, a
+``#channel`` or an ``@here`` in it into a link or a mention either; and
+links are not unfurled. The bot's own mrkdwn holds no link at all.
+
 Two transports, chosen by ``CHATBOT_SLACK__MODE``:
 
 - ``http``: Slack POSTs events to ``/slack/events``; every request is
@@ -64,6 +70,12 @@ def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object Slack shows as written: no automatic links,
+    channel names or mentions (``verbatim``); escape the text first."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _source_block(source: SourceView, language: str) -> dict[str, Any]:
     head = f"*[{source.number}]* " if source.number is not None else "• "
     line = f"{head}*{_escape(source.title)}*"
@@ -72,7 +84,7 @@ def _source_block(source: SourceView, language: str) -> dict[str, Any]:
     line += f" · `{_escape(source.source)}`"
     if source.quote:
         line += f"\n> {_escape(source.quote)}"
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(line, 1900)}]}
+    return {"type": "context", "elements": [_mrkdwn(_clip(line, 1900))]}
 
 
 def _feedback_block(interaction_id: str | None, language: str) -> list[dict[str, Any]]:
@@ -111,15 +123,12 @@ def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[
                 {
                     "type": "section",
                     "block_id": "boundary_short_answer",
-                    "text": {"type": "mrkdwn", "text": _clip(brief)},
+                    "text": _mrkdwn(_clip(brief)),
                 }
             )
         blocks += [
-            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(_escape(shown.text))}},
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"*{ui_text('sources', lang)}*"}],
-            },
+            {"type": "section", "text": _mrkdwn(_clip(_escape(shown.text)))},
+            {"type": "context", "elements": [_mrkdwn(f"*{ui_text('sources', lang)}*")]},
         ]
         blocks += [_source_block(s, lang) for s in shown.sources]
     else:
@@ -130,21 +139,23 @@ def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[
             {
                 "type": "section",
                 "block_id": "boundary_refusal",
-                "text": {"type": "mrkdwn", "text": _clip(f"{heading}\n{_escape(shown.text)}")},
+                "text": _mrkdwn(_clip(f"{heading}\n{_escape(shown.text)}")),
             }
         ]
         if shown.sources:
             note = f"_{ui_text('closest', lang)}_"
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+            blocks.append({"type": "context", "elements": [_mrkdwn(note)]})
             blocks += [_source_block(s, lang) for s in shown.sources]
     return blocks + _feedback_block(interaction_id, lang)
 
 
 def fallback_text(shown: OutcomeView) -> str:
-    """Plain text for notifications and clients that cannot show blocks."""
+    """Plain text for notifications and clients that cannot show blocks
+    (escaped like the blocks: Slack parses this text too)."""
     if shown.kind == "answer":
-        return _clip(shown.text)
-    return _clip(f"{ui_text('not_answered', shown.language)}: {shown.label}. {shown.text}")
+        return _clip(_escape(shown.text))
+    heading = f"{ui_text('not_answered', shown.language)}: {shown.label}"
+    return _clip(_escape(f"{heading}. {shown.text}"))
 
 
 def build_slack_app(
@@ -199,6 +210,10 @@ def build_slack_app(
             thread_ts=thread,
             text=fallback_text(shown),
             blocks=outcome_blocks(shown, recorded.interaction_id),
+            # A URL a document holds is text in the answer; Slack fetching a
+            # preview of it would act on it.
+            unfurl_links=False,
+            unfurl_media=False,
         )
 
     @app.event("app_mention")

@@ -8,6 +8,14 @@ or a refusal in an "attention" container with its reason code. The card's
 "Helpful / Not helpful" buttons submit back to the bot and become audit
 feedback.
 
+Text from documents or the model (the answer, the short answer, titles,
+paths, quotes) goes into ``RichTextBlock``s of ``TextRun``s, which Teams shows
+as written: a ``TextBlock`` would read it as Markdown, and a
+``[Bank portal](http://evil)`` in a document would become a link (backslash
+escapes are not honoured alike on every Teams client). Only the bot's own
+labels and messages are ``TextBlock``s, and the card holds no action but the
+feedback buttons.
+
 Run with ``chatbot-teams`` (settings ``CHATBOT_TEAMS__*``). Anonymous
 requests are accepted only when ``CHATBOT_TEAMS__ANONYMOUS_ALLOWED=true``,
 which is for local testing (the Agents Playground, the tests) only.
@@ -55,26 +63,33 @@ log = logging.getLogger(__name__)
 FEEDBACK_KEY = "boundary_feedback"
 
 
+def _run(text: str, **style: Any) -> dict[str, Any]:
+    """A TextRun: text shown as written (no Markdown), with its style."""
+    return {"type": "TextRun", "text": text, **style}
+
+
+def _rich(*runs: dict[str, Any], **block: Any) -> dict[str, Any]:
+    """A RichTextBlock of ``runs``: for text that documents or the model wrote."""
+    return {"type": "RichTextBlock", "inlines": list(runs), **block}
+
+
 def _source_items(source: SourceView, language: str) -> list[dict[str, Any]]:
     head = f"[{source.number}] " if source.number is not None else "• "
-    where = f"{head}**{source.title}**"
+    where = ""
     if source.page is not None:
         where += " · " + ui_text("page", language).format(page=source.page)
     where += f" · {source.source}"
+    small = {"size": "Small"}
     items: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": where, "wrap": True, "size": "Small", "spacing": "Small"}
+        _rich(
+            _run(head, **small),
+            _run(source.title, weight="Bolder", **small),
+            _run(where, **small),
+            spacing="Small",
+        )
     ]
     if source.quote:
-        items.append(
-            {
-                "type": "TextBlock",
-                "text": source.quote,
-                "wrap": True,
-                "size": "Small",
-                "isSubtle": True,
-                "spacing": "None",
-            }
-        )
+        items.append(_rich(_run(source.quote, isSubtle=True, **small), spacing="None"))
     return items
 
 
@@ -87,16 +102,14 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
         body = []
         if shown.short_answer is not None:
             body.append(
-                {
-                    "type": "TextBlock",
-                    "id": "short-answer",
-                    "text": f"{ui_text('in_brief', lang)}: {shown.short_answer}",
-                    "weight": "Bolder",
-                    "wrap": True,
-                }
+                _rich(
+                    _run(f"{ui_text('in_brief', lang)}: ", weight="Bolder"),
+                    _run(shown.short_answer, weight="Bolder"),
+                    id="short-answer",
+                )
             )
         body += [
-            {"type": "TextBlock", "text": shown.text, "wrap": True},
+            _rich(_run(shown.text)),
             {
                 "type": "TextBlock",
                 "text": ui_text("sources", lang),

@@ -4,6 +4,13 @@ The JSON API, Slack Block Kit and Teams Adaptive Cards all need the same
 facts (answer or refusal, the reason and its label, an answer's short answer
 phrase, each citation's number, title, source, page and a short quote); this
 module extracts them once so the renderers only lay them out.
+
+What a document or the model wrote (the answer, the short answer, titles,
+quotes) is carried as plain text (``render.plain_text``): HTML tags, Slack
+control sequences and Markdown links and images are dropped here, for every
+surface and for API clients that might render a field as HTML or Markdown;
+each renderer still escapes for its own format. A source's path is kept as
+it is: it names the file (``/sources/{path}``).
 """
 
 from __future__ import annotations
@@ -11,7 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from chatbot.channels.render import PASSAGES_NOT_SHOWN, quote, reason_label, short_answer_of
+from chatbot.channels.render import (
+    PASSAGES_NOT_SHOWN,
+    plain_text,
+    quote,
+    reason_label,
+    short_answer_of,
+)
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 
 
@@ -51,10 +64,10 @@ def source_view(passage: Passage, number: int | None, quote_chars: int = 300) ->
     chunk = passage.chunk
     return SourceView(
         number=number,
-        title=chunk.name,
+        title=plain_text(chunk.name),
         source=chunk.source,
         page=chunk.page,
-        quote=quote(chunk.text, quote_chars),
+        quote=plain_text(quote(chunk.text, quote_chars)),
     )
 
 
@@ -63,13 +76,13 @@ def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> Outc
         case Answer():
             return OutcomeView(
                 kind="answer",
-                text=outcome.text,
+                text=plain_text(outcome.text),
                 reason=None,
                 label="Answer",
                 sources=tuple(
                     source_view(c.passage, c.number, quote_chars) for c in outcome.citations
                 ),
-                short_answer=short_answer_of(outcome),
+                short_answer=_plain(short_answer_of(outcome)),
                 language=language,
             )
         case Refusal():
@@ -82,3 +95,7 @@ def view(outcome: Outcome, language: str = "en", quote_chars: int = 300) -> Outc
                 sources=tuple(source_view(p, None, quote_chars) for p in shown[:3]),
                 language=language,
             )
+
+
+def _plain(text: str | None) -> str | None:
+    return None if text is None else plain_text(text) or None

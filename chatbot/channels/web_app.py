@@ -106,7 +106,15 @@ def create_web_app(
     ui = build_ui(
         assistant, admin, examples, source_link=source_url, llm_status=llm_status, access=access
     )
-    ui.queue(default_concurrency_limit=2)
+    # Chat turns run this many at a time. The LLM's own places and line
+    # (chatbot.admission) bound the model's work; the rest are gate refusals
+    # and "busy" replies, which must not wait behind answers being written.
+    admission = assistant.pipeline.admission
+    ui.queue(
+        default_concurrency_limit=max(8, admission.slots + admission.queue + 4)
+        if admission is not None
+        else 8
+    )
     return gr.mount_gradio_app(
         app,
         ui,

@@ -49,7 +49,7 @@ class ReadinessGenerator:
                 "when it is ready",
                 retry_after_s=remaining,
             )
-        raise GeneratorUnavailableError(f"the language model did not start: {current.reason}")
+        raise GeneratorUnavailableError(f"the language model is down: {current.reason}")
 
     def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
         self._check()

@@ -12,10 +12,19 @@ their own start-up (ingestion, serving the web UI), and wait for it later;
 ``status()`` says meanwhile whether it is starting (and for about how long
 yet), ready, or down and why. A server already healthy on the configured port
 is adopted, not restarted.
+
+Once it is up, ``supervise()`` watches it from a daemon thread: a server that
+exits (killed, crashed) or whose health check has not answered for
+``hang_after_s`` (hung) is stopped and started again, at most
+``max_restarts`` times an hour; meanwhile ``status()`` says it is
+restarting and why, so the page and /health show it and questions that need
+the model get one clear sentence at once instead of a hang. Past the limit it
+is left down and reported as such.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -24,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +88,9 @@ class EmbeddedServer:
     _failure: str | None = field(default=None, repr=False)
     _log_offset: int = field(default=0, repr=False)
     _stopped: bool = field(default=False, repr=False)
+    _note: str = field(default="", repr=False)  # why it is restarting, while it does
+    _restarts: list[float] = field(default_factory=list, repr=False)
+    _quiet_since: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.cpu is None:
@@ -144,7 +157,95 @@ class EmbeddedServer:
         if self._started_at is None:
             return LLMStatus(LLMState.STARTING, expected_s=self.startup_timeout_s)
         elapsed = time.monotonic() - self._started_at
-        return LLMStatus(LLMState.STARTING, elapsed_s=elapsed, expected_s=self.startup_timeout_s)
+        return LLMStatus(
+            LLMState.STARTING,
+            elapsed_s=elapsed,
+            expected_s=self.startup_timeout_s,
+            reason=self._note,
+        )
+
+    @property
+    def restarts(self) -> int:
+        """Restarts in the last hour."""
+        return len([t for t in self._restarts if time.monotonic() - t < 3600])
+
+    def supervise(self, interval_s: float = 2.0) -> threading.Thread:
+        """Watch the server in a daemon thread and restart it when it exits
+        or hangs (see the module docstring); returns the thread. Call once,
+        after ``start``; ``stop`` ends the watch."""
+        thread = threading.Thread(
+            target=self._watch, args=(interval_s,), name="llm-supervisor", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _watch(self, interval_s: float) -> None:
+        while not self._stopped and self._failure is None:
+            time.sleep(interval_s)
+            if self._stopped or not self._ready:
+                continue
+            why = self.trouble()
+            if why is not None:
+                self.restart(why)
+
+    def trouble(self) -> str | None:
+        """Why the running server needs restarting (it exited, or its health
+        check has been silent for ``hang_after_s``), or None."""
+        proc = self.process
+        if proc is not None and proc.poll() is not None:
+            return f"the LLM server exited with code {proc.returncode}"
+        hang_after = self.settings.hang_after_s
+        if healthy(self.root_url, timeout_s=min(5.0, hang_after)):
+            self._quiet_since = None
+            return None
+        now = time.monotonic()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        silent = now - self._quiet_since
+        if silent < hang_after:
+            return None
+        return f"the LLM server has not answered its health check for {silent:.0f} s"
+
+    def restart(self, why: str) -> None:
+        """Stop the server (hung or gone) and start it again, unless it was
+        restarted ``max_restarts`` times in the last hour: then it is left
+        down, with ``why`` in ``status()``. Blocks until it is up or failed."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < 3600]
+        limit = self.settings.max_restarts
+        if len(self._restarts) >= limit:
+            self._failure = (
+                f"{why}; it was restarted {len(self._restarts)} time(s) in the last hour "
+                f"(CHATBOT_EMBEDDED__MAX_RESTARTS={limit}), so it is left down: see "
+                f"{self.settings.log_file}, then restart the app"
+            )
+            log.error("%s", self._failure)
+            self._terminate()
+            return
+        self._restarts.append(now)
+        log.warning(
+            "%s; restarting it (%d of at most %d this hour)", why, len(self._restarts), limit
+        )
+        self._ready = False
+        self._quiet_since = None
+        self._note = f"restarting: {why}"
+        self._terminate(grace_s=5.0)
+        if self.adopted and port_in_use(self.settings.host, self.settings.port):
+            self._failure = (
+                f"{why}; it was not started by this process, so it cannot be restarted "
+                "from here: restart it, or stop it and restart the app"
+            )
+            log.error("%s", self._failure)
+            return
+        self.adopted = False
+        try:
+            self.launch()
+            self.wait()
+        except Exception as exc:  # the failure is kept for status(); the watch ends
+            self._failure = self._failure or f"{why}; the restart failed: {exc}"
+            log.error("the LLM server did not come back: %s", self._failure)
+        finally:
+            self._note = ""
 
     @property
     def root_url(self) -> str:
@@ -341,8 +442,18 @@ class EmbeddedServer:
         """Stop a server this object started; an adopted one is left running."""
         self._stopped = True
         self._unlock()
+        self._terminate(grace_s)
+
+    def _terminate(self, grace_s: float = 20.0) -> None:
+        """End the process group this object started, if any (SIGTERM, then SIGKILL)."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
+            return
+        if proc.poll() is not None:
+            # The API server is gone; its engine workers (same process group)
+            # may not be, and they hold the model's memory.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             return
         try:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -61,7 +61,14 @@ def test_ask_returns_an_answer_with_citations_and_records_it(
         "page": 1,
         "quote": "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024.",
     }
-    assert set(body["timings"]) == {"retrieve_s", "read_s", "generate_s", "verify_s", "total_s"}
+    assert set(body["timings"]) == {
+        "retrieve_s",
+        "read_s",
+        "queue_s",
+        "generate_s",
+        "verify_s",
+        "total_s",
+    }
     row = audit.get(body["interaction_id"])
     assert row is not None and (row.channel, row.user_id, row.conversation_id) == (
         "api",

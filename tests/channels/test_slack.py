@@ -112,7 +112,7 @@ def test_a_short_answer_gets_an_in_brief_block_above_the_answer(
     [post] = fake_slack.posted()
     brief, answer = post["blocks"][:2]
     assert brief["block_id"] == "boundary_short_answer"
-    assert brief["text"] == {"type": "mrkdwn", "text": "*In brief:* August 2024"}
+    assert brief["text"] == {"type": "mrkdwn", "text": "*In brief:* August 2024", "verbatim": True}
     assert answer["text"]["text"] == IN_CORPUS_REPLY
     assert post["text"] == IN_CORPUS_REPLY
 

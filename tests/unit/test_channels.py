@@ -202,8 +202,12 @@ def test_turn_turns_a_dead_llm_into_one_sentence(audit: AuditStore) -> None:
     dead = GeneratorUnavailableError("cannot reach the LLM server")
     turns = list(chat_turn(assistant_with(audit, dead), IN_CORPUS, [], principal=asker()))
     last = turns[-1].history[-1]["content"]
-    assert "not available" in last and "cannot reach the LLM server" in last
+    # the person asking gets a plain sentence; the technical message goes to the audit
+    assert "not answering right now" in last and "cannot reach the LLM server" not in last
     assert "Traceback" not in last and turns[-1].interaction_id is None
+    (failure,) = audit.failures()
+    assert failure.kind == "llm_unavailable" and failure.channel == "web"
+    assert failure.message == "cannot reach the LLM server" and failure.question == IN_CORPUS
 
 
 @pytest.mark.parametrize(

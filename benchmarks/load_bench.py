@@ -1,0 +1,180 @@
+"""Load: 50 simulated staff for 5 minutes against the real app (``app.py``:
+the web UI and the JSON API) on the embedded LLM, with back-pressure (the
+default: a few LLM places, a short line, 429 + Retry-After past it) and,
+in the same run, the naive path (``CHATBOT_LLM__MAX_CONCURRENT=-1``: every
+question goes straight to the LLM and waits there).
+
+For each: throughput, p50/p95/max latency by outcome (answer, gate refusal,
+LLM refusal, busy), 5xx and client timeouts, whether the audit trail holds
+every question and every piece of feedback, and the RSS of the web process
+and of the LLM server over the run. Ratios are naive / back-pressure.
+
+    .venv/bin/python benchmarks/load_bench.py --users 50 --seconds 300
+
+The embedded LLM server is started first if none is healthy on its port
+(and stopped at the end), then adopted by both app processes. Loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chatbot.audit import AuditStore
+from chatbot.llm.server import EmbeddedServer, healthy
+from chatbot.settings import EmbeddedLLMSettings
+from eval.load import (
+    MemorySampler,
+    app_environment,
+    drive,
+    summarise,
+    wait_until_ready,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def llm_pid(port: int) -> int | None:
+    """The process listening on the LLM port (for its RSS), if it can be found."""
+    try:
+        out = subprocess.run(
+            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    marker = "pid="
+    if marker not in out:
+        return None
+    return int(out.split(marker, 1)[1].split(",", 1)[0])
+
+
+def one_run(
+    name: str, extra: dict[str, str], users: int, seconds: float, folder: Path, llm: int | None
+) -> dict[str, Any]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = app_environment(folder, port, extra)
+    log_path = folder / "app.log"
+    with log_path.open("wb") as log:
+        app = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until_ready(base, within_s=600)
+            print(f"[{name}] app ready on {base}; {users} users for {seconds:.0f}s", flush=True)
+            samplers = [MemorySampler(app.pid)] + ([MemorySampler(llm)] if llm else [])
+            for sampler in samplers:
+                sampler.__enter__()
+            started = time.monotonic()
+            results = drive(base, users=users, seconds=seconds, timeout_s=180.0)
+            wall = time.monotonic() - started
+            for sampler in samplers:
+                sampler.__exit__()
+            alive = app.poll() is None
+        finally:
+            app.terminate()
+            try:
+                app.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                app.kill()
+    summary = summarise(results, seconds)
+    audit = AuditStore(folder / "audit.sqlite3")
+    asked = sum(1 for r in results if r.action != "feedback")
+    recorded = len(list(audit.interactions())) + len(audit.failures())
+    given = sum(1 for r in results if r.outcome == "feedback")
+    summary.update(
+        {
+            "name": name,
+            "wall_s": round(wall, 1),
+            "app_alive_after": alive,
+            "audit": {
+                "questions_sent": asked,
+                "questions_recorded": recorded,
+                "feedback_sent": given,
+                "feedback_recorded": len(audit.feedback()),
+                "share_recorded": round(recorded / asked, 4) if asked else 1.0,
+            },
+            "rss_web": samplers[0].summary(),
+            "rss_llm": samplers[1].summary() if len(samplers) > 1 else {},
+        }
+    )
+    return summary
+
+
+def _p(summary: dict[str, Any], outcome: str, key: str) -> float | None:
+    value = summary["latency_s"].get(outcome, {}).get(key)
+    return float(value) if value is not None else None
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+@click.command()
+@click.option("--users", default=50, show_default=True)
+@click.option("--seconds", default=300.0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write JSON here.")
+def main(users: int, seconds: float, out: Path | None) -> None:
+    settings = EmbeddedLLMSettings(cache_dir=REPO / "models")
+    server: EmbeddedServer | None = None
+    if not healthy(f"http://{settings.host}:{settings.port}"):
+        server = EmbeddedServer(settings)
+        print(f"starting the embedded LLM: {server.describe()}", flush=True)
+        server.start()
+    llm = llm_pid(settings.port)
+    runs = []
+    try:
+        for name, extra in (
+            ("back-pressure", {}),
+            ("naive", {"CHATBOT_LLM__MAX_CONCURRENT": "-1"}),
+        ):
+            with tempfile.TemporaryDirectory(prefix=f"boundary-load-{name}-") as folder:
+                runs.append(one_run(name, extra, users, seconds, Path(folder), llm))
+    finally:
+        if server is not None:
+            server.stop()
+    bounded, naive = runs
+    print(json.dumps(runs, indent=2))
+    print()
+    print(f"{users} users, {seconds:.0f}s each; ratios are naive / back-pressure")
+    print(f"{'figure':34} {'back-pressure':>14} {'naive':>10} {'ratio':>8}")
+    rows: list[tuple[str, float | None, float | None]] = [
+        ("requests/s", bounded["per_second"], naive["per_second"]),
+    ]
+    for outcome in ("gate_refusal", "answer", "llm_refusal", "busy"):
+        for key in ("p50", "p95", "max"):
+            rows.append(
+                (f"{outcome} {key} (s)", _p(bounded, outcome, key), _p(naive, outcome, key))
+            )
+    for label, a, b in rows:
+        show_a = "-" if a is None else f"{a:.3f}"
+        show_b = "-" if b is None else f"{b:.3f}"
+        print(f"{label:34} {show_a:>14} {show_b:>10} {_ratio(b, a):>8}")
+    for run in runs:
+        print(
+            f"[{run['name']}] outcomes {run['outcomes']}; 5xx {run['server_errors']}; "
+            f"busy without Retry-After {run['busy_without_retry_after']}; audit "
+            f"{run['audit']}; web RSS {run['rss_web']}; LLM RSS {run['rss_llm']}"
+        )
+    if out is not None:
+        out.write_text(json.dumps(runs, indent=2))
+
+
+if __name__ == "__main__":
+    main()
