@@ -419,16 +419,17 @@ def serve(fd: int) -> None:
             status, payload = "failed", (exc.source, exc.reason, exc.hint)
         except MemoryError:
             status, payload = "memory", None
-        except RecursionError as exc:  # deep nesting the loaders did not catch
-            status, payload = "error", f"RecursionError: {exc}"
-        except Exception as exc:
+        except Exception as exc:  # a loader bug, RecursionError on deep nesting...
             status, payload = "error", f"{type(exc).__name__}: {exc}"[:300]
+        records = collect.take()
         try:
-            conn.send((status, payload, collect.take(), _peak_rss_kb()))
+            conn.send((status, payload, records, _peak_rss_kb()))
         except MemoryError:
             os._exit(_EXIT_MEMORY)
-        except (OSError, ValueError):
-            return  # the parent has gone, or the reply is too large to send
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # an odd result
+            conn.send(("error", f"unusable result ({type(exc).__name__})", records, 0.0))
+        except OSError:
+            return  # the parent has gone
         if status == "memory":
             return  # a fresh worker is cheaper than trusting a heap that ran dry
 

@@ -37,13 +37,14 @@ Files are parsed in a worker process with a time and a memory limit per file
 the first file that needs parsing and stopped when the sync ends, so a file
 that hangs, bloats or crashes the parser fails alone.
 
-The scan reads only regular files inside the corpus folder. Reported as
-failed, and not read: a link that resolves outside the folder, a broken or
-looping link, a pipe or device, a file over the size limit (before it is
-hashed), and a name that is not valid UTF-8 or holds a control character (a
-line break, an escape), shown with those characters escaped. Links to
-folders are not followed (reported as skipped). A source that fails this way
-keeps what was indexed for it, like any file that cannot be read.
+The scan keeps only regular files inside the corpus folder. Reported as
+failed, and never opened: a link that resolves outside the folder, a broken
+or looping link, a pipe or device, and a name that is not valid UTF-8 or
+holds a control character (a line break, an escape), shown with those
+characters escaped. Links to folders are not followed (reported as skipped).
+A file over the size limit is refused before it is hashed. A source that
+fails this way keeps what was indexed for it, like any file that cannot be
+read.
 """
 
 from __future__ import annotations
@@ -190,10 +191,10 @@ class Ingestor:
         recheck_identity = self._keywords.get_meta(META_IDENTITY) != rules.signature()
         if recheck_identity and rules.rules:
             log.info("document rules %s changed: identities are re-checked", rules_file)
-        # Crash safety: the new signatures are stored when the run ends. A run
-        # killed part-way, then started with the old settings again, would
-        # otherwise find the old signature, skip the rest and keep the files
-        # already redone with the abandoned settings.
+        # Crash safety: a run that redoes every file and is killed part-way
+        # must be finished by the next one, even one started with the old
+        # settings again (it would find its own signature, skip the rest and
+        # keep the files already redone with the abandoned settings).
         if rechunk_all:
             self._mark_unfinished(signature)
         if recheck_identity:

@@ -40,6 +40,11 @@ OUTSIDE_CANARY = "CANARY-OUTSIDE-4242-ZINC"
 """Written only outside the corpus folder, behind links; must never be indexed."""
 
 SENTENCE = "The fuzz sample {n} says the liquidity buffer stayed above the floor."
+MUTE = "- - - . . . * * *"
+"""Text with no word in it: a file carrying it is parsed as far as it goes and
+then fails as "no indexable text" instead of being embedded. Two in three
+samples of the kinds that parse carry it, which keeps the embedding, the
+largest cost of a run, to about a hundred files."""
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -254,7 +259,7 @@ def pdf_truncated(c: _Corpus) -> None:
 
 
 def pdf_bitflip(c: _Corpus) -> None:
-    bases = [good_pdf(c.sentence()), good_pdf(c.sentence(), compress=False)]
+    bases = [good_pdf(c.sentence()), good_pdf(MUTE, compress=False)]
     for index in range(70):
         data = bytearray(bases[index % 2])
         for _ in range(c.rng.choice((1, 2, 4, 8, 32, 128))):
@@ -265,7 +270,14 @@ def pdf_bitflip(c: _Corpus) -> None:
 
 def pdf_xref(c: _Corpus) -> None:
     kind = "pdf-broken-xref"
-    base = good_pdf(c.sentence())
+    real = _xref_variants(c, good_pdf(c.sentence()))
+    mute = _xref_variants(c, good_pdf(MUTE))
+    for index, note in enumerate(real):
+        data = real[note] if index % 3 == 0 else mute[note]
+        c.add(c.name(kind, ".pdf"), data, kind, "may", note)
+
+
+def _xref_variants(c: _Corpus, base: bytes) -> dict[str, bytes]:
     head, _, tail = base.rpartition(b"startxref\n")
     xref_at = int(tail.split(b"\n")[0])
     table_start = base.index(b"xref\n0 ")
@@ -314,8 +326,7 @@ def pdf_xref(c: _Corpus) -> None:
         "obj keyword missing": base.replace(b" 0 obj", b" 0 ob"),
         "crlf everywhere": base.replace(b"\n", b"\r\n"),
     }
-    for note, data in variants.items():
-        c.add(c.name(kind, ".pdf"), data, kind, "may", note)
+    return variants
 
 
 def pdf_loops(c: _Corpus) -> None:
@@ -440,7 +451,7 @@ def pdf_loops(c: _Corpus) -> None:
 def pdf_deep(c: _Corpus) -> None:
     kind = "pdf-deep-nesting"
     text = text_ops(c.sentence())
-    for depth in (100, 5_000, 200_000):
+    for depth in (100, 5_000, 50_000):
         arrays = b"[" * depth + b"]" * depth
         dicts = b"<< /A " * depth + b">> " * depth
         c.add(
@@ -1108,8 +1119,9 @@ def markdown_pathological(c: _Corpus) -> None:
         "html blocks": "<div>" * 400,  # letters: kept short, they would be indexed
         "emphasis maze": "*_" * n,
     }
-    for note, text in samples.items():
-        body = f"{sentence}\n\n{text}\n" if "deep" not in note else text
+    for index, (note, text) in enumerate(samples.items()):
+        words = sentence if index % 3 == 0 else MUTE
+        body = f"{words}\n\n{text}\n" if "deep" not in note else text.replace(sentence, words)
         suffix = ".markdown" if len(c.files) % 2 else ".md"
         c.add(c.name(kind, suffix), body.encode(), kind, "may", note)
 
@@ -1148,7 +1160,9 @@ def html_pathological(c: _Corpus) -> None:
         "title never closed": f"<title>{sentence}" + "<p>x" * 10_000,
         "control characters": f"<p>{sentence}\x1b[31m\x07\x08\x0b</p>",
     }
-    for note, text in samples.items():
+    for index, (note, text) in enumerate(samples.items()):
+        if index % 3:
+            text = text.replace(sentence, MUTE)
         suffix = ".htm" if len(c.files) % 2 else ".html"
         c.add(c.name(kind, suffix), text.encode(), kind, "may", note)
 
