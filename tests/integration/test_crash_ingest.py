@@ -15,9 +15,9 @@ keyword rows and search terms, same Chroma collections (main and groups)
 with the same ids, texts and metadata, vectors within 1e-5.
 
 Moments: each run is killed a uniform random amount into its own work. The
-test keeps a rough count of the progress lines (``ingest.sync``'s per-file
-log lines) the run has still to print, picks one uniformly, and kills at a
-uniform delay (up to the slowest file's time in the reference run) after it;
+test works out from the catalog how many progress lines (``ingest.sync``'s
+per-file log lines) the run will print, picks one uniformly, and kills at a
+uniform delay (up to a slow file's time in the reference run) after it;
 "before the first line" is measured from the start of the reference run's
 work. So kills land from the start-up to the last file, in first builds,
 rebuilds, re-chunkings and small follow-up syncs alike; the report printed
