@@ -146,7 +146,7 @@ def test_feedback_submit_is_stored(teams: Callable[..., Served], audit: AuditSto
 def test_llm_failure_is_one_sentence(teams: Callable[..., Served]) -> None:
     server = teams(GeneratorUnavailableError("cannot reach the LLM server"))
     [message] = replies(server, activity(IN_CORPUS))
-    assert "not available" in message["text"] and "Traceback" not in message["text"]
+    assert "not answering right now" in message["text"] and "Traceback" not in message["text"]
 
 
 def test_reranker_failure_is_one_sentence(teams: Callable[..., Served], audit: AuditStore) -> None:
