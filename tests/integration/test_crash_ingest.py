@@ -393,9 +393,9 @@ class Corpus:
             if p.is_file() and p.name != "access.toml"
         )
 
-    def mutate(self) -> None:
-        """One random change to the folder."""
-        kind = self.rng.choice(["edit", "edit", "delete", "add", "restore", "regroup"])
+    def mutate(self, kind: str = "") -> None:
+        """One change to the folder, of ``kind`` or a random one."""
+        kind = kind or self.rng.choice(["edit", "edit", "delete", "add", "restore", "regroup"])
         texts = [s for s in self.sources() if s.endswith((".md", ".txt"))]
         if kind == "restore" and not self.deleted:
             kind = "add"
@@ -669,18 +669,21 @@ def test_sigkill_at_random_moments_then_resume_equals_a_clean_build(
                     "last": run.progress()[-1][1].split(": ", 1)[-1] if done else "(start)",
                 }
             )
-            # The next run finishes the rest; after a killed re-chunking it
-            # resumes it, or goes back to the default settings (all files again).
-            epoch = "sync"
-            if overlap != "40" and rng.random() < 0.5:
-                overlap = "40"
-        else:
-            # Full rebuilds and re-chunkings are the costly runs: one in two.
+        # Mostly the next run finishes the rest (after a killed re-chunking it
+        # resumes it, or goes back to the default settings: all files again);
+        # now and then, and after a run that finished, something new starts
+        # over whatever is half done: a rebuild, a re-chunking or a burst of
+        # changes. Full rebuilds and re-chunkings are the costly runs.
+        epoch = "sync"
+        if run.killed and overlap != "40" and rng.random() < 0.5:
+            overlap = "40"
+        if not run.killed or rng.random() < 0.3:
             epoch = rng.choice(["rebuild", "rechunk", "sync", "sync"])
             others = [o for o in ("24", "32") if o != stored]
             overlap = rng.choice(others) if epoch == "rechunk" else "40"
-            if epoch == "sync":  # a burst of changes to sync
-                for _ in range(rng.randint(3, 6)):
+            if epoch == "sync":  # a burst of changes, one of them to the groups
+                corpus.mutate("regroup")
+                for _ in range(rng.randint(2, 5)):
                     corpus.mutate()
         if rng.random() < 0.6:
             corpus.mutate()
@@ -702,6 +705,14 @@ def test_sigkill_at_random_moments_then_resume_equals_a_clean_build(
         "kills_by_run": dict(Counter(k["kind"] for k in kills)),
         "kills_by_quarter_of_the_run": dict(Counter(min(3, int(m * 4)) for m in moments)),
         "kills_before_the_first_line": sum(1 for k in kills if k["at_line"] == 0),
+        "kills_just_after": dict(
+            Counter(
+                next(
+                    (w for w in ("written", "removed", "access groups") if w in k["last"]), "start"
+                )
+                for k in kills
+            )
+        ),
         "changes": dict(corpus.changes),
         "files": len(corpus.sources()),
         **sizes,
