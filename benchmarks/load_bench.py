@@ -18,9 +18,7 @@ The embedded LLM server is started first if none is healthy on its port
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,21 +29,9 @@ import click
 from chatbot.audit import AuditStore
 from chatbot.llm.server import EmbeddedServer, healthy
 from chatbot.settings import EmbeddedLLMSettings
-from eval.load import (
-    MemorySampler,
-    app_environment,
-    drive,
-    summarise,
-    wait_until_ready,
-)
+from eval.load import MemorySampler, drive, serving_app, summarise
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def llm_pid(port: int) -> int | None:
@@ -65,32 +51,17 @@ def llm_pid(port: int) -> int | None:
 def one_run(
     name: str, extra: dict[str, str], users: int, seconds: float, folder: Path, llm: int | None
 ) -> dict[str, Any]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = app_environment(folder, port, extra)
-    log_path = folder / "app.log"
-    with log_path.open("wb") as log:
-        app = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_until_ready(base, within_s=600)
-            print(f"[{name}] app ready on {base}; {users} users for {seconds:.0f}s", flush=True)
-            samplers = [MemorySampler(app.pid)] + ([MemorySampler(llm)] if llm else [])
-            for sampler in samplers:
-                sampler.__enter__()
-            started = time.monotonic()
-            results = drive(base, users=users, seconds=seconds, timeout_s=180.0)
-            wall = time.monotonic() - started
-            for sampler in samplers:
-                sampler.__exit__()
-            alive = app.poll() is None
-        finally:
-            app.terminate()
-            try:
-                app.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                app.kill()
+    with serving_app(folder, extra, ready_within_s=600) as (app, base):
+        print(f"[{name}] app ready on {base}; {users} users for {seconds:.0f}s", flush=True)
+        samplers = [MemorySampler(app.pid)] + ([MemorySampler(llm)] if llm else [])
+        for sampler in samplers:
+            sampler.__enter__()
+        started = time.monotonic()
+        results = drive(base, users=users, seconds=seconds, timeout_s=180.0)
+        wall = time.monotonic() - started
+        for sampler in samplers:
+            sampler.__exit__()
+        alive = app.poll() is None
     summary = summarise(results, seconds)
     audit = AuditStore(folder / "audit.sqlite3")
     asked = sum(1 for r in results if r.action != "feedback")

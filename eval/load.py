@@ -22,10 +22,13 @@ from __future__ import annotations
 import json
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -308,6 +311,44 @@ def app_environment(folder: Path, port: int, extra: dict[str, str]) -> dict[str,
         }
     )
     return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving_app(
+    folder: Path, extra: dict[str, str], *, ready_within_s: float
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``app.py`` (from the repository root) serving the sample corpus with
+    its index, audit and log (``app.log``) in ``folder``, ready on a free
+    port; yields the process and its base URL, and stops it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with (folder / "app.log").open("wb") as log:
+        app = subprocess.Popen(
+            [sys.executable, "app.py"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=app_environment(folder, port, extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_ready(base, within_s=ready_within_s)
+            yield app, base
+        finally:
+            app.terminate()
+            try:
+                app.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait(timeout=30)
 
 
 def wait_until_ready(base_url: str, within_s: float) -> dict[str, object]:

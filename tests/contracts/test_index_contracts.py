@@ -7,10 +7,6 @@ say something about production.
 from __future__ import annotations
 
 import math
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,6 +19,7 @@ from chatbot.access import PUBLIC, Audience
 from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex, DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
+from tests.servers import chroma_server as start_chroma_server
 
 
 def make_chunk(chunk_id: str, text: str, source: str = "a.pdf", page: int | None = 1) -> Chunk:
@@ -61,35 +58,8 @@ CORPUS = [
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A real Chroma server (the ``chroma run`` CLI) on a free local port."""
-    exe = Path(sys.executable).parent / "chroma"
-    if not exe.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("chroma-server")
-    command = [str(exe), "run", "--path", str(folder / "data"), "--host", "127.0.0.1"]
-    command += ["--port", str(port)]
-    with (folder / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("chroma server did not start: see " + str(folder / "server.log"))
-                time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with start_chroma_server(tmp_path_factory.mktemp("chroma-server")) as address:
+        yield address
 
 
 @pytest.fixture(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,12 @@ import pytest
 from chatbot.llm.server import EmbeddedServer, port_in_use
 from chatbot.settings import EmbeddedLLMSettings
 from tests.conftest import REPO_ROOT
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]
 
 UI_REACHABLE_S = 120.0  # ingestion of the sample corpus, then uvicorn; no LLM wait
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import logging
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.servers import chroma_server as start_chroma_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 THIS = Path(__file__).resolve()
@@ -275,30 +276,8 @@ EVERYWHERE = ("dense", "keyword", "candidates")
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A real Chroma server (``chroma run``) on a free local port."""
-    exe = Path(sys.executable).parent / "chroma"
-    if not exe.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    folder = tmp_path_factory.mktemp("chroma-server")
-    command = [str(exe), "run", "--path", str(folder / "data"), "--host", "127.0.0.1"]
-    with (folder / "server.log").open("wb") as log:
-        proc = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("chroma server did not start: see " + str(folder / "server.log"))
-                time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with start_chroma_server(tmp_path_factory.mktemp("chroma-server")) as address:
+        yield address
 
 
 @pytest.fixture(params=["persistent", "http"])

@@ -10,51 +10,31 @@ asserted: the full run with its numbers is ``benchmarks/load_bench.py``."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chatbot.audit import AuditStore
-from eval.load import MemorySampler, app_environment, drive, summarise, wait_until_ready
+from eval.load import MemorySampler, drive, serving_app, summarise
 
 pytestmark = [pytest.mark.load, pytest.mark.llm, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 USERS = 16
 SECONDS = 45.0
 CLIENT_TIMEOUT_S = 180.0
 ALLOWED = {"answer", "gate_refusal", "llm_refusal", "busy", "feedback"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def test_a_saturated_llm_sheds_load_cleanly_and_the_audit_keeps_everything(
     embedded_llm: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = app_environment(
-        tmp_path,
-        port,
-        {
-            "CHATBOT_LLM__MAX_CONCURRENT": "2",
-            "CHATBOT_LLM__QUEUE_SIZE": "2",
-            "CHATBOT_LLM__QUEUE_WAIT_S": "10",
-        },
-    )
-    log = (tmp_path / "app.log").open("wb")
-    app = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_until_ready(base, within_s=300)
+    tight = {
+        "CHATBOT_LLM__MAX_CONCURRENT": "2",
+        "CHATBOT_LLM__QUEUE_SIZE": "2",
+        "CHATBOT_LLM__QUEUE_WAIT_S": "10",
+    }
+    with serving_app(tmp_path, tight, ready_within_s=300) as (app, base):
         with MemorySampler(app.pid) as memory:
             results = drive(
                 base,
@@ -67,13 +47,6 @@ def test_a_saturated_llm_sheds_load_cleanly_and_the_audit_keeps_everything(
         summary["rss"] = memory.summary()
         print(json.dumps(summary, indent=2))
         assert app.poll() is None, "the app process died under load"
-    finally:
-        app.terminate()
-        try:
-            app.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            app.kill()
-        log.close()
 
     outcomes = {r.outcome for r in results}
     assert outcomes <= ALLOWED, (outcomes - ALLOWED, (tmp_path / "app.log").read_text()[-3000:])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from chatbot.llm.cpu import parse_cpuinfo
 from chatbot.llm.server import EmbeddedServer
 from chatbot.llm.status import LLMState
 from chatbot.settings import EmbeddedLLMSettings
+from tests.servers import free_port
 
 PLAYS_A_SERVER = """
 import sys
@@ -37,11 +37,6 @@ class Health(BaseHTTPRequestHandler):
 HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
 """
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PlayedServer(EmbeddedServer):
