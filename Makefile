@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.boundary-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup browser run ingest model test test-fast lint eval clean-index help
+.PHONY: setup browser postgres run ingest model test test-fast lint eval clean-index help
 
 help:
 	@echo "make run      set up, ingest corpus/, start the LLM server and the web UI"
@@ -41,6 +41,12 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		fonts-noto-cjk fonts-noto-color-emoji)
 
+# PostgreSQL server binaries for the `postgres` tests (they start a private
+# server in a temporary folder; nothing runs as a service), from Debian.
+postgres:
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
 setup: $(STAMP)
 
 model: setup
@@ -52,7 +58,7 @@ ingest: setup
 run: setup
 	$(BIN)/python app.py
 
-test: setup browser
+test: setup browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -6,7 +6,8 @@
    only; the model folder is built first if missing; a healthy server already
    on the port is adopted). Its configuration follows the CPU
    (``chatbot.llm.cpu``) and the console reports each start-up stage;
-2. sync ``corpus/`` into the indexes (unchanged files are skipped);
+2. sync ``corpus/`` into the indexes (unchanged files are skipped; off with
+   ``CHATBOT_INGEST__ON_START=false``, for replicas that only answer);
 3. serve one web app on 127.0.0.1:7860 at once, without waiting for the LLM:
    the Gradio UI at /, the JSON API under /v1 (docs at /docs), cited
    documents under /sources, and Slack's /slack/events when Slack HTTP mode is
@@ -113,10 +114,13 @@ def main() -> int:
             generator = readiness_wrapped(generator, server.status, SERVED_NAME)
         stores = build_stores(settings)
         ingestor = ingestor_for(stores, settings)
-        report = ingestor.sync(settings.ingest.corpus_dir)
-        log.info("ingestion: %s", report.summary())
-        for failure in report.failed:
-            log.warning("not indexed: %s", failure)
+        if settings.ingest.on_start:
+            report = ingestor.sync(settings.ingest.corpus_dir)
+            log.info("ingestion: %s", report.summary())
+            for failure in report.failed:
+                log.warning("not indexed: %s", failure)
+        else:
+            log.info("ingestion at start is off (CHATBOT_INGEST__ON_START=false)")
         # After the bulk work: answering embeds one question at a time.
         limit_answering_threads(settings)
         pipeline = build_pipeline(settings, stores=stores, generator=generator)

@@ -18,6 +18,7 @@ disk.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -112,6 +113,13 @@ class CatalogKeywordIndex(KeywordIndex, Catalog, Protocol):
     def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
         """Give the stored chunks ``ids`` the access ``groups``; nothing else
         changes; unknown ids are ignored."""
+        ...
+
+    def ingestion_lock(self, wait_s: float) -> AbstractContextManager[None]:
+        """Held for one whole ingestion run, so that runs into the same index
+        (from any process that shares it) take turns. Waits at most
+        ``wait_s`` for another run, then raises ``BoundaryError``; a holder
+        that dies releases it."""
         ...
 
 

@@ -6,8 +6,10 @@ the functions, so importing this module is cheap and a missing dependency
 becomes a message that names the install command.
 
 Where the indexes live: with the persistent backend, Chroma's files are under
-``index.path/chroma``; the keyword index and the ingestion catalog are always
-the local SQLite file ``index.path/keywords.sqlite3``.
+``index.path/chroma`` (the http backend: a Chroma server). The keyword index,
+the ingestion catalog and the access labels are the local SQLite file
+``index.path/keywords.sqlite3``, or, with ``index.keyword_backend =
+"postgres"``, tables in a PostgreSQL schema that several replicas share.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from chatbot.access import Audience
     from chatbot.adapters.chroma_index import ChromaVectorIndex
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
+    from chatbot.adapters.pg_keyword import PostgresKeywordIndex
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
     from chatbot.admission import Admission
@@ -84,8 +87,29 @@ def build_vector_index(settings: Settings, *, create: bool = True) -> ChromaVect
     )
 
 
-def build_keyword_index(settings: Settings, *, create: bool = True) -> SqliteKeywordIndex:
-    """The SQLite FTS5 keyword index, which also holds the ingestion catalog."""
+def build_keyword_index(
+    settings: Settings, *, create: bool = True
+) -> SqliteKeywordIndex | PostgresKeywordIndex:
+    """The keyword index, which also holds the ingestion catalog and the
+    access labels: SQLite FTS5 on disk, or PostgreSQL for shared replicas."""
+    cfg = settings.index
+    if cfg.keyword_backend == "postgres":
+        if cfg.postgres_url is None or not cfg.postgres_url.get_secret_value().strip():
+            raise ConfigurationError(
+                "CHATBOT_INDEX__KEYWORD_BACKEND=postgres needs CHATBOT_INDEX__POSTGRES_URL "
+                "(postgresql://user:password@host:5432/database)"
+            )
+        try:
+            from chatbot.adapters.pg_keyword import PostgresKeywordIndex
+        except ImportError as exc:
+            raise _missing("psycopg", exc) from exc
+        return PostgresKeywordIndex(
+            cfg.postgres_url.get_secret_value(),
+            schema=cfg.postgres_schema,
+            create=create,
+            pool_size=cfg.postgres_pool_size,
+            connect_timeout_s=cfg.postgres_timeout_s,
+        )
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 
     return SqliteKeywordIndex(keyword_index_path(settings), create=create)

@@ -156,6 +156,31 @@ class IndexSettings(BaseModel):
     chroma_token: SecretStr | None = Field(
         None, description="Bearer token for a Chroma server with auth enabled."
     )
+    keyword_backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="Where the keyword index, the ingestion catalog and the access labels "
+        "live: 'sqlite' (the file path/keywords.sqlite3, one machine) or 'postgres' (a "
+        "PostgreSQL server several app replicas share; set postgres_url).",
+    )
+    postgres_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL for the postgres keyword backend, e.g. "
+        "postgresql://boundary:secret@db.bank.internal:5432/boundary (never logged).",
+    )
+    postgres_schema: str = Field(
+        "boundary",
+        description="PostgreSQL schema holding this index's tables (created on the first "
+        "ingestion); one schema per index lets several share a database.",
+    )
+    postgres_pool_size: int = Field(
+        8, ge=1, description="Most PostgreSQL connections one process keeps open."
+    )
+    postgres_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds to wait for a PostgreSQL connection before reporting the "
+        "server as unreachable.",
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -280,6 +305,18 @@ class IngestSettings(BaseModel):
     chunk_tokens: int = Field(220, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(40, description="Tokens shared by neighbouring chunks.")
     max_file_mb: float = Field(50.0, description="Files larger than this are rejected.")
+    on_start: bool = Field(
+        True,
+        description="app.py syncs the corpus folder when it starts. Set false on replicas "
+        "that only answer: a replica whose folder lacks files would remove them from the "
+        "shared index.",
+    )
+    lock_wait_s: float = Field(
+        600.0,
+        ge=0,
+        description="Seconds an ingestion run waits for another run into the same index "
+        "(this machine or, with PostgreSQL, any replica) before giving up with a message.",
+    )
     parse_timeout_s: float = Field(
         60.0,
         gt=0,

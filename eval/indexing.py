@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from chatbot.compose import build_keyword_index, build_vector_index, ingestor_for
+from chatbot.compose import build_vector_index, ingestor_for, keyword_index_path
 from chatbot.domain import EVERYONE, Chunk
 from chatbot.errors import IngestionError
 from chatbot.protocols import Embedder
@@ -66,8 +66,18 @@ class EvalIndex:
 
 def index_settings(settings: Settings, folder: Path) -> Settings:
     """A copy of ``settings`` whose local indexes live in ``folder``."""
-    index = settings.index.model_copy(update={"path": folder, "backend": "persistent"})
+    index = settings.index.model_copy(
+        update={"path": folder, "backend": "persistent", "keyword_backend": "sqlite"}
+    )
     return settings.model_copy(update={"index": index})
+
+
+def local_keyword_index(settings: Settings, *, create: bool = True) -> SqliteKeywordIndex:
+    """Evaluation indexes are always a local SQLite file in their folder,
+    whatever backend the app is configured with."""
+    from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+
+    return SqliteKeywordIndex(keyword_index_path(settings), create=create)
 
 
 def chunker_for(embedder: Embedder, settings: Settings) -> Chunker:
@@ -150,7 +160,7 @@ def _open_cached(settings: Settings, folder: Path) -> EvalIndex | None:
         return None
     scoped = index_settings(settings, folder)
     vectors = build_vector_index(scoped, create=False)
-    keywords = build_keyword_index(scoped, create=False)
+    keywords = local_keyword_index(scoped, create=False)
     if vectors.count() != expected:
         log.warning("index cache %s is inconsistent; rebuilding it", folder)
         keywords.close()
@@ -170,7 +180,7 @@ def _empty_indexes(
     (folder / MARKER).unlink(missing_ok=True)
     scoped = index_settings(settings, folder)
     vectors = build_vector_index(scoped)
-    keywords = build_keyword_index(scoped)
+    keywords = local_keyword_index(scoped)
     vectors.clear()
     keywords.clear()
     return vectors, keywords

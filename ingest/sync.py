@@ -176,6 +176,21 @@ class Ingestor:
         access = load_access_rules(access_file)
         if access.path is None:
             log.info("no access file %s: every document is open to 'everyone'", access_file)
+        with self._keywords.ingestion_lock(self._settings.lock_wait_s):
+            return self._sync_locked(corpus_dir, progress, rebuild, started, rules, access)
+
+    def _sync_locked(
+        self,
+        corpus_dir: Path,
+        progress: Progress | None,
+        rebuild: bool,
+        started: float,
+        rules: DocumentRules,
+        access: AccessRules,
+    ) -> IngestReport:
+        """The run itself, under the ingestion lock (``sync``)."""
+        rules_file = rules_path(corpus_dir, self._settings.documents_file)
+        access_file = rules_path(corpus_dir, self._settings.access_file)
         if rebuild:
             log.info("rebuild: clearing both indexes")
             self._keywords.clear()

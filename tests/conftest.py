@@ -101,3 +101,16 @@ def embedded_llm(embedded_server: EmbeddedServer) -> str:
     while not embedded_server.status().ready and time.monotonic() < deadline:
         time.sleep(1.0)
     return embedded_server.base_url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (``eval.servers``), started in
+    a temporary folder; tests isolate themselves with their own schema."""
+    from eval.servers import PostgresMissing, postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresMissing as exc:
+        pytest.skip(str(exc))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
 from chatbot.access import Audience
 from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
 from chatbot.domain import Chunk
+from chatbot.errors import BoundaryError
 from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
 
@@ -128,6 +131,7 @@ class InMemoryKeywordIndex:
         self._terms: dict[str, Counter[str]] = {}
         self.records: dict[str, DocumentRecord] = {}
         self.meta: dict[str, str] = {}
+        self._ingesting = threading.Lock()
 
     # KeywordIndex
     def upsert(self, chunks: Sequence[Chunk]) -> None:
@@ -185,6 +189,15 @@ class InMemoryKeywordIndex:
                 self.chunks[chunk_id] = replace(
                     self.chunks[chunk_id], groups=tuple(sorted(set(groups)))
                 )
+
+    @contextmanager
+    def ingestion_lock(self, wait_s: float) -> Iterator[None]:
+        if not self._ingesting.acquire(timeout=wait_s):
+            raise BoundaryError("another ingestion into this fake index is still running")
+        try:
+            yield
+        finally:
+            self._ingesting.release()
 
     # ChunkInventory (``chatbot-ingest --check``)
     def stored_chunks(self) -> list[StoredChunk]:

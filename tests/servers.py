@@ -1,11 +1,8 @@
-"""Real local servers for tests: a free port, and a ``chroma run`` server."""
+"""Real local servers for tests: a free port, and a ``chroma run`` server
+(``eval.servers``; a missing CLI skips the test)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,34 +10,20 @@ from pathlib import Path
 import pytest
 
 from eval.load import free_port
+from eval.servers import ServerMissing
+from eval.servers import chroma_server as start_chroma
 
 __all__ = ["chroma_server", "free_port"]
 
 
 @contextmanager
 def chroma_server(folder: Path) -> Iterator[tuple[str, int]]:
-    """A real Chroma server (the ``chroma run`` CLI) on a free local port,
-    with its data and log in ``folder``; skips where the CLI is missing."""
-    exe = Path(sys.executable).parent / "chroma"
-    if not exe.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    port = free_port()
-    command = [str(exe), "run", "--path", str(folder / "data"), "--host", "127.0.0.1"]
-    with (folder / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
-        )
+    """A real Chroma server on a free local port, with its data and log in
+    ``folder``; skips where the CLI is missing, fails where it does not start."""
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("chroma server did not start: see " + str(folder / "server.log"))
-                time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        with start_chroma(folder) as (host, port, _pid):
+            yield host, port
+    except ServerMissing as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

@@ -39,9 +39,11 @@ still the one opened, and reconnects if not.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -392,6 +394,43 @@ class SqliteKeywordIndex:
             last_ingested_at=datetime.fromisoformat(last) if last else None,
             embedder=embedder,
         )
+
+    @contextmanager
+    def ingestion_lock(self, wait_s: float) -> Iterator[None]:
+        """An exclusive ``flock`` on ``<index>.lock`` for one whole run, so two
+        ingestions on this machine take turns (the kernel releases it when
+        the holder dies, even by SIGKILL)."""
+        lock_path = self._path.with_name(self._path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BoundaryError(
+                f"cannot create the ingestion lock {lock_path}: {exc}: check that the "
+                "index folder is writable (CHATBOT_INDEX__PATH)"
+            ) from exc
+        try:
+            deadline = time.monotonic() + wait_s
+            told = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise BoundaryError(
+                            f"another ingestion into {self._path.parent} is still running "
+                            f"after {wait_s:.0f}s: wait for it to finish and run "
+                            "`chatbot-ingest` again (or raise CHATBOT_INGEST__LOCK_WAIT_S)"
+                        ) from None
+                    if not told:
+                        log.info(
+                            "another ingestion holds %s; waiting up to %.0fs", lock_path, wait_s
+                        )
+                        told = True
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     # -- internals ---------------------------------------------------------
 

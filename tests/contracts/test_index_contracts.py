@@ -82,11 +82,23 @@ def vector_index(request: pytest.FixtureRequest, tmp_path: Path) -> ClearableVec
 
 
 @pytest.fixture(
-    params=["fake", pytest.param("sqlite", marks=pytest.mark.real)],
+    params=[
+        "fake",
+        pytest.param("sqlite", marks=pytest.mark.real),
+        pytest.param("postgres", marks=[pytest.mark.real, pytest.mark.postgres]),
+    ],
 )
 def keyword_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogKeywordIndex]:
     if request.param == "fake":
         yield InMemoryKeywordIndex()
+        return
+    if request.param == "postgres":
+        from chatbot.adapters.pg_keyword import PostgresKeywordIndex
+
+        url = request.getfixturevalue("postgres_url")
+        pg = PostgresKeywordIndex(url, schema=f"contract_{uuid.uuid4().hex[:12]}")
+        yield pg
+        pg.close()
         return
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 

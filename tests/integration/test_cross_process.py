@@ -138,6 +138,9 @@ def _answer(real: bool) -> int:
                 ),
                 "periods": sorted(stores.keywords.periods(audience)),
                 "reopens": reopens.count,
+                "shown": [p.chunk.id for p in found.shown],
+                "scores": [round(h.score, 6) for h in keyword],
+                "refusal": found.refusal[0].value if found.refusal else None,
             }
         except BoundaryError as exc:
             reply = {"pid": os.getpid(), "error": str(exc)}
@@ -280,7 +283,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield address
 
 
-@pytest.fixture(params=["persistent", "http"])
+@pytest.fixture(params=["persistent", "http", pytest.param("postgres", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     """The environment both processes run in (the corpus holds the handbook)."""
     corpus = tmp_path / "corpus"
@@ -293,13 +296,20 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
         CHATBOT_INDEX__PATH=str(tmp_path / "index"),
         CHATBOT_INGEST__CORPUS_DIR=str(corpus),
     )
-    if request.param == "http":
+    if request.param in ("http", "postgres"):
         host, port = request.getfixturevalue("chroma_server")
         env.update(
             CHATBOT_INDEX__BACKEND="http",
             CHATBOT_INDEX__CHROMA_HOST=host,
             CHATBOT_INDEX__CHROMA_PORT=str(port),
             CHATBOT_INDEX__COLLECTION=f"cross-{uuid.uuid4().hex[:10]}",
+        )
+    if request.param == "postgres":
+        # The replica set-up: nothing of the index on this machine's disk.
+        env.update(
+            CHATBOT_INDEX__KEYWORD_BACKEND="postgres",
+            CHATBOT_INDEX__POSTGRES_URL=request.getfixturevalue("postgres_url"),
+            CHATBOT_INDEX__POSTGRES_SCHEMA=f"cross_{uuid.uuid4().hex[:10]}",
         )
     return env
 
@@ -501,6 +511,127 @@ def test_the_real_cli_and_embedder_in_the_apps_composition(tmp_path: Path) -> No
         added = answerer.until(lambda r: mentions(r, "zebraquartz", ("dense",)))
         assert "zebraquartz" in added["dense"][0] and "zebraquartz" in added["candidates"][0]
         assert added["documents"] == 2 and added["chunks"] == 5
+    finally:
+        answerer.close()
+
+
+# -- replicas on PostgreSQL and a Chroma server ---------------------------------
+
+OTHER_QUESTIONS = [
+    QUESTION,
+    "When do branches open in the morning?",
+    "How much cash may a teller pay out to one customer?",
+    "What is the capital adequacy ratio of the bank in 2040?",
+]
+
+
+def same_view(reply: dict[str, Any]) -> dict[str, Any]:
+    """What two replicas must agree on: everything but who answered."""
+    return {k: v for k, v in reply.items() if k not in ("pid", "reopens")}
+
+
+@pytest.fixture
+def replica_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "handbook.md").write_text(BASE, encoding="utf-8")
+    host, port = request.getfixturevalue("chroma_server")
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        HF_HUB_OFFLINE="1",
+        # each replica would have its own disk; none holds the index
+        CHATBOT_INDEX__PATH=str(tmp_path / "unused-index-folder"),
+        CHATBOT_INGEST__CORPUS_DIR=str(corpus),
+        CHATBOT_INDEX__BACKEND="http",
+        CHATBOT_INDEX__CHROMA_HOST=host,
+        CHATBOT_INDEX__CHROMA_PORT=str(port),
+        CHATBOT_INDEX__COLLECTION=f"replica-{uuid.uuid4().hex[:10]}",
+        CHATBOT_INDEX__KEYWORD_BACKEND="postgres",
+        CHATBOT_INDEX__POSTGRES_URL=request.getfixturevalue("postgres_url"),
+        CHATBOT_INDEX__POSTGRES_SCHEMA=f"replica_{uuid.uuid4().hex[:10]}",
+    )
+    return env
+
+
+@pytest.mark.postgres
+def test_two_replicas_answer_alike_and_both_see_new_documents(replica_env: dict[str, str]) -> None:
+    env = replica_env
+    ingest(env)
+    first, second = Answerer(env), Answerer(env)
+    ingester = Ingester(env)
+    try:
+        for question in OTHER_QUESTIONS:
+            one = first.look(question=question)
+            two = second.look(question=question)
+            assert "error" not in one, one
+            assert same_view(one) == same_view(two)
+        assert first.look(question=OTHER_QUESTIONS[-1])["refusal"] is not None
+
+        # A document ingested through a third process (the web replica's
+        # upload) is answered from by both, neither restarted.
+        (corpus_of(env) / "2031").mkdir()
+        (corpus_of(env) / "2031" / "vault.md").write_text(FIRST, encoding="utf-8")
+        ingester.sync()
+        seen = [a.until(lambda r: mentions(r, "zebraquartz", ("dense",))) for a in (first, second)]
+        assert same_view(seen[0]) == same_view(seen[1])
+        assert mentions(seen[0], "zebraquartz", ("keyword", "candidates"))
+        assert seen[0]["documents"] == 2 and seen[0]["periods"] == ["2031"]
+        # Restricted: hidden from everyone on both replicas at once.
+        (corpus_of(env) / "access.toml").write_text(RESTRICT, encoding="utf-8")
+        ingester.sync()
+        for answerer in (first, second):
+            hidden = answerer.until(lambda r: not mentions(r, "zebraquartz", EVERYWHERE))
+            assert hidden["documents"] == 1
+        assert same_view(first.look(TREASURY)) == same_view(second.look(TREASURY))
+        assert mentions(first.look(TREASURY), "zebraquartz", ("dense", "keyword"))
+    finally:
+        for process in (first, second, ingester):
+            process.close()
+
+
+@pytest.mark.postgres
+def test_two_ingestions_at_once_take_turns_and_leave_one_consistent_index(
+    replica_env: dict[str, str],
+) -> None:
+    env = replica_env
+    corpus = corpus_of(env)
+    for n in range(60):
+        (corpus / f"note-{n:02d}.md").write_text(
+            f"# Note {n}\n\n"
+            + " ".join(f"Circular {n} clause {i} says item{n}x{i}." for i in range(40)),
+            encoding="utf-8",
+        )
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(THIS), "ingest"],
+            env={**env, "CHATBOT_LOG_LEVEL": "INFO"},
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    # One did the work; the other waited for it, then found nothing to do.
+    assert sorted("(61 added" in out for out in outputs) == [False, True], outputs
+    assert sorted("61 unchanged" in out for out in outputs) == [False, True], outputs
+    check = subprocess.run(
+        [str(Path(sys.executable).parent / "chatbot-ingest"), "--check"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    answerer = Answerer(env)
+    try:
+        reply = answerer.look(question="Which circular says item7x3?")
+        assert reply["documents"] == 61
+        assert mentions(reply, "item7x3", ("keyword",))
     finally:
         answerer.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,7 +16,7 @@ from chatbot.access import PUBLIC
 from chatbot.adapters.sqlite_keyword import SEARCH_SQL, SqliteKeywordIndex, fts_query
 from chatbot.catalog import DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
-from chatbot.errors import ConfigurationError, IndexMissingError
+from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 
 
 def chunk(i: int, text: str) -> Chunk:
@@ -136,3 +138,39 @@ def test_context_round_trips_and_periods_come_from_the_catalog(tmp_path: Path) -
     )
     assert index.catalog()["s.md"].context == context
     assert index.periods(PUBLIC) == {"2024"}
+
+
+def test_the_ingestion_lock_lets_one_run_at_a_time(tmp_path: Path) -> None:
+    one = SqliteKeywordIndex(tmp_path / "kw.sqlite3")
+    two = SqliteKeywordIndex(tmp_path / "kw.sqlite3")
+    with (
+        one.ingestion_lock(0),
+        pytest.raises(BoundaryError, match="another ingestion"),
+        two.ingestion_lock(0.3),
+    ):
+        pass
+    with two.ingestion_lock(0):
+        pass
+    # A holder SIGKILLed mid-run: the kernel closes its descriptor, freeing it.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from pathlib import Path\n"
+            "from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex\n"
+            f"i = SqliteKeywordIndex(Path({str(tmp_path / 'kw.sqlite3')!r}))\n"
+            "with i.ingestion_lock(0):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(300)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with pytest.raises(BoundaryError), one.ingestion_lock(0):
+        pass
+    holder.kill()
+    holder.wait()
+    with one.ingestion_lock(5):
+        pass

@@ -1,0 +1,599 @@
+"""Keyword index, ingestion catalog and access labels in PostgreSQL, for
+several app replicas sharing one index (``CHATBOT_INDEX__KEYWORD_BACKEND=postgres``).
+
+It keeps the contract of ``chatbot.adapters.sqlite_keyword`` (the suites in
+``tests/contracts`` run against both) with the same tokenisation: each
+chunk's ``chatbot.text.terms``, computed here in Python, because
+PostgreSQL's text search has no Chinese parser and its ``simple`` parser
+would split terms such as ``u.s`` that ours keep whole.
+
+Tables (in one PostgreSQL schema, ``CHATBOT_INDEX__POSTGRES_SCHEMA``)::
+
+    chunks     the chunk text, metadata, access groups (text[]) and length
+               in terms; ``rid`` is a compact key for the postings
+    postings   the inverted index: (term, rid) -> term frequency, a b-tree
+               on (term, rid), so a search reads only its terms' postings
+    stats      one row: number of chunks and of terms, for BM25's average
+               length (kept by each write, in its transaction)
+    documents  the ingestion catalog, one row per source file
+    meta       settings the index was built with (embedder, chunking, schema)
+
+Why not ``tsvector`` and a GIN index: ``ts_rank`` is not BM25, so the
+fusion and the gate would see different scores on the two backends, and
+ranking would read each matching row's vector. The postings table gives
+real BM25 (k1 1.2, b 0.75 as FTS5; idf ``ln(1 + (N - n + .5)/(n + .5))``,
+never negative) from an ordinary b-tree.
+
+Access: a search keeps only chunks whose groups overlap the audience's
+(``groups && audience``, the rule of ``Audience.allows``) *before* the cut
+to k, so another group's chunks never take a place in the top k. A chunk
+with no group matches no audience (fails closed).
+
+Connections come from a pool (``psycopg_pool``); every statement sees what
+other processes committed, so replicas never need a restart to see new
+documents. A broken connection (the server restarted) is dropped by the
+pool and a read is tried once more on a fresh one; a write is not retried
+(its transaction rolled back, ingestion reports the error and a rerun
+redoes the file). ``ingestion_lock`` is a PostgreSQL advisory lock, so two
+``chatbot-ingest`` runs on different machines take turns; it is released
+by the server if the holder is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from chatbot.access import Audience
+from chatbot.adapters.pg_schema import (
+    CHUNK_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SEARCH_SQL,
+)
+from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
+from chatbot.domain import Chunk, DocumentContext
+from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
+from chatbot.protocols import Hit
+from chatbot.text import terms
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# First key of the two-int advisory locks this adapter takes ("Bd").
+_LOCK_CLASS = 0x4264
+_MIGRATE, _INGEST = "migrate:", "ingest:"
+
+
+def describe_url(url: str) -> str:
+    """The server a URL points to, without its password (for messages and logs)."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "an unreadable PostgreSQL URL"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"postgresql://{user}{host}:{port}/{parts.get('dbname') or ''}"
+
+
+class PostgresKeywordIndex:
+    """``KeywordIndex`` and ``Catalog`` in one PostgreSQL schema.
+
+    ``create=False`` (the answering side): a schema without the tables raises
+    ``IndexMissingError`` instead of creating them.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "boundary",
+        create: bool = True,
+        pool_size: int = 8,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise ConfigurationError(
+                f"CHATBOT_INDEX__POSTGRES_SCHEMA {schema!r} is not a plain lower-case "
+                "name (letters, digits, underscore; at most 63): choose one such as 'boundary'"
+            )
+        self._url = url
+        self._where = describe_url(url)
+        self._schema = schema
+        self._s = f'"{schema}"'
+        self._connect_timeout = connect_timeout_s
+        self._probe()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            timeout=connect_timeout_s,
+            kwargs={"connect_timeout": max(1, int(connect_timeout_s)), "autocommit": True},
+            check=ConnectionPool.check_connection,
+            open=False,
+            name=f"boundary-{schema}",
+        )
+        self._pool.open(wait=True, timeout=connect_timeout_s)
+        self._closed = False
+        self._lock = threading.Lock()
+        try:
+            if create:
+                self._migrate()
+            elif not self._exists():
+                raise IndexMissingError(
+                    f"no keyword index in schema {schema!r} of {self._where}: run "
+                    "`chatbot-ingest` first (or set CHATBOT_INDEX__POSTGRES_SCHEMA)"
+                )
+            else:
+                self._check_version()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @property
+    def where(self) -> str:
+        """The server and schema, password-free, for status pages."""
+        return f"{self._where} (schema {self._schema})"
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._pool.close()
+
+    # -- KeywordIndex ------------------------------------------------------
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        if not chunks:
+            return
+        unique = list({chunk.id: chunk for chunk in chunks}.values())
+        counted = [Counter(terms(chunk.indexed_text())) for chunk in unique]
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            self._remove(conn, [c.id for c in unique])
+            rows = conn.execute(
+                f"INSERT INTO {self._s}.chunks ({CHUNK_COLUMNS}, length) "
+                "SELECT u.id, u.text, u.source, u.title, u.page, u.section, u.language, "
+                "u.content_hash, u.file_hash, u.position, u.context, "
+                "CASE WHEN u.label = '' THEN '{}'::text[] ELSE string_to_array(u.label, ',') "
+                "END, u.length "
+                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], "
+                "%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], "
+                "%s::text[], %s::int[]) AS u(id, text, source, title, page, section, language, "
+                "content_hash, file_hash, position, context, label, length) RETURNING id, rid",
+                (
+                    [c.id for c in unique],
+                    [c.text for c in unique],
+                    [c.source for c in unique],
+                    [c.title for c in unique],
+                    [c.page for c in unique],
+                    [c.section for c in unique],
+                    [c.language for c in unique],
+                    [c.content_hash for c in unique],
+                    [c.file_hash for c in unique],
+                    [c.position for c in unique],
+                    [_context_json(c.context) for c in unique],
+                    # unnest cannot build an array per row: pass the label
+                    [",".join(c.groups) for c in unique],
+                    [sum(n.values()) for n in counted],
+                ),
+            ).fetchall()
+            rid = {str(chunk_id): int(r) for chunk_id, r in rows}
+            with conn.cursor().copy(f"COPY {self._s}.postings (term, rid, tf) FROM STDIN") as copy:
+                for chunk, tf in zip(unique, counted, strict=True):
+                    for term, n in tf.items():
+                        copy.write_row((term, rid[chunk.id], n))
+            conn.execute(
+                f"UPDATE {self._s}.stats SET chunks = chunks + %s, terms = terms + %s",
+                (len(unique), sum(sum(n.values()) for n in counted)),
+            )
+
+        self._write("write to", write)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._write("write to", lambda conn: self._remove(conn, list(dict.fromkeys(ids))))
+
+    def search(self, query: str, k: int, *, audience: Audience) -> list[Hit]:
+        from chatbot.text import content_terms
+
+        wanted = list(dict.fromkeys(content_terms(query)))
+        if not wanted or k <= 0 or audience.empty:
+            return []
+        rows = self._read(
+            SEARCH_SQL.format(s=self._s),
+            {"terms": wanted, "groups": sorted(audience.groups), "k": k},
+        )
+        return [Hit(chunk=_row_to_chunk(row[:-1]), score=max(0.0, float(row[-1]))) for row in rows]
+
+    def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
+        if not ids:
+            return
+        label = sorted(set(groups))
+        self._write(
+            "write to",
+            lambda conn: conn.execute(
+                f"UPDATE {self._s}.chunks SET groups = %s WHERE id = ANY(%s)",
+                (label, list(dict.fromkeys(ids))),
+            ),
+        )
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        unique = list(dict.fromkeys(terms))
+        total = int(self._read(f"SELECT chunks FROM {self._s}.stats", {})[0][0])
+        rows = self._read(
+            f"SELECT term, count(*) FROM {self._s}.postings WHERE term = ANY(%(t)s) GROUP BY term",
+            {"t": unique},
+        )
+        found = {str(term): int(n) for term, n in rows}
+        return total, {term: found.get(term, 0) for term in unique}
+
+    # -- extras for the answering side --------------------------------------
+
+    def count(self) -> int:
+        return int(self._read(f"SELECT chunks FROM {self._s}.stats", {})[0][0])
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        rows = self._read(
+            f"SELECT {CHUNK_COLUMNS} FROM {self._s}.chunks WHERE id = ANY(%(ids)s)", {"ids": unique}
+        )
+        found = {chunk.id: chunk for chunk in map(_row_to_chunk, rows)}
+        return [found[i] for i in ids if i in found]
+
+    def periods(self, audience: Audience) -> frozenset[str]:
+        rows = self._read(
+            f"SELECT context, groups FROM {self._s}.documents WHERE period_from != ''", {}
+        )
+        found = set()
+        for context, groups in rows:
+            period = _context_from_json(context).period
+            if period and audience.allows(groups or ()):
+                found.add(period)
+        return frozenset(found)
+
+    # -- Catalog -----------------------------------------------------------
+
+    def catalog(self) -> dict[str, DocumentRecord]:
+        rows = self._read(
+            "SELECT source, file_hash, title, pages, chunk_ids, language, ingested_at, "
+            f"context, period_from, groups FROM {self._s}.documents ORDER BY source",
+            {},
+        )
+        return {
+            row[0]: DocumentRecord(
+                source=row[0],
+                file_hash=row[1],
+                title=row[2],
+                pages=int(row[3]),
+                chunk_ids=tuple(json.loads(row[4])),
+                language=row[5],
+                ingested_at=row[6].astimezone(UTC),
+                context=_context_from_json(row[7]),
+                period_from=row[8],
+                groups=_groups(row[9]),
+            )
+            for row in rows
+        }
+
+    def record_document(self, record: DocumentRecord) -> None:
+        self._write(
+            "write to",
+            lambda conn: conn.execute(
+                f"INSERT INTO {self._s}.documents (source, file_hash, title, pages, chunk_ids, "
+                "language, ingested_at, context, period_from, groups) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (source) DO UPDATE SET "
+                "file_hash = excluded.file_hash, title = excluded.title, pages = excluded.pages, "
+                "chunk_ids = excluded.chunk_ids, language = excluded.language, "
+                "ingested_at = excluded.ingested_at, context = excluded.context, "
+                "period_from = excluded.period_from, groups = excluded.groups",
+                (
+                    record.source,
+                    record.file_hash,
+                    record.title,
+                    record.pages,
+                    json.dumps(list(record.chunk_ids)),
+                    record.language,
+                    record.ingested_at.astimezone(UTC),
+                    _context_json(record.context),
+                    record.period_from,
+                    list(record.groups),
+                ),
+            ),
+        )
+
+    def forget_document(self, source: str) -> None:
+        self._write(
+            "write to",
+            lambda conn: conn.execute(
+                f"DELETE FROM {self._s}.documents WHERE source = %s", (source,)
+            ),
+        )
+
+    def ids_for_source(self, source: str) -> list[str]:
+        rows = self._read(
+            f"SELECT id FROM {self._s}.chunks WHERE source = %(s)s ORDER BY position, id",
+            {"s": source},
+        )
+        return [str(row[0]) for row in rows]
+
+    def unlabelled_ids(self) -> list[str]:
+        rows = self._read(f"SELECT id FROM {self._s}.chunks WHERE cardinality(groups) = 0", {})
+        return [str(row[0]) for row in rows]
+
+    def stored_chunks(self) -> list[StoredChunk]:
+        """Every chunk with its label, and whether its text and its postings
+        are there (a chunk of no terms needs none)."""
+        rows = self._read(
+            f"SELECT c.id, c.source, c.groups, length(c.text) > 0, "
+            f"c.length = 0 OR EXISTS (SELECT 1 FROM {self._s}.postings p WHERE p.rid = c.rid) "
+            f"FROM {self._s}.chunks c",
+            {},
+        )
+        return [
+            StoredChunk(str(cid), str(source), _groups(groups), bool(text) and bool(indexed))
+            for cid, source, groups, text, indexed in rows
+        ]
+
+    def sources(self) -> set[str]:
+        return {str(r[0]) for r in self._read(f"SELECT DISTINCT source FROM {self._s}.chunks", {})}
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read(f"SELECT value FROM {self._s}.meta WHERE key = %(k)s", {"k": key})
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "write to",
+            lambda conn: conn.execute(
+                f"INSERT INTO {self._s}.meta (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            ),
+        )
+
+    def clear(self) -> None:
+        def reset(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(
+                f"TRUNCATE {self._s}.postings, {self._s}.chunks, {self._s}.documents, "
+                f"{self._s}.meta RESTART IDENTITY"
+            )
+            conn.execute(f"UPDATE {self._s}.stats SET chunks = 0, terms = 0")
+            conn.execute(
+                f"INSERT INTO {self._s}.meta (key, value) VALUES ('schema_version', %s)",
+                (SCHEMA_VERSION,),
+            )
+
+        self._write("reset", reset)
+
+    def status(self) -> IndexStatus:
+        docs, pages, last = self._read(
+            f"SELECT count(*), coalesce(sum(pages), 0), max(ingested_at) FROM {self._s}.documents",
+            {},
+        )[0]
+        return IndexStatus(
+            documents=int(docs),
+            pages=int(pages),
+            chunks=self.count(),
+            last_ingested_at=last.astimezone(UTC) if last else None,
+            embedder=self.get_meta("embedder"),
+        )
+
+    @contextmanager
+    def ingestion_lock(self, wait_s: float) -> Iterator[None]:
+        """Held for a whole ingestion run: a PostgreSQL advisory lock on its
+        own connection, so every process on any machine that ingests into
+        this schema takes its turn. Waits up to ``wait_s``, then raises
+        ``BoundaryError``; the server drops it when the holder dies."""
+        try:
+            conn = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
+            )
+        except psycopg.Error as exc:
+            raise self._error("lock", exc) from exc
+        key = (_LOCK_CLASS, _INGEST + self._schema)
+        try:
+            deadline = time.monotonic() + wait_s
+            told = False
+            while not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()[
+                0
+            ]:  # type: ignore[index]
+                if time.monotonic() >= deadline:
+                    raise BoundaryError(
+                        f"another ingestion into schema {self._schema!r} of {self._where} "
+                        f"is still running after {wait_s:.0f}s: wait for it to finish and "
+                        "run `chatbot-ingest` again (or raise CHATBOT_INGEST__LOCK_WAIT_S)"
+                    )
+                if not told:
+                    log.info("another ingestion holds the index lock; waiting up to %.0fs", wait_s)
+                    told = True
+                time.sleep(0.5)
+            yield
+        except psycopg.Error as exc:
+            raise self._error("lock", exc) from exc
+        finally:
+            conn.close()  # ends the session: the server releases the lock
+
+    # -- internals ---------------------------------------------------------
+
+    def _probe(self) -> None:
+        """One direct connection first, so a wrong URL, password or database
+        name gets its own message rather than a pool timeout."""
+        try:
+            psycopg.connect(self._url, connect_timeout=max(1, int(self._connect_timeout))).close()
+        except psycopg.ProgrammingError as exc:
+            raise ConfigurationError(
+                f"CHATBOT_INDEX__POSTGRES_URL is not a PostgreSQL URL ({exc}): write it as "
+                "postgresql://user:password@host:5432/database"
+            ) from exc
+        except psycopg.OperationalError as exc:
+            raise BoundaryError(
+                f"cannot connect to PostgreSQL at {self._where}: {_first_line(exc)}. Check "
+                "that the server runs and accepts this host, and the user, password and "
+                "database in CHATBOT_INDEX__POSTGRES_URL"
+            ) from exc
+
+    def _exists(self) -> bool:
+        rows = self._read("SELECT to_regclass(%(t)s)", {"t": f"{self._s}.meta"})
+        return rows[0][0] is not None
+
+    def _migrate(self) -> None:
+        def migrate(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (_LOCK_CLASS, _MIGRATE + self._schema),
+            )
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
+            exists = conn.execute("SELECT to_regclass(%s)", (f"{self._s}.meta",)).fetchone()
+            found = None
+            if exists and exists[0] is not None:
+                row = conn.execute(
+                    f"SELECT value FROM {self._s}.meta WHERE key = 'schema_version'"
+                ).fetchone()
+                found = str(row[0]) if row else None
+            versions = [v for v, _ in MIGRATIONS]
+            if found is not None and found not in versions:
+                raise ConfigurationError(
+                    f"the keyword index in schema {self._schema!r} of {self._where} has "
+                    f"schema version {found}, this version knows {', '.join(versions)}: "
+                    "upgrade the application, or use a new CHATBOT_INDEX__POSTGRES_SCHEMA and "
+                    "run `chatbot-ingest`"
+                )
+            start = 0 if found is None else versions.index(found) + 1
+            for version, script in MIGRATIONS[start:]:
+                conn.execute(script.format(s=self._s))
+                conn.execute(
+                    f"INSERT INTO {self._s}.meta (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (version,),
+                )
+                log.info("PostgreSQL schema %s migrated to version %s", self._schema, version)
+
+        self._write("create the tables of", migrate)
+
+    def _check_version(self) -> None:
+        found = self.get_meta("schema_version")
+        if found != SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the keyword index in schema {self._schema!r} of {self._where} has schema "
+                f"version {found}, this version needs {SCHEMA_VERSION}: run `chatbot-ingest` "
+                "once with this version (it migrates)"
+            )
+
+    def _remove(self, conn: psycopg.Connection[Any], ids: list[str]) -> None:
+        removed = conn.execute(
+            f"DELETE FROM {self._s}.chunks WHERE id = ANY(%s) RETURNING length", (ids,)
+        ).fetchall()
+        if removed:
+            conn.execute(
+                f"UPDATE {self._s}.stats SET chunks = chunks - %s, terms = terms - %s",
+                (len(removed), sum(int(r[0]) for r in removed)),
+            )
+
+    def _read(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        def run() -> list[tuple[Any, ...]]:
+            with self._pool.connection() as conn:
+                return list(conn.execute(sql, params).fetchall())
+
+        try:
+            return self._retrying(run)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error("read", exc) from exc
+
+    def _write(self, action: str, work: Callable[[psycopg.Connection[Any]], object]) -> None:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                work(conn)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(action, exc) from exc
+
+    def _retrying(self, run: Callable[[], T]) -> T:
+        try:
+            return run()
+        except psycopg.OperationalError as exc:
+            # The pool drops a broken connection when it comes back; one more
+            # try on a fresh one covers a server restart between requests.
+            log.warning("PostgreSQL read failed (%s); retrying once", _first_line(exc))
+            return run()
+
+    def _error(self, action: str, exc: Exception) -> BoundaryError:
+        where = f"the keyword index in schema {self._schema!r} of {self._where}"
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            return ConfigurationError(
+                f"cannot {action} {where}: the database user lacks a permission "
+                f"({_first_line(exc)}): grant it USAGE and CREATE on the schema (and CREATE on "
+                "the database for the first run), or run the first `chatbot-ingest` as its owner"
+            )
+        if isinstance(exc, pg_errors.UndefinedTable):
+            return IndexMissingError(
+                f"cannot {action} {where}: its tables are missing ({_first_line(exc)}): run "
+                "`chatbot-ingest`"
+            )
+        if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+            return BoundaryError(
+                f"cannot {action} {where}: the server is not answering ({_first_line(exc)}). "
+                "Check that PostgreSQL is running and reachable; ingestion can be rerun, "
+                "nothing committed is lost"
+            )
+        if isinstance(exc, BoundaryError):
+            return exc
+        return BoundaryError(f"cannot {action} {where}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _groups(value: object) -> tuple[str, ...]:
+    """Groups as stored (text[]); anything else reads as none (fails closed)."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(sorted({str(g).strip() for g in value if str(g).strip()}))
+
+
+def _row_to_chunk(row: Sequence[Any]) -> Chunk:
+    return Chunk(
+        id=str(row[0]),
+        text=str(row[1]),
+        source=str(row[2]),
+        title=str(row[3]),
+        page=int(row[4]) if row[4] is not None else None,
+        section=str(row[5]),
+        language=str(row[6]),
+        content_hash=str(row[7]),
+        file_hash=str(row[8]),
+        position=int(row[9]),
+        context=_context_from_json(row[10]),
+        groups=_groups(row[11]),
+    )
+
+
+def _context_json(context: DocumentContext) -> str:
+    return json.dumps(context.metadata(), ensure_ascii=False, sort_keys=True)
+
+
+def _context_from_json(raw: object) -> DocumentContext:
+    try:
+        data = json.loads(str(raw or "{}"))
+    except json.JSONDecodeError:
+        return DocumentContext()
+    return DocumentContext.from_metadata(data if isinstance(data, dict) else {})

@@ -1,0 +1,144 @@
+"""The PostgreSQL backend against a real server: what an operator sees when
+the URL, the permissions or the server are wrong, the ingestion lock, the
+migration run by two replicas at once, and a full ingestion and ``--check``
+through the app's composition. (Its contract with the rest of the code is
+``tests/contracts/test_index_contracts.py``, run against SQLite and
+PostgreSQL alike.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from chatbot.access import PUBLIC
+from chatbot.adapters.pg_keyword import PostgresKeywordIndex, describe_url
+from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
+from tests.builders import dps_chunk as make_chunk
+
+pytestmark = [pytest.mark.real, pytest.mark.postgres]
+
+
+def schema() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+def test_a_wrong_url_database_or_port_says_what_to_fix(postgres_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="not a PostgreSQL URL"):
+        PostgresKeywordIndex("postgresql://x@127.0.0.1:5432/db?nonsense_option=1")
+    wrong_db = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(BoundaryError, match="cannot connect to PostgreSQL") as caught:
+        PostgresKeywordIndex(wrong_db, connect_timeout_s=3)
+    assert "no_such_database" in str(caught.value)
+    with pytest.raises(BoundaryError, match="cannot connect") as closed:
+        PostgresKeywordIndex("postgresql://u:hunter2@127.0.0.1:1/db", connect_timeout_s=2)
+    assert "hunter2" not in str(closed.value)
+    assert describe_url("postgresql://u:hunter2@h:6543/db") == "postgresql://u@h:6543/db"
+
+
+def test_the_answering_side_does_not_create_an_index(postgres_url: str) -> None:
+    with pytest.raises(IndexMissingError, match="run `chatbot-ingest`"):
+        PostgresKeywordIndex(postgres_url, schema=schema(), create=False)
+
+
+def test_a_user_without_permission_is_told_what_to_grant(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS reader")
+        admin.execute("CREATE ROLE reader LOGIN")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    base, database = postgres_url.rsplit("/", 1)
+    reader = base.replace("boundary@", "reader@") + "/" + database
+    with pytest.raises(ConfigurationError, match="lacks a permission") as caught:
+        PostgresKeywordIndex(reader, schema=schema())
+    assert "grant" in str(caught.value).lower()
+
+
+def test_migration_by_replicas_starting_together_happens_once(postgres_url: str) -> None:
+    name = schema()
+    made: list[PostgresKeywordIndex] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            made.append(PostgresKeywordIndex(postgres_url, schema=name, pool_size=2))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(made) == 4
+    made[0].upsert([make_chunk("x-0", "Liquidity coverage ratio rules.")])
+    assert [h.chunk.id for h in made[3].search("liquidity coverage", 5, audience=PUBLIC)] == ["x-0"]
+    for index in made:
+        index.close()
+
+
+def test_the_ingestion_lock_makes_a_second_run_wait_and_a_dead_holder_frees_it(
+    postgres_url: str,
+) -> None:
+    name = schema()
+    one = PostgresKeywordIndex(postgres_url, schema=name)
+    two = PostgresKeywordIndex(postgres_url, schema=name)
+    try:
+        with one.ingestion_lock(0):
+            started = time.monotonic()
+            with pytest.raises(BoundaryError, match="another ingestion"), two.ingestion_lock(0.6):
+                pass
+            assert time.monotonic() - started >= 0.5
+        with two.ingestion_lock(0):
+            pass
+        # A holder killed with SIGKILL: the server ends its session and the lock.
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time\n"
+                "from chatbot.adapters.pg_keyword import PostgresKeywordIndex\n"
+                f"i = PostgresKeywordIndex({postgres_url!r}, schema={name!r})\n"
+                "with i.ingestion_lock(0):\n"
+                "    print('held', flush=True)\n"
+                "    time.sleep(300)\n",
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(BoundaryError), one.ingestion_lock(0):
+            pass
+        holder.kill()
+        holder.wait()
+        with one.ingestion_lock(10):
+            pass
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_server_that_went_away_gives_a_clear_error_and_nothing_half_written() -> None:
+    from eval.servers import PostgresMissing, postgres_server
+
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except PostgresMissing as exc:
+        pytest.skip(str(exc))
+    index = PostgresKeywordIndex(url, schema="gone", connect_timeout_s=2)
+    index.upsert([make_chunk("g-0", "Operational resilience testing.")])
+    server.__exit__(None, None, None)  # the server is stopped and its folder removed
+    try:
+        with pytest.raises(BoundaryError, match="not answering"):
+            index.search("operational resilience", 3, audience=PUBLIC)
+        with pytest.raises(BoundaryError, match="nothing committed is lost"):
+            index.upsert([make_chunk("g-1", "More text.")])
+    finally:
+        index.close()
