@@ -28,6 +28,7 @@ from chatbot.text import (
     terms,
 )
 from chatbot.verify import (
+    asserted_text,
     best_single_passage,
     citations_for,
     cited_numbers,
@@ -165,7 +166,9 @@ def _quotation(
         return None  # nothing the sentence adds is in the passages: leave it to the checks
     best: tuple[tuple[int, int, int, int], str] | None = None
     for number in numbers:
-        for candidate in passage_sentences(passages[number - 1].chunk.text):
+        # Only what the passage asserts: never a sentence of its own that
+        # speaks to the assistant or carries citation markup of its own.
+        for candidate in passage_sentences(asserted_text(passages[number - 1].chunk.text)):
             if len(candidate) > QUOTE_MAX_CHARS:
                 continue
             folded = fold_chinese_script(candidate)

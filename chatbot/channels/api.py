@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chatbot.access import Audience, Principal
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.catalog import IndexStatus
+from chatbot.channels.render import plain_text
 from chatbot.channels.view import SourceView, view
 from chatbot.channels.web_auth import SignInMiddleware, WebAccess
 from chatbot.domain import Timings
@@ -280,6 +281,9 @@ def create_app(
         )
         shown = view(recorded.outcome, question_language(body.question))
         timings = _timings(recorded.outcome.timings)
+        # The rewrite of a follow-up is the model's text: markup-free like the rest.
+        standalone = recorded.outcome.standalone_question
+        standalone = plain_text(standalone) if standalone is not None else None
         if shown.kind == "answer":
             return AnswerOut(
                 text=shown.text,
@@ -287,7 +291,7 @@ def create_app(
                 citations=[_citation(s) for s in shown.sources],
                 timings=timings,
                 interaction_id=recorded.interaction_id,
-                standalone_question=recorded.outcome.standalone_question,
+                standalone_question=standalone,
             )
         assert shown.reason is not None
         return RefusalOut(
@@ -296,7 +300,7 @@ def create_app(
             label=shown.label,
             timings=timings,
             interaction_id=recorded.interaction_id,
-            standalone_question=recorded.outcome.standalone_question,
+            standalone_question=standalone,
         )
 
     @app.post("/v1/feedback", responses={404: {"model": ErrorOut}})

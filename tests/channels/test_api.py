@@ -209,3 +209,23 @@ def test_uvicorn_serves_the_api_over_http(live_api: str, audit: AuditStore) -> N
         assert refused["kind"] == "refusal"
         assert http.post("/v1/ask", json={"nope": 1}).status_code == 422
     assert len(list(audit.interactions())) == 2
+
+
+def test_the_rewritten_follow_up_comes_back_without_markup(
+    client_for: Callable[..., TestClient],
+) -> None:
+    # The rewrite of a follow-up is the model's text: a model fooled into
+    # writing markup must not hand it to an API client that renders HTML.
+    client = client_for(
+        IN_CORPUS_REPLY,
+        "When was the <b>GenA.I. Sandbox</b> <script>alert(1)</script>launched?",
+        IN_CORPUS_REPLY,
+    )
+    first = client.post("/v1/ask", json={"question": IN_CORPUS, "conversation_id": "c1"})
+    assert first.status_code == 200
+    again = client.post("/v1/ask", json={"question": "And when was that?", "conversation_id": "c1"})
+    body = again.json()
+    assert again.status_code == 200, body
+    assert body["standalone_question"] is not None
+    assert "GenA.I. Sandbox" in body["standalone_question"]
+    assert "<" not in body["standalone_question"] and "script" not in body["standalone_question"]
