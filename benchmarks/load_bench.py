@@ -9,7 +9,7 @@ LLM refusal, busy), 5xx and client timeouts, whether the audit trail holds
 every question and every piece of feedback, and the RSS of the web process
 and of the LLM server over the run. Ratios are naive / back-pressure.
 
-    .venv/bin/python benchmarks/load_bench.py --users 50 --seconds 300
+    .venv/bin/python benchmarks/load_bench.py --users 50 --seconds 300 [--think 1,3]
 
 The embedded LLM server is started first if none is healthy on its port
 (and stopped at the end), then adopted by both app processes. Loopback only.
@@ -49,7 +49,13 @@ def llm_pid(port: int) -> int | None:
 
 
 def one_run(
-    name: str, extra: dict[str, str], users: int, seconds: float, folder: Path, llm: int | None
+    name: str,
+    extra: dict[str, str],
+    users: int,
+    seconds: float,
+    folder: Path,
+    llm: int | None,
+    think: tuple[float, float],
 ) -> dict[str, Any]:
     with serving_app(folder, extra, ready_within_s=600) as (app, base):
         print(f"[{name}] app ready on {base}; {users} users for {seconds:.0f}s", flush=True)
@@ -57,7 +63,7 @@ def one_run(
         for sampler in samplers:
             sampler.__enter__()
         started = time.monotonic()
-        results = drive(base, users=users, seconds=seconds, timeout_s=180.0)
+        results = drive(base, users=users, seconds=seconds, timeout_s=180.0, think_s=think)
         wall = time.monotonic() - started
         for sampler in samplers:
             sampler.__exit__()
@@ -70,6 +76,7 @@ def one_run(
     summary.update(
         {
             "name": name,
+            "think_s": list(think),
             "wall_s": round(wall, 1),
             "app_alive_after": alive,
             "audit": {
@@ -100,8 +107,16 @@ def _ratio(a: float | None, b: float | None) -> str:
 @click.command()
 @click.option("--users", default=50, show_default=True)
 @click.option("--seconds", default=300.0, show_default=True)
+@click.option(
+    "--think",
+    default="5,20",
+    show_default=True,
+    help="Seconds a user waits between requests, MIN,MAX (uniform): 5-20 is a person "
+    "reading a reply; 1,3 is a stress test (50 users then ask like several hundred).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write JSON here.")
-def main(users: int, seconds: float, out: Path | None) -> None:
+def main(users: int, seconds: float, think: str, out: Path | None) -> None:
+    low, high = (float(x) for x in think.split(","))
     settings = EmbeddedLLMSettings(cache_dir=REPO / "models")
     server: EmbeddedServer | None = None
     if not healthy(f"http://{settings.host}:{settings.port}"):
@@ -116,19 +131,22 @@ def main(users: int, seconds: float, out: Path | None) -> None:
             ("naive", {"CHATBOT_LLM__MAX_CONCURRENT": "-1"}),
         ):
             with tempfile.TemporaryDirectory(prefix=f"boundary-load-{name}-") as folder:
-                runs.append(one_run(name, extra, users, seconds, Path(folder), llm))
+                runs.append(one_run(name, extra, users, seconds, Path(folder), llm, (low, high)))
     finally:
         if server is not None:
             server.stop()
     bounded, naive = runs
     print(json.dumps(runs, indent=2))
     print()
-    print(f"{users} users, {seconds:.0f}s each; ratios are naive / back-pressure")
+    print(
+        f"{users} users, {seconds:.0f}s each, thinking {low:g}-{high:g}s; "
+        "ratios are naive / back-pressure"
+    )
     print(f"{'figure':34} {'back-pressure':>14} {'naive':>10} {'ratio':>8}")
     rows: list[tuple[str, float | None, float | None]] = [
         ("requests/s", bounded["per_second"], naive["per_second"]),
     ]
-    for outcome in ("gate_refusal", "answer", "llm_refusal", "busy"):
+    for outcome in ("gate_refusal", "follow_up_refusal", "answer", "llm_refusal", "busy"):
         for key in ("p50", "p95", "max"):
             rows.append(
                 (f"{outcome} {key} (s)", _p(bounded, outcome, key), _p(naive, outcome, key))

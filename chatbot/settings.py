@@ -122,6 +122,14 @@ class EmbeddedLLMSettings(BaseModel):
         description="A server whose health check has not answered for this long is "
         "taken as hung, stopped and restarted.",
     )
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU priority the server runs at (Unix nice; 0 = the same as the app). "
+        "Lower priority keeps the web process's gate refusals fast while the model uses "
+        "every core; the model still gets all the CPU nobody else wants.",
+    )
 
 
 class EmbedderSettings(BaseModel):

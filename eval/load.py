@@ -2,16 +2,21 @@
 questions at once, for the short load test and ``benchmarks/load_bench.py``.
 
 Each simulated user loops until the run's time is up: it thinks for a
-moment, then does one thing from a realistic mix: a question the gate
+moment (``think_s``), then does one thing from a realistic mix: a question the gate
 refuses (off topic or pushing the boundary, from the own set), a question
 the documents answer, a follow-up in the same conversation after an answer,
 or feedback on its last reply. Every request is classified by what came
 back: ``answer``, ``gate_refusal`` (refused before any LLM call),
+``follow_up_refusal`` (a follow-up refused at the gate: its rewrite into a
+standalone question was an LLM call, so it waits for the model like an
+answer),
 ``llm_refusal`` (the model's answer did not verify), ``busy`` (HTTP 429;
 it must carry ``Retry-After``), ``starting`` (503 while the model starts),
 ``feedback``, ``fault`` (any other 4xx/5xx), or ``timeout`` (no reply within
-the client's limit). It is bounded in count and time and refuses any host
-but loopback.
+the client's limit). Told "busy", a user waits the ``Retry-After`` seconds
+and asks the same question again, as a person told "try again in N s"
+would (``honour_retry_after=False``: it moves on at once). It is bounded in
+count and time and refuses any host but loopback.
 
 ``python -m eval.load --url http://127.0.0.1:7860 --users 50 --seconds 300``
 prints the summary as JSON.
@@ -31,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import click
@@ -118,17 +124,22 @@ def _user(
     think_s: tuple[float, float],
     headers: dict[str, str],
     budget: Callable[[], bool],
+    honour_retry_after: bool = True,
 ) -> None:
     rng = random.Random(number)
     conversation = f"load-{number}"
     last_answer: str | None = None  # interaction id of the last answer, for feedback
+    again: tuple[str, dict[str, Any]] | None = None  # told "busy": the same question
     with httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers) as client:
         while time.monotonic() < until and budget():
-            time.sleep(rng.uniform(*think_s))
+            if again is None:
+                time.sleep(rng.uniform(*think_s))
             if time.monotonic() >= until:
                 return
             roll = rng.random()
-            if roll < MIX["refused"]:
+            if again is not None:
+                (action, body), again = again, None
+            elif roll < MIX["refused"]:
                 action, body = "refused", {"question": rng.choice(questions.refused)}
             elif roll < MIX["refused"] + MIX["follow_up"] and last_answer is not None:
                 action = "follow_up"
@@ -151,10 +162,16 @@ def _user(
                 else:
                     response = client.post("/v1/ask", json=body)
                     outcome, reason = _classify(response)
+                    if outcome == "gate_refusal" and action == "follow_up":
+                        outcome = "follow_up_refusal"
                     if outcome == "answer":
                         last_answer = response.json().get("interaction_id")
                 status = response.status_code
                 retry = response.headers.get("retry-after")
+                if outcome == "busy" and retry and honour_retry_after:
+                    # A person told "try again in N s" waits N s and asks again.
+                    time.sleep(min(float(retry), max(0.0, until - time.monotonic())))
+                    again = (action, body)
             except httpx.TimeoutException:
                 outcome, reason, status, retry = "timeout", "", 0, None
             except httpx.HTTPError as exc:
@@ -182,6 +199,7 @@ def drive(
     think_s: tuple[float, float] = (1.0, 3.0),
     max_requests: int = 20_000,
     headers: dict[str, str] | None = None,
+    honour_retry_after: bool = True,
 ) -> list[Result]:
     """Run ``users`` simulated users against ``base_url`` for ``seconds``;
     return every request's result. Loopback only; at most ``max_requests``."""
@@ -200,7 +218,11 @@ def drive(
         threading.Thread(
             target=_user,
             args=(n, base_url, questions, run, began, until, timeout_s, think_s),
-            kwargs={"headers": headers or {}, "budget": budget},
+            kwargs={
+                "headers": headers or {},
+                "budget": budget,
+                "honour_retry_after": honour_retry_after,
+            },
             daemon=True,
         )
         for n in range(users)

@@ -386,6 +386,18 @@ class EmbeddedServer:
                 env=self.environment(),
                 start_new_session=True,  # its own process group, so stop() ends workers
             )
+        self._lower_priority(self.process.pid)
+
+    def _lower_priority(self, pid: int) -> None:
+        """Run the server below the app's CPU priority (``settings.nice``). Set
+        right after the exec, before vLLM forks its engine process, which
+        inherits it. (Not ``preexec_fn``: the server is started from a thread.)"""
+        if self.settings.nice <= 0:
+            return
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, self.settings.nice)
+        except OSError as exc:
+            log.warning("could not lower the LLM server's CPU priority: %s", exc)
 
     def wait(self) -> str:
         """Block until the launched (or adopted) server is healthy; return base URL."""

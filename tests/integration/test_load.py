@@ -22,8 +22,7 @@ pytestmark = [pytest.mark.load, pytest.mark.llm, pytest.mark.slow]
 USERS = 16
 SECONDS = 45.0
 CLIENT_TIMEOUT_S = 180.0
-ALLOWED = {"answer", "gate_refusal", "llm_refusal", "busy", "feedback"}
-
+ALLOWED = {"answer", "gate_refusal", "follow_up_refusal", "llm_refusal", "busy", "feedback"}
 
 
 def test_a_saturated_llm_sheds_load_cleanly_and_the_audit_keeps_everything(
