@@ -7,9 +7,9 @@ refuses (off topic or pushing the boundary, from the own set), a question
 the documents answer, a follow-up in the same conversation after an answer,
 or feedback on its last reply. Every request is classified by what came
 back: ``answer``, ``gate_refusal`` (refused before any LLM call),
-``follow_up_refusal`` (a follow-up refused at the gate: its rewrite into a
-standalone question was an LLM call, so it waits for the model like an
-answer),
+``follow_up_refusal`` (refused at the gate after an LLM call: a follow-up's
+rewrite into a standalone question, by the server's timings, so it waits for
+the model like an answer),
 ``llm_refusal`` (the model's answer did not verify), ``busy`` (HTTP 429;
 it must carry ``Retry-After``), ``starting`` (503 while the model starts),
 ``feedback``, ``fault`` (any other 4xx/5xx), or ``timeout`` (no reply within
@@ -104,7 +104,13 @@ def _classify(response: httpx.Response) -> tuple[str, str]:
         if body.get("kind") == "answer":
             return "answer", ""
         reason = str(body.get("reason", ""))
-        return ("gate_refusal" if reason in GATE_REASONS else "llm_refusal"), reason
+        # A gate refusal is one no LLM call took part in (the server's own
+        # timings say); a gate reason after a rewrite is a follow-up's.
+        timings = body.get("timings") or {}
+        llm_s = sum(float(timings.get(k, 0.0)) for k in ("condense_s", "queue_s", "generate_s"))
+        if reason in GATE_REASONS:
+            return ("gate_refusal" if llm_s == 0 else "follow_up_refusal"), reason
+        return "llm_refusal", reason
     if response.status_code == 429:
         return "busy", ""
     if response.status_code == 503:
@@ -162,8 +168,6 @@ def _user(
                 else:
                     response = client.post("/v1/ask", json=body)
                     outcome, reason = _classify(response)
-                    if outcome == "gate_refusal" and action == "follow_up":
-                        outcome = "follow_up_refusal"
                     if outcome == "answer":
                         last_answer = response.json().get("interaction_id")
                 status = response.status_code

@@ -92,6 +92,9 @@ class CitationOut(BaseModel):
 
 
 class TimingsOut(BaseModel):
+    condense_s: float = Field(
+        0.0, description="Rewriting a follow-up into a standalone question (an LLM call)."
+    )
     retrieve_s: float
     read_s: float = Field(0.0, description="The answerability reader (0 when it did not run).")
     queue_s: float = Field(0.0, description="Waiting for a free place at the LLM.")
@@ -168,6 +171,7 @@ class ErrorOut(BaseModel):
 
 def _timings(t: Timings) -> TimingsOut:
     return TimingsOut(
+        condense_s=t.condense_s,
         retrieve_s=t.retrieve_s,
         read_s=t.read_s,
         queue_s=t.queue_s,

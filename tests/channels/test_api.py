@@ -62,6 +62,7 @@ def test_ask_returns_an_answer_with_citations_and_records_it(
         "quote": "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024.",
     }
     assert set(body["timings"]) == {
+        "condense_s",
         "retrieve_s",
         "read_s",
         "queue_s",
