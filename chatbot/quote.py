@@ -28,7 +28,6 @@ from chatbot.text import (
     terms,
 )
 from chatbot.verify import (
-    asserted_text,
     best_single_passage,
     citations_for,
     cited_numbers,
@@ -166,9 +165,7 @@ def _quotation(
         return None  # nothing the sentence adds is in the passages: leave it to the checks
     best: tuple[tuple[int, int, int, int], str] | None = None
     for number in numbers:
-        # Only what the passage asserts: never a sentence of its own that
-        # speaks to the assistant or carries citation markup of its own.
-        for candidate in passage_sentences(asserted_text(passages[number - 1].chunk.text)):
+        for candidate in passage_sentences(passages[number - 1].chunk.text):
             if len(candidate) > QUOTE_MAX_CHARS:
                 continue
             folded = fold_chinese_script(candidate)
