@@ -9,10 +9,13 @@ would split terms such as ``u.s`` that ours keep whole.
 
 Tables (in one PostgreSQL schema, ``CHATBOT_INDEX__POSTGRES_SCHEMA``)::
 
-    chunks     the chunk text, metadata, access groups (text[]) and length
-               in terms; ``rid`` is a compact key for the postings
-    postings   the inverted index: (term, rid) -> term frequency, a b-tree
-               on (term, rid), so a search reads only its terms' postings
+    labels     each distinct set of access groups once (text[]), by id
+    chunks     the chunk text, metadata, access groups, their label id and
+               the length in terms; ``rid`` is a compact key for the postings
+    postings   the inverted index: (term, rid) -> term frequency, with the
+               chunk's length and label id copied in, in a covering b-tree
+               (term, rid) INCLUDE (tf, dl, label): a search reads only its
+               terms' index entries and never the chunks table
     stats      one row: number of chunks and of terms, for BM25's average
                length (kept by each write, in its transaction)
     documents  the ingestion catalog, one row per source file
@@ -24,10 +27,15 @@ ranking would read each matching row's vector. The postings table gives
 real BM25 (k1 1.2, b 0.75 as FTS5; idf ``ln(1 + (N - n + .5)/(n + .5))``,
 never negative) from an ordinary b-tree.
 
-Access: a search keeps only chunks whose groups overlap the audience's
-(``groups && audience``, the rule of ``Audience.allows``) *before* the cut
-to k, so another group's chunks never take a place in the top k. A chunk
-with no group matches no audience (fails closed).
+Access: a search keeps only postings whose label shares a group with the
+audience (``labels.groups && audience``, the rule of ``Audience.allows``)
+*before* the cut to k, so another group's chunks never take a place in the
+top k. A chunk with no group has the empty label, which matches no audience
+(fails closed).
+
+After a large write (a fifth of the index or more) the adapter runs
+``VACUUM (ANALYZE)`` on the postings, so the planner knows their size and
+index-only scans need no heap visits; autovacuum does the same later anyway.
 
 Connections come from a pool (``psycopg_pool``); every statement sees what
 other processes committed, so replicas never need a restart to see new
@@ -132,6 +140,8 @@ class PostgresKeywordIndex:
         self._pool.open(wait=True, timeout=connect_timeout_s)
         self._closed = False
         self._lock = threading.Lock()
+        self._labels: dict[tuple[str, ...], int] = {}
+        self._written_since_vacuum = 0
         try:
             if create:
                 self._migrate()
@@ -164,19 +174,23 @@ class PostgresKeywordIndex:
             return
         unique = list({chunk.id: chunk for chunk in chunks}.values())
         counted = [Counter(terms(chunk.indexed_text())) for chunk in unique]
+        lengths = [sum(n.values()) for n in counted]
+        groups = [_normal(c.groups) for c in unique]
 
         def write(conn: psycopg.Connection[Any]) -> None:
             self._remove(conn, [c.id for c in unique])
+            label = {g: self._label_id(conn, g) for g in set(groups)}
             rows = conn.execute(
-                f"INSERT INTO {self._s}.chunks ({CHUNK_COLUMNS}, length) "
+                f"INSERT INTO {self._s}.chunks ({CHUNK_COLUMNS}, label, length) "
                 "SELECT u.id, u.text, u.source, u.title, u.page, u.section, u.language, "
                 "u.content_hash, u.file_hash, u.position, u.context, "
-                "CASE WHEN u.label = '' THEN '{}'::text[] ELSE string_to_array(u.label, ',') "
-                "END, u.length "
+                "CASE WHEN u.names = '' THEN '{}'::text[] ELSE string_to_array(u.names, ',') "
+                "END, u.label, u.length "
                 "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], "
                 "%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], "
-                "%s::text[], %s::int[]) AS u(id, text, source, title, page, section, language, "
-                "content_hash, file_hash, position, context, label, length) RETURNING id, rid",
+                "%s::text[], %s::int[], %s::int[]) AS u(id, text, source, title, page, section, "
+                "language, content_hash, file_hash, position, context, names, label, length) "
+                "RETURNING id, rid",
                 (
                     [c.id for c in unique],
                     [c.text for c in unique],
@@ -189,22 +203,28 @@ class PostgresKeywordIndex:
                     [c.file_hash for c in unique],
                     [c.position for c in unique],
                     [_context_json(c.context) for c in unique],
-                    # unnest cannot build an array per row: pass the label
-                    [",".join(c.groups) for c in unique],
-                    [sum(n.values()) for n in counted],
+                    # unnest cannot build an array per row: the groups go as text
+                    [",".join(g) for g in groups],
+                    [label[g] for g in groups],
+                    lengths,
                 ),
             ).fetchall()
             rid = {str(chunk_id): int(r) for chunk_id, r in rows}
-            with conn.cursor().copy(f"COPY {self._s}.postings (term, rid, tf) FROM STDIN") as copy:
-                for chunk, tf in zip(unique, counted, strict=True):
+            with conn.cursor().copy(
+                f"COPY {self._s}.postings (term, rid, tf, dl, label) FROM STDIN"
+            ) as copy:
+                for chunk, tf, dl, g in zip(unique, counted, lengths, groups, strict=True):
+                    row_id, lid = rid[chunk.id], label[g]
                     for term, n in tf.items():
-                        copy.write_row((term, rid[chunk.id], n))
+                        copy.write_row((term, row_id, n, dl, lid))
             conn.execute(
                 f"UPDATE {self._s}.stats SET chunks = chunks + %s, terms = terms + %s",
-                (len(unique), sum(sum(n.values()) for n in counted)),
+                (len(unique), sum(lengths)),
             )
 
         self._write("write to", write)
+        self._written_since_vacuum += len(unique)
+        self._maintain()
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:
@@ -225,14 +245,22 @@ class PostgresKeywordIndex:
     def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
         if not ids:
             return
-        label = sorted(set(groups))
-        self._write(
-            "write to",
-            lambda conn: conn.execute(
-                f"UPDATE {self._s}.chunks SET groups = %s WHERE id = ANY(%s)",
-                (label, list(dict.fromkeys(ids))),
-            ),
-        )
+        wanted = _normal(groups)
+        unique = list(dict.fromkeys(ids))
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            label = self._label_id(conn, wanted)
+            conn.execute(
+                f"UPDATE {self._s}.chunks SET groups = %s, label = %s WHERE id = ANY(%s)",
+                (list(wanted), label, unique),
+            )
+            conn.execute(
+                f"UPDATE {self._s}.postings SET label = %s WHERE rid IN "
+                f"(SELECT rid FROM {self._s}.chunks WHERE id = ANY(%s))",
+                (label, unique),
+            )
+
+        self._write("write to", write)
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         unique = list(dict.fromkeys(terms))
@@ -341,11 +369,14 @@ class PostgresKeywordIndex:
 
     def stored_chunks(self) -> list[StoredChunk]:
         """Every chunk with its label, and whether its text and its postings
-        are there (a chunk of no terms needs none)."""
+        are there with the same label (a chunk of no terms needs none)."""
         rows = self._read(
             f"SELECT c.id, c.source, c.groups, length(c.text) > 0, "
-            f"c.length = 0 OR EXISTS (SELECT 1 FROM {self._s}.postings p WHERE p.rid = c.rid) "
-            f"FROM {self._s}.chunks c",
+            f"(c.length = 0 OR EXISTS (SELECT 1 FROM {self._s}.postings p WHERE p.rid = c.rid)) "
+            f"AND NOT EXISTS (SELECT 1 FROM {self._s}.postings p "
+            f"WHERE p.rid = c.rid AND p.label <> c.label) "
+            f"AND l.groups = c.groups "
+            f"FROM {self._s}.chunks c JOIN {self._s}.labels l ON l.id = c.label",
             {},
         )
         return [
@@ -373,8 +404,8 @@ class PostgresKeywordIndex:
     def clear(self) -> None:
         def reset(conn: psycopg.Connection[Any]) -> None:
             conn.execute(
-                f"TRUNCATE {self._s}.postings, {self._s}.chunks, {self._s}.documents, "
-                f"{self._s}.meta RESTART IDENTITY"
+                f"TRUNCATE {self._s}.postings, {self._s}.chunks, {self._s}.labels, "
+                f"{self._s}.documents, {self._s}.meta RESTART IDENTITY"
             )
             conn.execute(f"UPDATE {self._s}.stats SET chunks = 0, terms = 0")
             conn.execute(
@@ -383,6 +414,7 @@ class PostgresKeywordIndex:
             )
 
         self._write("reset", reset)
+        self._labels.clear()
 
     def status(self) -> IndexStatus:
         docs, pages, last = self._read(
@@ -498,6 +530,42 @@ class PostgresKeywordIndex:
                 "once with this version (it migrates)"
             )
 
+    def _label_id(self, conn: psycopg.Connection[Any], groups: tuple[str, ...]) -> int:
+        """The id of this set of groups in ``labels``, made on first use (labels
+        are never deleted, so a cached id stays valid until ``clear``)."""
+        if groups in self._labels:
+            return self._labels[groups]
+        conn.execute(
+            f"INSERT INTO {self._s}.labels (groups) VALUES (%s) ON CONFLICT (groups) DO NOTHING",
+            (list(groups),),
+        )
+        row = conn.execute(
+            f"SELECT id FROM {self._s}.labels WHERE groups = %s", (list(groups),)
+        ).fetchone()
+        assert row is not None
+        self._labels[groups] = int(row[0])
+        return self._labels[groups]
+
+    def _maintain(self) -> None:
+        """``VACUUM (ANALYZE)`` once a fifth of the index is new (at least 2,000
+        chunks): fresh planner statistics, and index-only scans that need not
+        look at the table. Best effort: a failure is logged, never raised."""
+        total = max(self.count(), 1)
+        if self._written_since_vacuum < max(2000, total // 5):
+            return
+        self._written_since_vacuum = 0
+        started = time.monotonic()
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(f"VACUUM (ANALYZE) {self._s}.postings")
+                conn.execute(f"ANALYZE {self._s}.chunks")
+        except psycopg.Error as exc:
+            log.warning("VACUUM of the keyword index failed (autovacuum will do it): %s", exc)
+            return
+        log.info(
+            "vacuumed the keyword index (%d chunks) in %.1fs", total, time.monotonic() - started
+        )
+
     def _remove(self, conn: psycopg.Connection[Any], ids: list[str]) -> None:
         removed = conn.execute(
             f"DELETE FROM {self._s}.chunks WHERE id = ANY(%s) RETURNING length", (ids,)
@@ -561,6 +629,10 @@ class PostgresKeywordIndex:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _normal(groups: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({g for g in groups if g}))
 
 
 def _groups(value: object) -> tuple[str, ...]:

@@ -25,6 +25,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             key text PRIMARY KEY,
             value text NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS {s}.labels (
+            id serial PRIMARY KEY,
+            groups text[] NOT NULL UNIQUE
+        );
         CREATE TABLE IF NOT EXISTS {s}.chunks (
             rid bigserial PRIMARY KEY,
             id text NOT NULL UNIQUE,
@@ -39,6 +43,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             position integer NOT NULL,
             context text NOT NULL DEFAULT '{{}}',
             groups text[] NOT NULL DEFAULT '{{}}',
+            label integer NOT NULL REFERENCES {s}.labels (id),
             length integer NOT NULL
         );
         CREATE INDEX IF NOT EXISTS chunks_source ON {s}.chunks (source);
@@ -46,8 +51,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             term text NOT NULL,
             rid bigint NOT NULL REFERENCES {s}.chunks (rid) ON DELETE CASCADE,
             tf integer NOT NULL,
-            PRIMARY KEY (term, rid)
+            dl integer NOT NULL,
+            label integer NOT NULL
         );
+        CREATE UNIQUE INDEX IF NOT EXISTS postings_term
+            ON {s}.postings (term, rid) INCLUDE (tf, dl, label);
         CREATE INDEX IF NOT EXISTS postings_rid ON {s}.postings (rid);
         CREATE TABLE IF NOT EXISTS {s}.stats (
             one integer PRIMARY KEY CHECK (one = 1),
@@ -71,35 +79,41 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
 )
 
-TABLES = ("meta", "chunks", "postings", "stats", "documents")
+TABLES = ("meta", "labels", "chunks", "postings", "stats", "documents")
 
 CHUNK_COLUMNS = (
     "id, text, source, title, page, section, language, content_hash, file_hash, position, "
     "context, groups"
 )
 
-# Score every chunk that holds a question term and that the audience may see
-# (array overlap on the chunk's groups, before the cut to k), with the
-# corpus statistics kept in ``stats``; then read back only the k winners.
-# Document frequencies come from the postings themselves, so they can never
-# drift from what is stored.
+# Score every chunk that holds a question term and that the audience may see,
+# before the cut to k, with the corpus statistics kept in ``stats``; then
+# read back only the k winners. Each term's postings are read from the
+# covering index (term, rid) INCLUDE (tf, dl, label): the chunk's length and
+# access label sit in the posting, so ranking never visits the chunks table;
+# ``allowed`` is the few distinct labels that share a group with the
+# audience. Document frequencies are counted from the postings themselves
+# (corpus-wide, like SQLite's), so they never drift from what is stored.
 SEARCH_SQL = f"""
 WITH q AS (SELECT DISTINCT unnest(%(terms)s::text[]) AS term),
-st AS (SELECT greatest(chunks, 1)::float8 AS n,
+allowed AS (SELECT id FROM {{s}}.labels WHERE groups && %(groups)s::text[]),
+st AS MATERIALIZED (SELECT greatest(chunks, 1)::float8 AS n,
               greatest(terms::float8 / greatest(chunks, 1), 1e-9) AS avgdl
        FROM {{s}}.stats),
-df AS (SELECT p.term, count(*)::float8 AS df FROM {{s}}.postings p JOIN q USING (term)
-       GROUP BY p.term),
+df AS MATERIALIZED (SELECT q.term,
+              (SELECT count(*) FROM {{s}}.postings c WHERE c.term = q.term)::float8 AS df
+       FROM q),
 scored AS (
     SELECT p.rid,
            sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))
                * p.tf * ({K1} + 1)
-               / (p.tf + {K1} * (1 - {B} + {B} * c.length / st.avgdl))) AS score
-    FROM {{s}}.postings p
-    JOIN df USING (term)
-    JOIN {{s}}.chunks c ON c.rid = p.rid
+               / (p.tf + {K1} * (1 - {B} + {B} * p.dl / st.avgdl))) AS score
+    FROM df
     CROSS JOIN st
-    WHERE c.groups && %(groups)s::text[]
+    JOIN LATERAL (
+        SELECT x.rid, x.tf, x.dl, x.label FROM {{s}}.postings x WHERE x.term = df.term
+    ) AS p ON true
+    WHERE df.df > 0 AND p.label IN (SELECT id FROM allowed)
     GROUP BY p.rid
     ORDER BY score DESC, p.rid
     LIMIT %(k)s
