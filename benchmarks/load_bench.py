@@ -114,8 +114,14 @@ def _ratio(a: float | None, b: float | None) -> str:
     help="Seconds a user waits between requests, MIN,MAX (uniform): 5-20 is a person "
     "reading a reply; 1,3 is a stress test (50 users then ask like several hundred).",
 )
+@click.option(
+    "--only",
+    type=click.Choice(["back-pressure", "naive"]),
+    default=None,
+    help="Run one of the two set-ups (no ratios then).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write JSON here.")
-def main(users: int, seconds: float, think: str, out: Path | None) -> None:
+def main(users: int, seconds: float, think: str, only: str | None, out: Path | None) -> None:
     low, high = (float(x) for x in think.split(","))
     settings = EmbeddedLLMSettings(cache_dir=REPO / "models")
     server: EmbeddedServer | None = None
@@ -126,43 +132,46 @@ def main(users: int, seconds: float, think: str, out: Path | None) -> None:
     llm = llm_pid(settings.port)
     runs = []
     try:
-        for name, extra in (
+        setups: tuple[tuple[str, dict[str, str]], ...] = (
             ("back-pressure", {}),
             ("naive", {"CHATBOT_LLM__MAX_CONCURRENT": "-1"}),
-        ):
+        )
+        for name, extra in setups:
+            if only is not None and name != only:
+                continue
             with tempfile.TemporaryDirectory(prefix=f"boundary-load-{name}-") as folder:
                 runs.append(one_run(name, extra, users, seconds, Path(folder), llm, (low, high)))
     finally:
         if server is not None:
             server.stop()
-    bounded, naive = runs
     print(json.dumps(runs, indent=2))
+    if out is not None:
+        out.write_text(json.dumps(runs, indent=2))
     print()
-    print(
-        f"{users} users, {seconds:.0f}s each, thinking {low:g}-{high:g}s; "
-        "ratios are naive / back-pressure"
-    )
-    print(f"{'figure':34} {'back-pressure':>14} {'naive':>10} {'ratio':>8}")
-    rows: list[tuple[str, float | None, float | None]] = [
-        ("requests/s", bounded["per_second"], naive["per_second"]),
-    ]
-    for outcome in ("gate_refusal", "follow_up_refusal", "answer", "llm_refusal", "busy"):
-        for key in ("p50", "p95", "max"):
-            rows.append(
-                (f"{outcome} {key} (s)", _p(bounded, outcome, key), _p(naive, outcome, key))
-            )
-    for label, a, b in rows:
-        show_a = "-" if a is None else f"{a:.3f}"
-        show_b = "-" if b is None else f"{b:.3f}"
-        print(f"{label:34} {show_a:>14} {show_b:>10} {_ratio(b, a):>8}")
+    print(f"{users} users, {seconds:.0f}s each, thinking {low:g}-{high:g}s")
+    if len(runs) == 2:
+        bounded, naive = runs
+        print("ratios are naive / back-pressure")
+        print(f"{'figure':34} {'back-pressure':>14} {'naive':>10} {'ratio':>8}")
+        rows: list[tuple[str, float | None, float | None]] = [
+            ("requests/s", bounded["per_second"], naive["per_second"]),
+        ]
+        for outcome in ("gate_refusal", "follow_up_refusal", "answer", "llm_refusal", "busy"):
+            for key in ("p50", "p95", "max"):
+                rows.append(
+                    (f"{outcome} {key} (s)", _p(bounded, outcome, key), _p(naive, outcome, key))
+                )
+        for label, a, b in rows:
+            show_a = "-" if a is None else f"{a:.3f}"
+            show_b = "-" if b is None else f"{b:.3f}"
+            print(f"{label:34} {show_a:>14} {show_b:>10} {_ratio(b, a):>8}")
     for run in runs:
         print(
             f"[{run['name']}] outcomes {run['outcomes']}; 5xx {run['server_errors']}; "
             f"busy without Retry-After {run['busy_without_retry_after']}; audit "
-            f"{run['audit']}; web RSS {run['rss_web']}; LLM RSS {run['rss_llm']}"
+            f"{run['audit']}; web RSS {run['rss_web']}; LLM RSS {run['rss_llm']}; "
+            f"latency {run['latency_s']}"
         )
-    if out is not None:
-        out.write_text(json.dumps(runs, indent=2))
 
 
 if __name__ == "__main__":
