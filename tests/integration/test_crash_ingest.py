@@ -1,6 +1,6 @@
 """Crash safety of ingestion: SIGKILL ``chatbot-ingest`` mid-run, again and again.
 
-The random test. A generated corpus (40 text and Markdown files of about
+The random test. A generated corpus (20 text and Markdown files of about
 1 KB, copies of the two sample PDFs, an ``access.toml`` with three groups)
 is ingested with the real embedder into a real keyword index and Chroma
 under ``tmp_path``. Then the CLI is killed with SIGKILL at seeded random
@@ -69,7 +69,7 @@ pytestmark = [pytest.mark.crash, pytest.mark.real]
 REPO = Path(__file__).resolve().parents[2]
 SEED = 1515
 KILLS = int(os.environ.get("BOUNDARY_CRASH_KILLS", "30"))  # at least this many SIGKILLs
-TEXT_FILES = 40
+TEXT_FILES = 20
 VECTOR_TOLERANCE = 1e-5
 EXEC_ALL = os.environ.get("BOUNDARY_CRASH_EXEC") == "1"
 SCRIPT = Path(sys.executable).parent / "chatbot-ingest"
