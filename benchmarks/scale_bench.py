@@ -46,6 +46,7 @@ from chatbot.access import Audience
 from chatbot.compose import Stores, build_examiner
 from chatbot.domain import EVERYONE, Chunk
 from chatbot.settings import Settings
+from eval.load import rss_mb
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -138,16 +139,6 @@ def make_chunks(start: int, stop: int, pool: list[str], rng: random.Random) -> l
 
 def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def postgres_rss_mb() -> float:

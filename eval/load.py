@@ -45,6 +45,10 @@ import httpx
 OWN_SET = Path(__file__).parent / "datasets" / "own.jsonl"
 
 # refusal reasons decided before any LLM call (chatbot.domain.RefusalReason)
+# Less than this in the condense, queue and generate steps: no LLM call was made
+# (the shortest rewrite by the embedded model takes over half a second).
+LLM_CALL_S = 0.05
+
 GATE_REASONS = frozenset(
     {
         "no_evidence",
@@ -109,7 +113,8 @@ def _classify(response: httpx.Response) -> tuple[str, str]:
         timings = body.get("timings") or {}
         llm_s = sum(float(timings.get(k, 0.0)) for k in ("condense_s", "queue_s", "generate_s"))
         if reason in GATE_REASONS:
-            return ("gate_refusal" if llm_s == 0 else "follow_up_refusal"), reason
+            # Steps that did not call the model still time a few microseconds.
+            return ("gate_refusal" if llm_s < LLM_CALL_S else "follow_up_refusal"), reason
         return "llm_refusal", reason
     if response.status_code == 429:
         return "busy", ""

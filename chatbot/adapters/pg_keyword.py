@@ -66,6 +66,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chatbot.access import Audience
+from chatbot.adapters.chunk_rows import context_from_json, context_json, row_to_chunk
 from chatbot.adapters.pg_schema import (
     CHUNK_COLUMNS,
     MIGRATIONS,
@@ -73,7 +74,7 @@ from chatbot.adapters.pg_schema import (
     SEARCH_SQL,
 )
 from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
-from chatbot.domain import Chunk, DocumentContext
+from chatbot.domain import Chunk
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 from chatbot.text import terms
@@ -202,7 +203,7 @@ class PostgresKeywordIndex:
                     [c.content_hash for c in unique],
                     [c.file_hash for c in unique],
                     [c.position for c in unique],
-                    [_context_json(c.context) for c in unique],
+                    [context_json(c.context) for c in unique],
                     # unnest cannot build an array per row: the groups go as text
                     [",".join(g) for g in groups],
                     [label[g] for g in groups],
@@ -293,7 +294,7 @@ class PostgresKeywordIndex:
         )
         found = set()
         for context, groups in rows:
-            period = _context_from_json(context).period
+            period = context_from_json(context).period
             if period and audience.allows(groups or ()):
                 found.add(period)
         return frozenset(found)
@@ -315,7 +316,7 @@ class PostgresKeywordIndex:
                 chunk_ids=tuple(json.loads(row[4])),
                 language=row[5],
                 ingested_at=row[6].astimezone(UTC),
-                context=_context_from_json(row[7]),
+                context=context_from_json(row[7]),
                 period_from=row[8],
                 groups=_groups(row[9]),
             )
@@ -341,7 +342,7 @@ class PostgresKeywordIndex:
                     json.dumps(list(record.chunk_ids)),
                     record.language,
                     record.ingested_at.astimezone(UTC),
-                    _context_json(record.context),
+                    context_json(record.context),
                     record.period_from,
                     list(record.groups),
                 ),
@@ -643,29 +644,4 @@ def _groups(value: object) -> tuple[str, ...]:
 
 
 def _row_to_chunk(row: Sequence[Any]) -> Chunk:
-    return Chunk(
-        id=str(row[0]),
-        text=str(row[1]),
-        source=str(row[2]),
-        title=str(row[3]),
-        page=int(row[4]) if row[4] is not None else None,
-        section=str(row[5]),
-        language=str(row[6]),
-        content_hash=str(row[7]),
-        file_hash=str(row[8]),
-        position=int(row[9]),
-        context=_context_from_json(row[10]),
-        groups=_groups(row[11]),
-    )
-
-
-def _context_json(context: DocumentContext) -> str:
-    return json.dumps(context.metadata(), ensure_ascii=False, sort_keys=True)
-
-
-def _context_from_json(raw: object) -> DocumentContext:
-    try:
-        data = json.loads(str(raw or "{}"))
-    except json.JSONDecodeError:
-        return DocumentContext()
-    return DocumentContext.from_metadata(data if isinstance(data, dict) else {})
+    return row_to_chunk(row, _groups)

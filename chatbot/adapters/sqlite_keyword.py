@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.access import Audience
+from chatbot.adapters.chunk_rows import context_from_json, context_json, row_to_chunk
 from chatbot.adapters.freshness import REFRESH_S, file_identity
 from chatbot.adapters.sqlite_schema import (
     CHUNK_COLUMNS,
@@ -67,7 +68,7 @@ from chatbot.adapters.sqlite_schema import (
     SEARCH_SQL,
 )
 from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
-from chatbot.domain import EVERYONE, Chunk, DocumentContext, groups_from_label
+from chatbot.domain import EVERYONE, Chunk, groups_from_label
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
@@ -180,7 +181,7 @@ class SqliteKeywordIndex:
                         chunk.content_hash,
                         chunk.file_hash,
                         chunk.position,
-                        _context_json(chunk.context),
+                        context_json(chunk.context),
                         ",".join(chunk.groups),
                     ),
                 )
@@ -289,7 +290,7 @@ class SqliteKeywordIndex:
                 chunk_ids=tuple(json.loads(row[4])),
                 language=row[5],
                 ingested_at=datetime.fromisoformat(row[6]),
-                context=_context_from_json(row[7]),
+                context=context_from_json(row[7]),
                 period_from=row[8],
                 groups=groups_from_label(row[9]),
             )
@@ -311,7 +312,7 @@ class SqliteKeywordIndex:
                     json.dumps(list(record.chunk_ids)),
                     record.language,
                     record.ingested_at.astimezone(UTC).isoformat(),
-                    _context_json(record.context),
+                    context_json(record.context),
                     record.period_from,
                     ",".join(record.groups),
                 ),
@@ -548,30 +549,4 @@ class SqliteKeywordIndex:
 
 
 def _row_to_chunk(row: Sequence[Any]) -> Chunk:
-    page = row[4]
-    return Chunk(
-        id=str(row[0]),
-        text=str(row[1]),
-        source=str(row[2]),
-        title=str(row[3]),
-        page=int(page) if page is not None else None,
-        section=str(row[5]),
-        language=str(row[6]),
-        content_hash=str(row[7]),
-        file_hash=str(row[8]),
-        position=int(row[9]),
-        context=_context_from_json(row[10]),
-        groups=groups_from_label(row[11]),
-    )
-
-
-def _context_json(context: DocumentContext) -> str:
-    return json.dumps(context.metadata(), ensure_ascii=False, sort_keys=True)
-
-
-def _context_from_json(raw: object) -> DocumentContext:
-    try:
-        data = json.loads(str(raw or "{}"))
-    except json.JSONDecodeError:
-        return DocumentContext()
-    return DocumentContext.from_metadata(data if isinstance(data, dict) else {})
+    return row_to_chunk(row, groups_from_label)
