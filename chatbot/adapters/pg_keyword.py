@@ -55,18 +55,16 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chatbot.access import Audience
 from chatbot.adapters.chunk_rows import context_from_json, context_json, row_to_chunk
+from chatbot.adapters.pg_connection import Database, describe_url
 from chatbot.adapters.pg_schema import (
     CHUNK_COLUMNS,
     MIGRATIONS,
@@ -75,7 +73,7 @@ from chatbot.adapters.pg_schema import (
 )
 from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
 from chatbot.domain import Chunk
-from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
+from chatbot.errors import ConfigurationError, IndexMissingError
 from chatbot.protocols import Hit
 from chatbot.text import terms
 
@@ -86,19 +84,7 @@ T = TypeVar("T")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # First key of the two-int advisory locks this adapter takes ("Bd").
 _LOCK_CLASS = 0x4264
-_MIGRATE, _INGEST = "migrate:", "ingest:"
-
-
-def describe_url(url: str) -> str:
-    """The server a URL points to, without its password (for messages and logs)."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "an unreadable PostgreSQL URL"
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    host = parts.get("host") or "localhost"
-    port = parts.get("port") or "5432"
-    return f"postgresql://{user}{host}:{port}/{parts.get('dbname') or ''}"
+_MIGRATE = "migrate:"
 
 
 class PostgresKeywordIndex:
@@ -122,23 +108,16 @@ class PostgresKeywordIndex:
                 f"CHATBOT_INDEX__POSTGRES_SCHEMA {schema!r} is not a plain lower-case "
                 "name (letters, digits, underscore; at most 63): choose one such as 'boundary'"
             )
-        self._url = url
-        self._where = describe_url(url)
         self._schema = schema
         self._s = f'"{schema}"'
-        self._connect_timeout = connect_timeout_s
-        self._probe()
-        self._pool = ConnectionPool(
+        self._db = Database(
             url,
-            min_size=1,
-            max_size=max(1, pool_size),
-            timeout=connect_timeout_s,
-            kwargs={"connect_timeout": max(1, int(connect_timeout_s)), "autocommit": True},
-            check=ConnectionPool.check_connection,
-            open=False,
+            subject=f"the keyword index in schema {schema!r} of {describe_url(url)}",
             name=f"boundary-{schema}",
+            pool_size=pool_size,
+            connect_timeout_s=connect_timeout_s,
         )
-        self._pool.open(wait=True, timeout=connect_timeout_s)
+        self._where = self._db.where
         self._closed = False
         self._lock = threading.Lock()
         self._labels: dict[tuple[str, ...], int] = {}
@@ -154,7 +133,7 @@ class PostgresKeywordIndex:
             else:
                 self._check_version()
         except BaseException:
-            self._pool.close()
+            self._db.close()
             raise
 
     @property
@@ -166,7 +145,7 @@ class PostgresKeywordIndex:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._pool.close()
+                self._db.close()
 
     # -- KeywordIndex ------------------------------------------------------
 
@@ -430,59 +409,20 @@ class PostgresKeywordIndex:
             embedder=self.get_meta("embedder"),
         )
 
-    @contextmanager
-    def ingestion_lock(self, wait_s: float) -> Iterator[None]:
+    def ingestion_lock(self, wait_s: float) -> AbstractContextManager[None]:
         """Held for a whole ingestion run: a PostgreSQL advisory lock on its
         own connection, so every process on any machine that ingests into
         this schema takes its turn. Waits up to ``wait_s``, then raises
         ``BoundaryError``; the server drops it when the holder dies."""
-        try:
-            conn = psycopg.connect(
-                self._url, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
-            )
-        except psycopg.Error as exc:
-            raise self._error("lock", exc) from exc
-        key = (_LOCK_CLASS, _INGEST + self._schema)
-        try:
-            deadline = time.monotonic() + wait_s
-            told = False
-            while not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()[
-                0
-            ]:  # type: ignore[index]
-                if time.monotonic() >= deadline:
-                    raise BoundaryError(
-                        f"another ingestion into schema {self._schema!r} of {self._where} "
-                        f"is still running after {wait_s:.0f}s: wait for it to finish and "
-                        "run `chatbot-ingest` again (or raise CHATBOT_INGEST__LOCK_WAIT_S)"
-                    )
-                if not told:
-                    log.info("another ingestion holds the index lock; waiting up to %.0fs", wait_s)
-                    told = True
-                time.sleep(0.5)
-            yield
-        except psycopg.Error as exc:
-            raise self._error("lock", exc) from exc
-        finally:
-            conn.close()  # ends the session: the server releases the lock
+        return self._db.session_lock(
+            "boundary-ingest:" + self._schema,
+            wait_s,
+            f"another ingestion into schema {self._schema!r} of {self._where} is still "
+            f"running after {wait_s:.0f}s: wait for it to finish and run `chatbot-ingest` "
+            "again (or raise CHATBOT_INGEST__LOCK_WAIT_S)",
+        )
 
     # -- internals ---------------------------------------------------------
-
-    def _probe(self) -> None:
-        """One direct connection first, so a wrong URL, password or database
-        name gets its own message rather than a pool timeout."""
-        try:
-            psycopg.connect(self._url, connect_timeout=max(1, int(self._connect_timeout))).close()
-        except psycopg.ProgrammingError as exc:
-            raise ConfigurationError(
-                f"CHATBOT_INDEX__POSTGRES_URL is not a PostgreSQL URL ({exc}): write it as "
-                "postgresql://user:password@host:5432/database"
-            ) from exc
-        except psycopg.OperationalError as exc:
-            raise BoundaryError(
-                f"cannot connect to PostgreSQL at {self._where}: {_first_line(exc)}. Check "
-                "that the server runs and accepts this host, and the user, password and "
-                "database in CHATBOT_INDEX__POSTGRES_URL"
-            ) from exc
 
     def _exists(self) -> bool:
         rows = self._read("SELECT to_regclass(%(t)s)", {"t": f"{self._s}.meta"})
@@ -557,9 +497,8 @@ class PostgresKeywordIndex:
         self._written_since_vacuum = 0
         started = time.monotonic()
         try:
-            with self._pool.connection() as conn:
-                conn.execute(f"VACUUM (ANALYZE) {self._s}.postings")
-                conn.execute(f"ANALYZE {self._s}.chunks")
+            self._db.run(f"VACUUM (ANALYZE) {self._s}.postings")
+            self._db.run(f"ANALYZE {self._s}.chunks")
         except psycopg.Error as exc:
             log.warning("VACUUM of the keyword index failed (autovacuum will do it): %s", exc)
             return
@@ -578,58 +517,10 @@ class PostgresKeywordIndex:
             )
 
     def _read(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        def run() -> list[tuple[Any, ...]]:
-            with self._pool.connection() as conn:
-                return list(conn.execute(sql, params).fetchall())
-
-        try:
-            return self._retrying(run)
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise self._error("read", exc) from exc
+        return self._db.read(sql, params)
 
     def _write(self, action: str, work: Callable[[psycopg.Connection[Any]], object]) -> None:
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                work(conn)
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise self._error(action, exc) from exc
-
-    def _retrying(self, run: Callable[[], T]) -> T:
-        try:
-            return run()
-        except psycopg.OperationalError as exc:
-            # The pool drops a broken connection when it comes back; one more
-            # try on a fresh one covers a server restart between requests.
-            log.warning("PostgreSQL read failed (%s); retrying once", _first_line(exc))
-            return run()
-
-    def _error(self, action: str, exc: Exception) -> BoundaryError:
-        where = f"the keyword index in schema {self._schema!r} of {self._where}"
-        if isinstance(exc, pg_errors.InsufficientPrivilege):
-            return ConfigurationError(
-                f"cannot {action} {where}: the database user lacks a permission "
-                f"({_first_line(exc)}): grant it USAGE and CREATE on the schema (and CREATE on "
-                "the database for the first run), or run the first `chatbot-ingest` as its owner"
-            )
-        if isinstance(exc, pg_errors.UndefinedTable):
-            return IndexMissingError(
-                f"cannot {action} {where}: its tables are missing ({_first_line(exc)}): run "
-                "`chatbot-ingest`"
-            )
-        if isinstance(exc, PoolTimeout | psycopg.OperationalError):
-            return BoundaryError(
-                f"cannot {action} {where}: the server is not answering ({_first_line(exc)}). "
-                "Check that PostgreSQL is running and reachable; ingestion can be rerun, "
-                "nothing committed is lost"
-            )
-        if isinstance(exc, BoundaryError):
-            return exc
-        return BoundaryError(f"cannot {action} {where}: {_first_line(exc)}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        self._db.write(action, work)
 
 
 def _normal(groups: Sequence[str]) -> tuple[str, ...]:

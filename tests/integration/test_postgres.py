@@ -18,7 +18,8 @@ import psycopg
 import pytest
 
 from chatbot.access import PUBLIC
-from chatbot.adapters.pg_keyword import PostgresKeywordIndex, describe_url
+from chatbot.adapters.pg_connection import describe_url
+from chatbot.adapters.pg_keyword import PostgresKeywordIndex
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
 from tests.builders import dps_chunk as make_chunk
 
