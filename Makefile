@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.boundary-installed
 PYTEST_ARGS ?= --durations=25
 
-.PHONY: setup browser postgres run ingest model test test-fast lint eval clean-index help
+.PHONY: setup ocr browser postgres run ingest model test test-fast lint eval clean-index help
 
 help:
 	@echo "make run      set up, ingest corpus/, start the LLM server and the web UI"
@@ -47,7 +47,15 @@ postgres:
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
-setup: $(STAMP)
+# Tesseract OCR with English and Traditional Chinese data, for scanned PDFs and
+# images (ingest/ocr.py), from Debian; ingestion reports those files as needing
+# OCR when it is missing.
+ocr:
+	command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -q chi_tra || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra)
+
+setup: $(STAMP) ocr
 
 model: setup
 	$(BIN)/chatbot-llm build

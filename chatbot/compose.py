@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
-from chatbot.settings import AuditSettings, Settings
+from chatbot.settings import AuditSettings, IngestSettings, Settings
 
 if TYPE_CHECKING:
     from chatbot.access import Audience
@@ -129,7 +129,7 @@ def build_ingestor(settings: Settings) -> Ingestor:
         embedder=build_embedder(settings),
         vector_index=build_vector_index(settings),
         keyword_index=build_keyword_index(settings),
-        settings=settings.ingest,
+        settings=ingest_settings(settings),
     )
 
 
@@ -159,8 +159,16 @@ def ingestor_for(stores: Stores, settings: Settings) -> Ingestor:
         embedder=stores.embedder,
         vector_index=stores.vectors,
         keyword_index=stores.keywords,
-        settings=settings.ingest,
+        settings=ingest_settings(settings),
     )
+
+
+def ingest_settings(settings: Settings) -> IngestSettings:
+    """The ingestion settings, with the OCR cache beside the index unless set."""
+    if settings.ingest.ocr_cache_dir is not None:
+        return settings.ingest
+    cache = settings.index.path / "ocr-cache"
+    return settings.ingest.model_copy(update={"ocr_cache_dir": cache})
 
 
 def llm_base_url(settings: Settings) -> str:

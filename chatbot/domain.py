@@ -35,13 +35,24 @@ class DocumentContext:
     or a date ("2024-05-31"), "" when unknown; ``version`` and ``effective``
     (ISO date) only where the corpus owner declares them; ``edition`` names
     the document that versions share, so the newest in force can be told
-    apart from the ones it supersedes (see ``chatbot.periods``)."""
+    apart from the ones it supersedes (see ``chatbot.periods``).
+
+    Set per chunk, where the chunk's part of the file says more: ``unit``
+    names what the chunk's page counts ("" pages, "slide", "sheet");
+    ``attachment_of`` names the mail a chunk's attachment came with (its
+    source is the mail's path); ``ocr`` is "ocr" for text read by OCR from
+    a scanned page, "ocr-low" when its confidence (``ocr_confidence``, the
+    mean word confidence 0-100) was under the minimum, "" otherwise."""
 
     label: str = ""
     period: str = ""
     version: str = ""
     effective: str = ""
     edition: str = ""
+    unit: str = ""
+    attachment_of: str = ""
+    ocr: str = ""
+    ocr_confidence: str = ""
 
     @property
     def dated(self) -> bool:
@@ -57,14 +68,13 @@ class DocumentContext:
         the answer, so undated chunks are indexed by their text alone."""
         return self.label if self.dated else ""
 
+    @property
+    def scanned(self) -> bool:
+        """The text was read by OCR from an image of the page."""
+        return self.ocr in ("ocr", "ocr-low")
+
     def metadata(self) -> dict[str, str]:
-        return {
-            "label": self.label,
-            "period": self.period,
-            "version": self.version,
-            "effective": self.effective,
-            "edition": self.edition,
-        }
+        return {key: str(getattr(self, key)) for key in self.__dataclass_fields__}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, object]) -> DocumentContext:

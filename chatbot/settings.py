@@ -338,6 +338,39 @@ class IngestSettings(BaseModel):
         "file that needs more is reported as failed. 0 parses in the ingesting process "
         "with no time or memory limit, for debugging.",
     )
+    ocr: bool = Field(
+        True,
+        description="Read PDF pages without a text layer, and image files, with Tesseract "
+        "OCR. Off: such PDFs and images are reported as failed (mixed PDFs keep their "
+        "text pages).",
+    )
+    ocr_languages: str = Field(
+        "eng+chi_tra",
+        description="Tesseract languages for OCR, '+'-joined (installed by `make ocr`: "
+        "eng, chi_tra). Fewer languages read faster.",
+    )
+    ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution scanned pages are read at.")
+    ocr_min_confidence: float = Field(
+        60.0,
+        ge=0,
+        le=100,
+        description="Pages whose mean OCR word confidence (0-100) is below this are indexed "
+        "but marked low-confidence; answers citing them say so.",
+    )
+    ocr_max_pages: int = Field(
+        200, ge=1, description="Pages one file may need OCR for; a file with more fails."
+    )
+    ocr_page_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds OCR of one page may take. While a file is being OCR'd, each "
+        "page read gives it another parse_timeout_s.",
+    )
+    ocr_cache_dir: Path | None = Field(
+        None,
+        description="Where OCR results are kept, so an unchanged file is never OCR'd twice "
+        "[default: <index path>/ocr-cache].",
+    )
     exclude: list[str] = Field(
         default_factory=lambda: ["README.md", "README.*", ".*"],
         description="Glob patterns (fnmatch) of corpus paths not to ingest, matched "

@@ -13,17 +13,27 @@ SECTION_SEPARATOR = " > "
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A run of text that chunks never cross (a PDF page, a Markdown section).
+    """A run of text that chunks never cross (a PDF page, a Markdown section,
+    a slide, a sheet).
 
     ``section`` is the heading path in force where the block starts;
     ``headings`` lists (character offset, heading) for headings found inside
     the block's text, so a chunk can take the last one at or before its start.
+    ``unit`` says what ``page`` counts ("" for pages, ``"slide"``, ``"sheet"``);
+    ``part`` names a part of the file with a title of its own, a mail's
+    attachment ("" for the file itself); ``ocr_confidence`` is the mean word
+    confidence (0-100) of a block read by OCR, None for text the file holds,
+    and ``ocr_low`` says it is under the configured minimum.
     """
 
     text: str
     page: int | None = None
     section: str = ""
     headings: tuple[tuple[int, str], ...] = ()
+    unit: str = ""
+    part: str = ""
+    ocr_confidence: float | None = None
+    ocr_low: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +42,8 @@ class LoadedDocument:
     title: str
     file_hash: str  # sha256 of the bytes that were read
     blocks: tuple[Block, ...]
-    pages: int = 0  # PDF page count; 0 for formats without pages
+    pages: int = 0  # page, slide or sheet count; 0 for formats without pages
+    ocr_pages: int = 0  # pages read by OCR
 
 
 # -- outlines: Markdown and HTML share the heading-path logic --------------

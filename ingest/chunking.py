@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -105,6 +106,7 @@ class Chunker:
         context = context or DocumentContext()
         chunks: list[Chunk] = []
         for block in doc.blocks:
+            title, block_context = _part_of(doc, block, context)
             for start, text in self._split_block(block):
                 if not terms(text):
                     continue  # page numbers, rules, stray punctuation
@@ -115,14 +117,14 @@ class Chunker:
                         id=chunk_id(doc.source, position, content_hash),
                         text=text,
                         source=doc.source,
-                        title=doc.title,
+                        title=title,
                         page=block.page,
                         section=_section_at(block, start),
                         language=detect_language(text),
                         content_hash=content_hash,
                         file_hash=doc.file_hash,
                         position=position,
-                        context=context,
+                        context=block_context,
                     )
                 )
         return chunks
@@ -164,6 +166,33 @@ class Chunker:
                 out.extend(self._enforce_limit(part[:half]))
                 out.extend(self._enforce_limit(part[half:]))
         return out
+
+
+def _part_of(
+    doc: LoadedDocument, block: Block, context: DocumentContext
+) -> tuple[str, DocumentContext]:
+    """The title and context a block's chunks carry: the document's, with what
+    the block says about itself (its page unit, OCR, being an attachment)."""
+    if not (block.unit or block.part or block.ocr_confidence is not None):
+        return doc.title, context
+    title = doc.title
+    label = context.label
+    attachment_of = ""
+    if block.part:
+        attachment_of = context.label or doc.title
+        title = block.part
+        label = f"{block.part} · attachment to {attachment_of}"
+    ocr = ""
+    if block.ocr_confidence is not None:
+        ocr = "ocr-low" if block.ocr_low else "ocr"
+    return title, replace(
+        context,
+        label=label,
+        unit=block.unit,
+        attachment_of=attachment_of,
+        ocr=ocr,
+        ocr_confidence=f"{block.ocr_confidence:.0f}" if block.ocr_confidence is not None else "",
+    )
 
 
 def _section_at(block: Block, start: int) -> str:

@@ -17,7 +17,11 @@ So ``load_document`` runs in a long-lived worker process:
   allocation past the cap fails inside the worker (``MemoryError``) instead
   of exhausting the machine; its CPU time is capped per file too, so a worker
   whose parent has gone away cannot spin for ever;
-- the parent waits for each file's result at most ``timeout_s`` seconds.
+- the parent waits for each file's result at most ``timeout_s`` seconds,
+  except that a file being OCR'd reports each page it has read
+  (``ingest.ocr.set_progress``), and each report is logged and gives the
+  file another ``timeout_s`` (CPU limit included): a 100-page scan is slow,
+  not stuck.
 
 A timeout, a ``MemoryError`` or the worker dying (killed, segfault) stops the
 worker (the next file starts a fresh one) and raises ``IngestionError`` for
@@ -42,7 +46,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatbot.errors import ConfigurationError, IngestionError
 from ingest.blocks import LoadedDocument
 from ingest.loaders import load_document
+from ingest.ocr import OcrOptions, set_progress
 
 if TYPE_CHECKING:
     from chatbot.settings import IngestSettings
@@ -58,8 +63,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Parse = Callable[..., LoadedDocument]
-"""``parse(path, source, *, max_file_mb=...)``: ``load_document`` or a stand-in
-with its signature. Runs in the worker, so it must be a module-level function."""
+"""``parse(path, source, *, max_file_mb=..., ocr=...)``: ``load_document`` or a
+stand-in with its signature. Runs in the worker, so it must be a module-level
+function."""
 
 _EXIT_MEMORY = 3  # the worker's exit status after a MemoryError it could not report
 _START_TIMEOUT_S = 60.0  # a bare interpreter importing the loaders takes well under 1 s
@@ -92,6 +98,7 @@ class ParseLimits:
     timeout_s: float = 60.0
     memory_mb: int = 2048  # 0: parse in-process, no limits
     max_file_mb: float = 50.0
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
 class InProcessLoader:
@@ -102,7 +109,13 @@ class InProcessLoader:
         self._parse = parse
 
     def load(self, path: Path, source: str) -> LoadedDocument:
-        return self._parse(path, source, max_file_mb=self._limits.max_file_mb)
+        set_progress(_log_progress)
+        try:
+            return self._parse(
+                path, source, max_file_mb=self._limits.max_file_mb, ocr=self._limits.ocr
+            )
+        finally:
+            set_progress(None)
 
     def __enter__(self) -> InProcessLoader:
         return self
@@ -186,7 +199,7 @@ class IsolatedLoader:
             self._discard(worker)  # it died while idle: not this file's doing
             worker = None
         worker = worker or self._start()
-        request = (os.fspath(path), source, self._limits.max_file_mb)
+        request = (os.fspath(path), source, self._limits.max_file_mb, self._limits.ocr)
         try:
             worker.conn.send(request)
         except OSError:  # it died between two files: start afresh, once
@@ -267,17 +280,20 @@ class IsolatedLoader:
             self._worker = None
 
     def _reply(self, worker: _Worker, source: str) -> tuple[str, Any, list[Any], float]:
-        # Readable means a reply, or end-of-file: the worker died.
-        if not wait([worker.conn], timeout=self._limits.timeout_s):
-            self._discard(worker)
-            raise IngestionError(
-                source, f"parsing took longer than {self._limits.timeout_s:g} s", TIMEOUT_HINT
-            )
-        try:
-            reply: tuple[str, Any, list[Any], float] = worker.conn.recv()
-            return reply
-        except (EOFError, OSError, pickle.UnpicklingError):
-            pass
+        while True:
+            # Readable means a reply, or end-of-file: the worker died.
+            if not wait([worker.conn], timeout=self._limits.timeout_s):
+                self._discard(worker)
+                raise IngestionError(
+                    source, f"parsing took longer than {self._limits.timeout_s:g} s", TIMEOUT_HINT
+                )
+            try:
+                reply: tuple[str, Any, list[Any], float] = worker.conn.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                break
+            if reply[0] != "progress":
+                return reply
+            _log_progress(*reply[1])  # an OCR page done: the clock starts again
         # It died without answering: the exit status says how.
         self._discard(worker)
         code = worker.process.returncode
@@ -309,7 +325,21 @@ def limits_from(settings: IngestSettings) -> ParseLimits:
         timeout_s=settings.parse_timeout_s,
         memory_mb=settings.parse_memory_mb,
         max_file_mb=settings.max_file_mb,
+        ocr=OcrOptions(
+            languages=settings.ocr_languages,
+            dpi=settings.ocr_dpi,
+            min_confidence=settings.ocr_min_confidence,
+            max_pages=settings.ocr_max_pages,
+            page_timeout_s=settings.ocr_page_timeout_s,
+            cache_dir=os.fspath(settings.ocr_cache_dir) if settings.ocr_cache_dir else "",
+            enabled=settings.ocr,
+        ),
     )
+
+
+def _log_progress(source: str, done: int, total: int) -> None:
+    if done == total or done % 5 == 1:
+        log.info("%s: OCR page %d of %d", source, done, total)
 
 
 def open_loader(
@@ -388,8 +418,9 @@ _BOOT = "import sys; from ingest.isolation import serve; serve(int(sys.argv[1]))
 
 def serve(fd: int) -> None:
     """The worker's main loop, on the socket ``fd``: a set-up message (limits,
-    parser, log levels), then one request (path, source, max_file_mb) at a
-    time, one reply (status, payload, log records, peak RSS in KB) each.
+    parser, log levels), then one request (path, source, max_file_mb, OCR options) at a
+    time, one reply (status, payload, log records, peak RSS in KB) each,
+    after any number of ("progress", (source, done, total), [], 0.0) messages.
     ``None`` asks it to exit."""
     # Ctrl-C reaches the whole process group; the parent handles it and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -409,12 +440,18 @@ def serve(fd: int) -> None:
             return  # the parent has gone
         if request is None:
             return
-        path, source, max_file_mb = request
+        path, source, max_file_mb, ocr = request
         _limit_cpu(timeout_s)
         status: str
         payload: Any
+
+        def progress(name: str, done: int, total: int) -> None:
+            conn.send(("progress", (name, done, total), [], 0.0))
+            _limit_cpu(timeout_s)
+
+        set_progress(progress)
         try:
-            status, payload = "ok", parse(Path(path), source, max_file_mb=max_file_mb)
+            status, payload = "ok", parse(Path(path), source, max_file_mb=max_file_mb, ocr=ocr)
         except IngestionError as exc:
             status, payload = "failed", (exc.source, exc.reason, exc.hint)
         except MemoryError:

@@ -3,7 +3,14 @@
 One loader per format, all returning a ``LoadedDocument`` (``ingest.blocks``):
 
 - PDF (pypdf): one block per page, 1-based page numbers; heading-looking lines
-  are noted so chunks can say which section they sit in.
+  are noted so chunks can say which section they sit in. Pages without a text
+  layer (a scan, or a mixed PDF's scanned pages) are read by OCR
+  (``ingest.ocr``), page by page, with their confidence.
+- Images (.png, .jpg, .tif): OCR, one block per frame.
+- Word, PowerPoint, Excel (``ingest.office``): sections from Word's headings,
+  one block per slide or sheet; tables as "header: value" rows.
+- E-mail, .eml and .msg (``ingest.mail``): envelope and body, and each
+  supported attachment as a part of its own (read by this module again).
 - Markdown and HTML (``ingest.markup``): one block per heading section, with
   the heading path ("Part > Section"); scripts and styles dropped.
 - Plain text: one block.
@@ -27,7 +34,17 @@ from pathlib import Path
 from chatbot.errors import IngestionError
 from chatbot.text import normalise_whitespace
 from ingest.blocks import SECTION_SEPARATOR, Block, LoadedDocument, plain_blocks
+from ingest.mail import MAIL_SUFFIXES, load_mail
 from ingest.markup import load_html, load_markdown
+from ingest.ocr import (
+    IMAGE_SUFFIXES,
+    OcrOptions,
+    OcrPage,
+    image_frames,
+    ocr_pages,
+    render_pdf_page,
+)
+from ingest.office import OFFICE_SUFFIXES, load_office
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +52,17 @@ PDF_SUFFIXES = frozenset({".pdf"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 TEXT_SUFFIXES = frozenset({".txt"})
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+SUPPORTED_SUFFIXES = (
+    PDF_SUFFIXES
+    | MARKDOWN_SUFFIXES
+    | HTML_SUFFIXES
+    | TEXT_SUFFIXES
+    | OFFICE_SUFFIXES
+    | MAIL_SUFFIXES
+    | IMAGE_SUFFIXES
+)
+Loaded = tuple[str, tuple[Block, ...], int]  # (title, blocks, pages)
+MIN_TEXT_LAYER_CHARS = 16  # a PDF page with fewer non-blank characters is OCR'd
 
 
 def is_supported(path: Path) -> bool:
@@ -54,21 +81,47 @@ def file_sha256(path: Path, source: str) -> str:
     return digest.hexdigest()
 
 
-def load_document(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def load_document(
+    path: Path, source: str, *, max_file_mb: float, ocr: OcrOptions | None = None
+) -> LoadedDocument:
     """Read ``path`` (shown to users as ``source``) into text blocks.
 
     Raises ``IngestionError`` for unusable files and ``ValueError`` for an
-    unsupported extension (callers check ``is_supported`` first).
+    unsupported extension (callers check ``is_supported`` first). ``ocr``
+    configures OCR for scanned pages and images (defaults without a cache).
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ValueError(f"unsupported file type: {path.name}")
     data = _read_bytes(path, source, max_file_mb)
     file_hash = hashlib.sha256(data).hexdigest()
-    stem = path.stem
+    title, blocks, pages = load_bytes(data, suffix, source, ocr or OcrOptions())
+    if not blocks:
+        raise IngestionError(source, "the file has no text", "add content or remove the file")
+    scanned = sum(1 for b in blocks if b.ocr_confidence is not None and not b.part)
+    return LoadedDocument(source, _short(title or path.stem), file_hash, blocks, pages, scanned)
+
+
+def load_bytes(
+    data: bytes, suffix: str, source: str, ocr: OcrOptions, depth: int = 0
+) -> tuple[str, tuple[Block, ...], int]:
+    """(title, blocks, pages) of a file's bytes, by its suffix; a mail's
+    attachments come back here at ``depth`` + 1."""
     if suffix in PDF_SUFFIXES:
-        title, blocks, pages = _load_pdf(data, source)
-        return LoadedDocument(source, _short(title or stem), file_hash, blocks, pages)
+        return _load_pdf(data, source, ocr)
+    if suffix in OFFICE_SUFFIXES:
+        return load_office(data, suffix, source)
+    if suffix in IMAGE_SUFFIXES:
+        return _load_image(data, source, ocr)
+    if suffix in MAIL_SUFFIXES:
+
+        def read_part(name: str, content: bytes, level: int) -> Loaded | None:
+            part_suffix = Path(name).suffix.lower()
+            if part_suffix not in SUPPORTED_SUFFIXES:
+                return None
+            return load_bytes(content, part_suffix, f"{source} > {name}", ocr, level)
+
+        return load_mail(data, suffix, source, read_part, depth)
     text = _decode(data, source)
     try:
         if suffix in MARKDOWN_SUFFIXES:
@@ -86,9 +139,30 @@ def load_document(path: Path, source: str, *, max_file_mb: float) -> LoadedDocum
             f"the {suffix[1:].upper()} markup could not be parsed ({detail})",
             "check the file opens normally; re-save it, or convert it to plain text",
         ) from exc
+    return title, blocks, 0
+
+
+def _load_image(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[Block, ...], int]:
+    frames = list(image_frames(data, source))
+    file_hash = hashlib.sha256(data).hexdigest()
+    read = ocr_pages(
+        source, file_hash, list(range(len(frames))), frames.__getitem__, ocr, "the file is an image"
+    )
+    blocks = tuple(
+        Block(
+            text=page.text,
+            page=index + 1,
+            ocr_confidence=page.confidence,
+            ocr_low=page.confidence < ocr.min_confidence,
+        )
+        for index, page in sorted(read.items())
+        if page.text
+    )
     if not blocks:
-        raise IngestionError(source, "the file has no text", "add content or remove the file")
-    return LoadedDocument(source, _short(title or stem), file_hash, blocks)
+        raise IngestionError(
+            source, "OCR found no text in the image", "check the scan is of text and legible"
+        )
+    return "", blocks, len(frames)
 
 
 MAX_TITLE_CHARS = 200
@@ -261,7 +335,7 @@ def _strip_running_lines(pages: list[str]) -> list[str]:
     return cleaned
 
 
-def _load_pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], int]:
+def _load_pdf(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[Block, ...], int]:
     # pypdf raises a zoo of exception types (its own, plus KeyError, ValueError,
     # struct errors...) on damaged files; all of them mean "corrupt" to us.
     from pypdf import PdfReader
@@ -294,6 +368,9 @@ def _load_pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], int]:
     if not raw_pages:
         raise IngestionError(source, "the PDF has no pages", "re-export the file")
 
+    scanned = _ocr_pdf(data, source, raw_pages, ocr)
+    for index, page in scanned.items():
+        raw_pages[index] = page.text
     texts = _strip_running_lines([normalise_whitespace(raw) for raw in raw_pages])
     blocks: list[Block] = []
     section = ""
@@ -301,15 +378,27 @@ def _load_pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], int]:
         if not text:
             continue
         headings = _pdf_headings(text)
-        blocks.append(Block(text=text, page=number, section=section, headings=headings))
+        confidence = scanned[number - 1].confidence if number - 1 in scanned else None
+        low = confidence is not None and confidence < ocr.min_confidence
+        blocks.append(
+            Block(
+                text=text,
+                page=number,
+                section=section,
+                headings=headings,
+                ocr_confidence=confidence,
+                ocr_low=low,
+            )
+        )
         if headings:
             section = headings[-1][1]
     if not blocks:
         raise IngestionError(
             source,
             f"no extractable text on any of its {len(raw_pages)} pages (scanned or "
-            "image-only PDF?)",
-            "run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, and ingest the result",
+            "image-only PDF?), and OCR found none either",
+            "check the scan is of text and legible, or run OCR yourself (e.g. "
+            "`ocrmypdf in.pdf out.pdf`) and ingest the result",
         )
     empty = len(raw_pages) - len(blocks)
     if empty:
@@ -321,6 +410,51 @@ def _load_pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], int]:
     return title, tuple(blocks), len(raw_pages)
 
 
+def _ocr_pdf(data: bytes, source: str, raw_pages: list[str], ocr: OcrOptions) -> dict[int, OcrPage]:
+    """OCR the pages (0-based) whose text layer is (nearly) empty. When OCR
+    cannot run, a PDF with no text at all fails with the reason; a mixed one
+    keeps its text pages and logs the pages it could not read."""
+    from ingest.ocr import require_tesseract
+
+    empty = [
+        i for i, raw in enumerate(raw_pages) if len("".join(raw.split())) < MIN_TEXT_LAYER_CHARS
+    ]
+    if not empty:
+        return {}
+    what = (
+        f"no page of its {len(raw_pages)} has a text layer (a scan?)"
+        if len(empty) == len(raw_pages)
+        else f"{len(empty)} of its {len(raw_pages)} pages have no text layer"
+    )
+    try:
+        require_tesseract(source, ocr, what)
+    except IngestionError:
+        if len(empty) == len(raw_pages):
+            raise
+        log.warning("%s: %s; OCR is not available, so they are left out", source, what)
+        return {}
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except (pdfium.PdfiumError, ValueError, OSError) as exc:
+        raise IngestionError(
+            source,
+            f"the PDF's scanned pages cannot be rendered for OCR ({exc})",
+            "re-export or re-scan the file and check it opens in a PDF viewer",
+        ) from exc
+    try:
+        file_hash = hashlib.sha256(data).hexdigest()
+        read = ocr_pages(
+            source, file_hash, empty, lambda i: render_pdf_page(pdf, i, ocr.dpi), ocr, what
+        )
+    finally:
+        pdf.close()
+    low = [i + 1 for i, page in read.items() if page.text and page.confidence < ocr.min_confidence]
+    log.info("%s: %d pages read by OCR, %d with low confidence", source, len(read), len(low))
+    return {i: page for i, page in read.items() if page.text}
+
+
 __all__ = [
     "SECTION_SEPARATOR",
     "SUPPORTED_SUFFIXES",
@@ -329,5 +463,6 @@ __all__ = [
     "check_size",
     "file_sha256",
     "is_supported",
+    "load_bytes",
     "load_document",
 ]

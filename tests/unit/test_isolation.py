@@ -35,37 +35,37 @@ def _doc(source: str, title: str) -> LoadedDocument:
     return LoadedDocument(source, title, "0" * 64, (Block(text="text"),))
 
 
-def sleepy(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def sleepy(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     if path.name.startswith("slow"):
         time.sleep(60)
     return _doc(source, f"pid {os.getpid()}")
 
 
-def greedy(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def greedy(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     hoard = [bytearray(64 << 20) for _ in range(64)]  # 4 GB, 64 MB at a time
     return _doc(source, str(len(hoard)))
 
 
-def segfault(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def segfault(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     os.kill(os.getpid(), signal.SIGSEGV)
     time.sleep(5)
     raise AssertionError("still alive")
 
 
-def exits(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def exits(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     os._exit(7)
 
 
-def buggy(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def buggy(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     raise KeyError("/Kids")
 
 
-def chatty(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def chatty(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     logging.getLogger("ingest.loaders").warning("%s: 2 of 3 pages have no text", source)
     return _doc(source, "chatty")
 
 
-def heavy_modules(path: Path, source: str, *, max_file_mb: float) -> LoadedDocument:
+def heavy_modules(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     heavy = ("torch", "sentence_transformers", "chromadb", "transformers", "ingest.cli")
     return _doc(source, ",".join(m for m in heavy if m in sys.modules))
 

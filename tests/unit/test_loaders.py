@@ -212,9 +212,11 @@ def test_chinese_text_is_kept(tmp_path: Path) -> None:
 
 def test_supported_extensions() -> None:
     assert is_supported(Path("a.PDF")) and is_supported(Path("b.markdown"))
-    assert not is_supported(Path("c.docx"))
+    assert all(is_supported(Path(f"d.{ext}")) for ext in ("docx", "PPTX", "xlsx", "eml", "msg"))
+    assert is_supported(Path("scan.tif")) and is_supported(Path("scan.JPG"))
+    assert not is_supported(Path("c.doc")) and not is_supported(Path("m.xlsm"))
     with pytest.raises(ValueError):
-        load_document(Path("c.docx"), "c.docx", max_file_mb=1)
+        load_document(Path("c.doc"), "c.doc", max_file_mb=1)
 
 
 # -- bad input ---------------------------------------------------------------

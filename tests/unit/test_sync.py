@@ -163,11 +163,11 @@ def test_unsupported_and_excluded_files(parts: Parts, corpus_dir: Path) -> None:
     (corpus_dir / ".hidden.md").write_text("secret notes", "utf-8")
     (corpus_dir / ".git").mkdir()
     (corpus_dir / ".git" / "notes.txt").write_text("git internals", "utf-8")
-    (corpus_dir / "form.docx").write_bytes(b"PK\x03\x04")
+    (corpus_dir / "form.doc").write_bytes(b"\xd0\xcf\x11\xe0")
     report = parts.sync(corpus_dir)
     assert report.files_seen == 3 and report.ok
     assert [(s.source, s.reason) for s in report.skipped] == [
-        ("form.docx", "unsupported file type '.docx'")
+        ("form.doc", "unsupported file type '.doc'")
     ]
     assert "README.md" not in parts.ids_by_source()
 

@@ -1,0 +1,334 @@
+"""Optical character recognition for scanned pages, with Tesseract.
+
+Used for PDF pages without a text layer (a scan, or a mixed PDF's scanned
+pages, page by page) and for image files. Each page is rendered (PDF pages by
+PDFium, through pypdfium2) to a grey image at ``dpi`` and read by the
+``tesseract`` program in TSV form, which gives every word with its
+confidence (0-100). The page's text keeps Tesseract's lines and paragraphs;
+words are joined with spaces except between two CJK characters, which
+Tesseract reports as separate words. The page's confidence is the mean over
+its words, weighted by their length.
+
+OCR is slow (seconds a page on a CPU), so:
+
+- results are cached on disk by (file hash, page, settings, Tesseract
+  version): a file re-read because its identity rules changed, or a file
+  put back unchanged, is never OCR'd twice;
+- each page reports progress (``set_progress``): the parsing worker passes
+  it to the ingesting process, which logs it and gives the file another
+  parse timeout per page, so a long scan is not mistaken for a hang;
+- a file with more than ``max_pages`` pages to OCR is refused with the
+  reason, not read for an hour.
+
+Tesseract runs with one thread (``OMP_THREAD_LIMIT=1``): on the small
+machines this project targets its OpenMP threads only compete with each
+other and with the embedder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatbot.errors import IngestionError
+from chatbot.text import normalise_whitespace
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+MAX_IMAGE_PIXELS = 120_000_000  # about a 1 m x 1 m page at 300 dpi; bigger is a bomb
+INSTALL_HINT = (
+    "install Tesseract with English and Traditional Chinese data (`make ocr`, or "
+    "`apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra`), or "
+    "run OCR yourself first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result"
+)
+
+Progress = Callable[[str, int, int], None]
+"""``progress(source, pages_done, pages_total)``."""
+
+_progress: Progress | None = None
+
+
+def set_progress(callback: Progress | None) -> None:
+    """Where OCR reports each page done (the parsing worker sets this)."""
+    global _progress
+    _progress = callback
+
+
+@dataclass(frozen=True, slots=True)
+class OcrOptions:
+    languages: str = "eng+chi_tra"  # Tesseract language codes, '+'-joined
+    dpi: int = 300
+    min_confidence: float = 60.0  # pages below are indexed but marked low-confidence
+    max_pages: int = 200  # pages to OCR per file; more is refused
+    page_timeout_s: float = 120.0
+    cache_dir: str = ""  # "" = no cache
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OcrPage:
+    text: str
+    confidence: float  # 0-100; 0.0 when no word was found
+
+
+@functools.lru_cache(maxsize=1)
+def tesseract_version() -> str | None:
+    """The installed Tesseract's version line, None when there is none."""
+    program = shutil.which("tesseract")
+    if program is None:
+        return None
+    try:
+        done = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = (done.stdout or done.stderr).splitlines()
+    return first[0].strip() if first else "tesseract"
+
+
+@functools.lru_cache(maxsize=4)
+def missing_languages(languages: str) -> tuple[str, ...]:
+    """The requested language codes Tesseract has no data for."""
+    program = shutil.which("tesseract")
+    if program is None:
+        return tuple(languages.split("+"))
+    done = subprocess.run(
+        [program, "--list-langs"], capture_output=True, text=True, timeout=30, check=False
+    )
+    have = {line.strip() for line in (done.stdout + done.stderr).splitlines()}
+    return tuple(code for code in languages.split("+") if code not in have)
+
+
+def require_tesseract(source: str, options: OcrOptions, what: str) -> None:
+    """IngestionError unless OCR is enabled and Tesseract has the languages."""
+    if not options.enabled:
+        raise IngestionError(
+            source,
+            f"{what} and OCR is turned off (CHATBOT_INGEST__OCR=false)",
+            "turn OCR on, or run OCR yourself first (e.g. `ocrmypdf in.pdf out.pdf`)",
+        )
+    if tesseract_version() is None:
+        raise IngestionError(source, f"{what} and Tesseract OCR is not installed", INSTALL_HINT)
+    missing = missing_languages(options.languages)
+    if missing:
+        raise IngestionError(
+            source,
+            f"{what} and Tesseract has no data for {', '.join(missing)}",
+            f"install it (e.g. `apt-get install tesseract-ocr-{missing[0].replace('_', '-')}`) "
+            "or change CHATBOT_INGEST__OCR_LANGUAGES",
+        )
+
+
+# -- reading one image -------------------------------------------------------
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x3000 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+
+
+def _join_words(words: Iterable[str]) -> str:
+    out = ""
+    for word in words:
+        if out and not (_is_cjk(out[-1]) and _is_cjk(word[0])):
+            out += " "
+        out += word
+    return out
+
+
+def parse_tsv(tsv: str) -> OcrPage:
+    """Tesseract's TSV output as text (lines and paragraphs kept) and confidence."""
+    lines: dict[tuple[str, str, str], list[str]] = {}
+    weighted = 0.0
+    letters = 0
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        word = cols[11].strip()
+        try:
+            conf = float(cols[10])
+        except ValueError:
+            continue
+        if not word or conf < 0:
+            continue
+        lines.setdefault((cols[2], cols[3], cols[4]), []).append(word)
+        weighted += conf * len(word)
+        letters += len(word)
+    paragraphs: list[str] = []
+    previous: tuple[str, str] | None = None
+    for (block, par, _line), words in lines.items():
+        joined = _join_words(words)
+        if (block, par) == previous:
+            paragraphs[-1] += "\n" + joined
+        else:
+            paragraphs.append(joined)
+        previous = (block, par)
+    text = normalise_whitespace("\n\n".join(paragraphs))
+    return OcrPage(text=text, confidence=round(weighted / letters, 1) if letters else 0.0)
+
+
+def ocr_png(png: bytes, options: OcrOptions) -> OcrPage:
+    """One page image through Tesseract; IngestionError-free: the caller adds the source."""
+    program = shutil.which("tesseract") or "tesseract"
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    done = subprocess.run(
+        [program, "stdin", "stdout", "-l", options.languages, "--dpi", str(options.dpi), "tsv"],
+        input=png,
+        capture_output=True,
+        timeout=options.page_timeout_s,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(f"tesseract exited with {done.returncode}: {' '.join(detail[-2:])}")
+    return parse_tsv(done.stdout.decode("utf-8", "replace"))
+
+
+# -- the cache -----------------------------------------------------------------
+
+
+def _cache_path(options: OcrOptions, file_hash: str, page: int) -> Path | None:
+    if not options.cache_dir:
+        return None
+    key = json.dumps(
+        [file_hash, page, options.dpi, options.languages, tesseract_version()], sort_keys=True
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return Path(options.cache_dir) / digest[:2] / f"{digest}.json"
+
+
+def _cached(path: Path | None) -> OcrPage | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return OcrPage(text=str(data["text"]), confidence=float(data["confidence"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or damaged: read the page again
+
+
+def _store(path: Path | None, page: OcrPage) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(
+            json.dumps({"text": page.text, "confidence": page.confidence}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        os.replace(temporary, path)
+    except OSError as exc:  # a cache that cannot be written costs time, not the file
+        log.warning("OCR cache %s not written: %s", path.parent, exc)
+
+
+# -- pages of a file -------------------------------------------------------------
+
+
+def ocr_pages(
+    source: str,
+    file_hash: str,
+    pages: list[int],
+    render: Callable[[int], bytes],
+    options: OcrOptions,
+    what: str,
+) -> dict[int, OcrPage]:
+    """OCR ``pages`` (0-based), rendering each with ``render(page) -> PNG``
+    only when the cache does not have it. Reports progress per page."""
+    if not pages:
+        return {}
+    if len(pages) > options.max_pages:
+        raise IngestionError(
+            source,
+            f"{len(pages)} pages need OCR, over the limit of {options.max_pages} per file",
+            "split the file, or raise CHATBOT_INGEST__OCR_MAX_PAGES",
+        )
+    results: dict[int, OcrPage] = {}
+    require_checked = False
+    for done, page in enumerate(pages, start=1):
+        path = _cache_path(options, file_hash, page)
+        result = _cached(path)
+        if result is None:
+            if not require_checked:
+                require_tesseract(source, options, what)
+                require_checked = True
+            try:
+                result = ocr_png(render(page), options)
+            except subprocess.TimeoutExpired as exc:
+                raise IngestionError(
+                    source,
+                    f"OCR of page {page + 1} took longer than {options.page_timeout_s:g} s",
+                    "check the scan; raise CHATBOT_INGEST__OCR_PAGE_TIMEOUT_S for very large pages",
+                ) from exc
+            except (OSError, RuntimeError) as exc:
+                raise IngestionError(
+                    source, f"OCR of page {page + 1} failed ({exc})", INSTALL_HINT
+                ) from exc
+            _store(path, result)
+        results[page] = result
+        if _progress is not None:
+            _progress(source, done, len(pages))
+    return results
+
+
+def render_pdf_page(pdf: Any, page: int, dpi: int) -> bytes:
+    """A PDF page (an open ``pypdfium2.PdfDocument``) as a grey PNG."""
+    bitmap = pdf[page].render(scale=dpi / 72, grayscale=True)
+    image = bitmap.to_pil()
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_frames(data: bytes, source: str) -> Iterator[bytes]:
+    """Each frame of an image file (TIFFs may hold many pages) as a grey PNG."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            for frame in ImageSequence.Iterator(image):
+                buffer = io.BytesIO()
+                frame.convert("L").save(buffer, format="PNG")
+                yield buffer.getvalue()
+    except Image.DecompressionBombError as exc:
+        raise IngestionError(
+            source,
+            f"the image is too large to read safely ({exc})",
+            "scale it down (300 dpi is enough for OCR) or split it",
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise IngestionError(
+            source,
+            f"the image is damaged or not an image ({type(exc).__name__}: {str(exc)[:120]})",
+            "re-export or re-scan it and check it opens in an image viewer",
+        ) from exc
+
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "INSTALL_HINT",
+    "OcrOptions",
+    "OcrPage",
+    "image_frames",
+    "ocr_pages",
+    "parse_tsv",
+    "render_pdf_page",
+    "require_tesseract",
+    "set_progress",
+    "tesseract_version",
+]
