@@ -170,13 +170,18 @@ class Passage:
         return self.chunk.id
 
     def location(self) -> str:
-        """Human-readable 'label, p. N' or 'label, section' (the document's
-        label, which names its period and version, else its title)."""
+        """Human-readable 'label, p. N' ('slide N', 'sheet N (name)') or
+        'label, section' (the document's label, which names its period and
+        version, else its title)."""
         where = self.chunk.name
-        if self.chunk.page is not None:
-            return f"{where}, p. {self.chunk.page}"
-        if self.chunk.section:
-            return f"{where}, {self.chunk.section}"
+        chunk = self.chunk
+        if chunk.page is not None:
+            unit = chunk.context.unit
+            if unit == "sheet" and chunk.section:
+                return f"{where}, sheet {chunk.page} ({chunk.section})"
+            return f"{where}, {unit or 'p.'} {chunk.page}"
+        if chunk.section:
+            return f"{where}, {chunk.section}"
         return where
 
 

@@ -87,8 +87,22 @@ class CitationOut(BaseModel):
     number: int = Field(description="The [n] marker in the answer text.")
     title: str
     source: str = Field(description="Path of the document within the corpus.")
-    page: int | None = Field(description="1-based PDF page; null for formats without pages.")
+    page: int | None = Field(
+        description="1-based page, slide or sheet number (see unit); null for formats "
+        "without pages."
+    )
+    unit: str = Field("", description="What page counts: '' (a page), 'slide' or 'sheet'.")
+    section: str = Field("", description="Heading path; a sheet's name for spreadsheets.")
     quote: str = Field(description="The start of the cited passage.")
+    ocr: str = Field(
+        "",
+        description="'ocr' when the passage was read by OCR from a scanned page, 'ocr-low' "
+        "when with low confidence; '' for text the file held.",
+    )
+    ocr_confidence: str = Field("", description="Mean OCR word confidence, 0-100.")
+    attachment_of: str = Field(
+        "", description="For a mail attachment: the mail it came with (source is the mail)."
+    )
 
 
 class TimingsOut(BaseModel):
@@ -187,7 +201,12 @@ def _citation(source: SourceView) -> CitationOut:
         title=source.title,
         source=source.source,
         page=source.page,
+        unit=source.unit,
+        section=source.section,
         quote=source.quote,
+        ocr=source.ocr,
+        ocr_confidence=source.ocr_confidence,
+        attachment_of=source.attachment_of,
     )
 
 

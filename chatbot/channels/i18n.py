@@ -36,6 +36,18 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "not_answered": ("Not answered", "未作答"),
     "understood_as": ("Understood as", "理解為"),
     "page": ("p. {page}", "第 {page} 頁"),
+    "slide": ("slide {page}", "第 {page} 張投影片"),
+    "sheet": ("sheet {page}", "第 {page} 個工作表"),
+    "ocr": ("scanned, read by OCR", "掃描件，經 OCR 辨識"),
+    "ocr_low": (
+        "scanned, read by OCR with low confidence ({confidence}%)",
+        "掃描件，經 OCR 辨識，可信度低（{confidence}%）",
+    ),
+    "ocr_note": (
+        "Some sources are scanned pages read by OCR: check the original before relying on "
+        "exact names or figures.",
+        "部分來源是經 OCR 辨識的掃描頁面：引用確切名稱或數字前，請核對原件。",
+    ),
     "helpful_plain": ("Helpful", "有幫助"),
     "not_helpful_plain": ("Not helpful", "沒有幫助"),
     "closest": (
@@ -168,3 +180,20 @@ def language_of(value: str | None) -> Language:
 def text(key: str, language: str | None = "en") -> str:
     english, chinese = _STRINGS[key]
     return chinese if language_of(language) == "zh" else english
+
+
+def place(page: int | None, unit: str, section: str, language: str | None = "en") -> str:
+    """Where in its file a passage is, in words: "p. 3", "slide 3", "sheet 2
+    (Daily limits)"; the section when the file has no pages; "" for none."""
+    if page is None:
+        return section
+    key = unit if unit in ("slide", "sheet") else "page"
+    where = text(key, language).format(page=page)
+    return f"{where} ({section})" if unit == "sheet" and section else where
+
+
+def scan_note(ocr: str, confidence: str, language: str | None = "en") -> str:
+    """How a passage read by OCR is marked ("" for text the file held)."""
+    if ocr == "ocr-low":
+        return text("ocr_low", language).format(confidence=confidence or "?")
+    return text("ocr", language) if ocr == "ocr" else ""

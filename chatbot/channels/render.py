@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from chatbot.channels.i18n import language_of, text
+from chatbot.channels.i18n import language_of, place, scan_note, text
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 from chatbot.errors import (
     BoundaryError,
@@ -145,10 +145,13 @@ def quote(text: str, limit: int = 420) -> str:
 
 def source_line(passage: Passage, link: SourceLink | None = None, language: str = "en") -> str:
     chunk = passage.chunk
-    where = f"p. {chunk.page}" if chunk.page is not None else literal(plain_text(chunk.section))
+    where = literal(plain_text(place(chunk.page, chunk.context.unit, chunk.section, language)))
     parts = [f"**{literal(plain_text(chunk.name))}**"]
     if where:
         parts.append(where)
+    scanned = scan_note(chunk.context.ocr, chunk.context.ocr_confidence, language)
+    if scanned:
+        parts.append(f"⚠ {scanned}" if chunk.context.ocr == "ocr-low" else scanned)
     url = link(passage) if link is not None else None
     # A path is shown as code, where Markdown and HTML mean nothing; one that
     # would end the code span is escaped instead.
@@ -174,6 +177,8 @@ def render_answer(answer: Answer, language: str = "en", link: SourceLink | None 
         excerpt = literal(plain_text(quote(citation.passage.chunk.text)))
         lines.append(f"> {_literal_start(excerpt)}")
         lines.append("")
+    if any(c.passage.chunk.context.scanned for c in answer.citations):
+        lines.append(f"_{text('ocr_note', language)}_")
     return "\n".join(lines).rstrip()
 
 

@@ -80,7 +80,9 @@ def _source_block(source: SourceView, language: str) -> dict[str, Any]:
     head = f"*[{source.number}]* " if source.number is not None else "• "
     line = f"{head}*{_escape(source.title)}*"
     if source.page is not None:
-        line += " · " + ui_text("page", language).format(page=source.page)
+        line += " · " + _escape(source.place(language))
+    if source.scan_note(language):
+        line += " · _" + _escape(source.scan_note(language)) + "_"
     line += f" · `{_escape(source.source)}`"
     if source.quote:
         line += f"\n> {_escape(source.quote)}"
@@ -131,6 +133,8 @@ def outcome_blocks(shown: OutcomeView, interaction_id: str | None) -> list[dict[
             {"type": "context", "elements": [_mrkdwn(f"*{ui_text('sources', lang)}*")]},
         ]
         blocks += [_source_block(s, lang) for s in shown.sources]
+        if any(s.ocr for s in shown.sources):
+            blocks.append({"type": "context", "elements": [_mrkdwn(ui_text("ocr_note", lang))]})
     else:
         assert shown.reason is not None
         not_answered = ui_text("not_answered", lang)

@@ -77,7 +77,9 @@ def _source_items(source: SourceView, language: str) -> list[dict[str, Any]]:
     head = f"[{source.number}] " if source.number is not None else "• "
     where = ""
     if source.page is not None:
-        where += " · " + ui_text("page", language).format(page=source.page)
+        where += " · " + source.place(language)
+    if source.scan_note(language):
+        where += " · " + source.scan_note(language)
     where += f" · {source.source}"
     small = {"size": "Small"}
     items: list[dict[str, Any]] = [
@@ -119,6 +121,15 @@ def outcome_card(shown: OutcomeView, interaction_id: str | None) -> dict[str, An
         ]
         for source in shown.sources:
             body += _source_items(source, lang)
+        if any(s.ocr for s in shown.sources):
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": ui_text("ocr_note", lang),
+                    "wrap": True,
+                    "isSubtle": True,
+                }
+            )
     else:
         assert shown.reason is not None
         refusal: list[dict[str, Any]] = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from chatbot.channels.i18n import place, scan_note
 from chatbot.channels.render import (
     PASSAGES_NOT_SHOWN,
     plain_text,
@@ -35,13 +36,26 @@ class SourceView:
     source: str
     page: int | None
     quote: str
+    unit: str = ""  # what page counts: "" pages, "slide", "sheet"
+    section: str = ""
+    ocr: str = ""  # "ocr" / "ocr-low" for a scanned page read by OCR
+    ocr_confidence: str = ""
+    attachment_of: str = ""  # the mail an attachment came with (source is the mail)
+
+    def place(self, language: str = "en") -> str:
+        """'p. 2', 'slide 3', 'sheet 2 (Limits)' or the section."""
+        return place(self.page, self.unit, self.section, language)
+
+    def scan_note(self, language: str = "en") -> str:
+        """'scanned, read by OCR ...' for a scanned source, else ''."""
+        return scan_note(self.ocr, self.ocr_confidence, language)
 
     @property
     def where(self) -> str:
         """'Title · p. 2 · path' for one-line displays."""
         parts = [self.title]
         if self.page is not None:
-            parts.append(f"p. {self.page}")
+            parts.append(self.place())
         parts.append(self.source)
         return " · ".join(parts)
 
@@ -68,6 +82,11 @@ def source_view(passage: Passage, number: int | None, quote_chars: int = 300) ->
         source=chunk.source,
         page=chunk.page,
         quote=plain_text(quote(chunk.text, quote_chars)),
+        unit=chunk.context.unit,
+        section=plain_text(chunk.section),
+        ocr=chunk.context.ocr,
+        ocr_confidence=chunk.context.ocr_confidence,
+        attachment_of=plain_text(chunk.context.attachment_of),
     )
 
 

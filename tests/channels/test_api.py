@@ -59,7 +59,12 @@ def test_ask_returns_an_answer_with_citations_and_records_it(
         "title": "Overview",
         "source": "overview.pdf",
         "page": 1,
+        "unit": "",
+        "section": "",
         "quote": "The HKMA and Cyberport launched the GenA.I. Sandbox in August 2024.",
+        "ocr": "",
+        "ocr_confidence": "",
+        "attachment_of": "",
     }
     assert set(body["timings"]) == {
         "condense_s",
