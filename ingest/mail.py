@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 MAIL_SUFFIXES = frozenset({".eml", ".msg"})
 MAX_ATTACHMENT_DEPTH = 2  # a mail attached to a mail attached to a mail: no further
 MAX_ATTACHMENTS = 50
+EMBEDDED_ITEM = " [embedded Outlook item]"  # marks an attachment held as a storage
 
 Loaded = tuple[str, tuple[Block, ...], int]
 ReadPart = Callable[[str, bytes, int], Loaded | None]
@@ -56,7 +57,7 @@ def load_mail(data: bytes, suffix: str, source: str, read_part: ReadPart, depth:
     for name, content in attachments[:MAX_ATTACHMENTS]:
         read = _read_attachment(source, name, content, read_part, depth)
         if isinstance(read, str):
-            notes.append(f"{name} ({read})")
+            notes.append(f"{name.removesuffix(EMBEDDED_ITEM)} ({read})")
             continue
         parts.extend(read)
         notes.append(name)
@@ -78,6 +79,8 @@ def _read_attachment(
     source: str, name: str, content: bytes, read_part: ReadPart, depth: int
 ) -> list[Block] | str:
     """The attachment's blocks, or why it was not read."""
+    if name.endswith(EMBEDDED_ITEM):
+        return "not read: an embedded Outlook item; attach it as a .msg file instead"
     if depth >= MAX_ATTACHMENT_DEPTH:
         return "not read: attached too deep"
     try:
@@ -102,8 +105,11 @@ Mail = tuple[str, list[tuple[str, str]], str, list[tuple[str, bytes]]]
 def _html_text(html: str) -> str:
     from ingest.markup import load_html
 
-    _title, blocks = load_html(html)
-    return "\n\n".join(block.text for block in blocks)
+    title, blocks = load_html(html)
+    text = "\n\n".join(block.text for block in blocks)
+    # load_html takes a lone leading <h1> as the page's title, out of the
+    # blocks; in a mail body it is the first line of the message.
+    return f"{title}\n\n{text}" if title and title not in text else text
 
 
 def _read_eml(data: bytes, source: str) -> Mail:
@@ -131,10 +137,17 @@ def _read_eml(data: bytes, source: str) -> Mail:
             f"the mail could not be read ({type(exc).__name__}: {str(exc)[:160]})",
             "save it again from the mail program (as .eml)",
         ) from exc
-    if not any(header.values()) and not body:
+    if not message.keys() or not (any(header.values()) or body):
         raise IngestionError(
             source,
-            "the file does not look like an e-mail (no headers, no body)",
+            "the file does not look like an e-mail (no header fields, or neither the usual "
+            "ones nor a body)",
+            "check that it is a mail saved as .eml",
+        )
+    if "\x00" in body:
+        raise IngestionError(
+            source,
+            "the mail's body holds NUL bytes (binary data, not text)",
             "check that it is a mail saved as .eml",
         )
     envelope = [("Subject", header["Subject"]), ("From", header["From"])]
@@ -204,7 +217,8 @@ def _read_msg(data: bytes, source: str) -> Mail:
                 "the file is not an Outlook message (not an OLE compound file)",
                 "save it again from Outlook (File > Save As > Outlook Message Format)",
             )
-        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+        # DEFECT_INCORRECT: a truncated file fails, instead of loading cut short.
+        with olefile.OleFileIO(io.BytesIO(data), raise_defects=olefile.DEFECT_INCORRECT) as ole:
             subject = _msg_text(ole, [], "0037")
             body = _msg_text(ole, [], "1000")
             if not body.strip():
@@ -247,6 +261,10 @@ def _msg_attachments(ole: Any) -> list[tuple[str, bytes]]:
         content = _msg_property(ole, [storage], "3701")
         if isinstance(content, bytes) and content:
             found.append((_safe_name(name, ""), content))
+        else:
+            # An attached Outlook item is a storage, not bytes: named, not read.
+            label = _msg_text(ole, [storage], "3001") or name or "attached item"
+            found.append((_safe_name(label, "") + EMBEDDED_ITEM, b""))
     return found
 
 

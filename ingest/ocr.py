@@ -139,10 +139,18 @@ def _is_cjk(char: str) -> bool:
     return 0x3000 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
 
 
+def _joins(left: str, right: str) -> bool:
+    """No space between two words: CJK meets CJK, or CJK meets punctuation
+    (Tesseract reports every Chinese character and comma as a word)."""
+    if _is_cjk(left) or _is_cjk(right):
+        return (_is_cjk(left) or not left.isalnum()) and (_is_cjk(right) or not right.isalnum())
+    return False
+
+
 def _join_words(words: Iterable[str]) -> str:
     out = ""
     for word in words:
-        if out and not (_is_cjk(out[-1]) and _is_cjk(word[0])):
+        if out and not _joins(out[-1], word[0]):
             out += " "
         out += word
     return out

@@ -117,21 +117,24 @@ def _docx_items(document: Any) -> Iterator[Heading | str]:
             level = _heading_level(style or "")
             yield Heading(level, text) if level is not None else text
         elif tag == "tbl":
-            rows = [[cell.text for cell in row.cells] for row in Table(element, document).rows]
-            text = table_text(_dedupe_merged(rows))
+            text = table_text(_table_rows(Table(element, document)))
             if text:
                 yield text
 
 
-def _dedupe_merged(rows: list[list[str]]) -> list[list[str]]:
-    """python-docx repeats a merged cell's text in every grid cell it spans."""
-    out = []
-    for row in rows:
-        kept: list[str] = []
-        for cell in row:
-            kept.append("" if kept and cell == kept[-1] and cell else cell)
-        out.append(kept)
-    return out
+def _table_rows(table: Any) -> list[list[str]]:
+    """The table's cell texts. python-docx gives a merged cell once per grid
+    cell it spans; only its first appearance in a row keeps the text (equal
+    text in cells that are not merged stays)."""
+    rows = []
+    for row in table.rows:
+        texts: list[str] = []
+        previous = None
+        for cell in row.cells:
+            texts.append("" if previous is not None and cell._tc is previous._tc else cell.text)
+            previous = cell
+        rows.append(texts)
+    return rows
 
 
 def _load_docx(data: bytes, source: str) -> Loaded:

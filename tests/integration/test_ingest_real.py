@@ -119,11 +119,11 @@ def test_cli_ingests_then_reports_failures(
     assert "index: 2 documents, 2 pages," in out
 
     (corpus_dir / "scan.pdf").write_bytes(b"%PDF-1.4\nnot really")
-    (corpus_dir / "notes.docx").write_bytes(b"PK")
+    (corpus_dir / "notes.doc").write_bytes(b"\xd0\xcf\x11\xe0")
     code, out, err = run_cli(["--corpus", str(corpus_dir)])
     assert code == 1
     assert "FAILED scan.pdf: the PDF is damaged" in err and "->" in err
-    assert "skipped notes.docx: unsupported file type" in err
+    assert "skipped notes.doc: unsupported file type" in err
     assert "(0 added, 0 updated, 2 unchanged)" in out and "1 failed" in out
 
 
