@@ -154,8 +154,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "gate": ("Gate thresholds", "把關門檻"),
     "upload": ("Add documents", "新增文件"),
     "upload_hint": (
-        "PDF, Markdown, HTML or plain text. Files are saved into the corpus folder and indexed.",
-        "支援 PDF、Markdown、HTML 或純文字。檔案會存入文件庫資料夾並建立索引。",
+        "PDF (scans are read by OCR), Word, PowerPoint, Excel, e-mail (.eml, .msg), images, "
+        "Markdown, HTML or plain text. Files are saved into the corpus folder and indexed.",
+        "支援 PDF（掃描件以 OCR 辨識）、Word、PowerPoint、Excel、電郵（.eml、.msg）、圖片、"
+        "Markdown、HTML 或純文字。檔案會存入文件庫資料夾並建立索引。",
     ),
     "upload_button": ("Upload and index", "上載並建立索引"),
     "reindex": ("Re-index corpus", "重新建立索引"),

@@ -10,6 +10,8 @@ import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
 from chatbot.assistant import Assistant
+from chatbot.channels.i18n import text
+from chatbot.channels.render import render_answer
 from chatbot.compose import Stores, build_generator, build_pipeline
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.pipeline import Pipeline
@@ -71,6 +73,73 @@ def test_in_corpus_question_gets_an_answer_citing_the_right_page(
     assert (source, page) in {(c.source, c.page) for c in outcome.citations}, outcome
     # the answer, then the support judge unless the reader was confident
     assert counting.total == (2 if outcome.judge_called else 1)
+    cited_text = " ".join(" ".join(p.chunk.text for p in outcome.cited_passages()).split())
+    assert outcome.short_answer, outcome
+    assert " ".join(outcome.short_answer.split()).lower() in cited_text.lower(), outcome
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "page", "mark"),
+    [
+        (
+            "How long are prompt and response logs kept under the GenAI records retention policy?",
+            "illustrative-genai-records-policy.docx",
+            None,
+            "",
+        ),
+        (
+            "By how much did the document-summarisation pilot cut review time?",
+            "illustrative-ai-committee-deck.pptx",
+            2,
+            "slide",
+        ),
+        (
+            "What is the daily prompt limit for Treasury?",
+            "illustrative-genai-usage-limits.xlsx",
+            2,
+            "sheet",
+        ),
+        (
+            "By when must staff complete the Responsible GenAI e-learning module?",
+            "illustrative-circular-genai-training.eml",
+            None,
+            "",
+        ),
+        (
+            "How long does the Responsible GenAI e-learning module take to complete?",
+            "illustrative-circular-genai-training.eml",
+            None,
+            "attachment",
+        ),
+        (
+            "In how many pilot branches may the GenAI assistant be used?",
+            "illustrative-signed-memo-scan.pdf",
+            1,
+            "ocr",
+        ),
+    ],
+)
+def test_each_format_is_answered_citing_its_document_and_place(
+    pipeline: tuple[Pipeline, CountingGenerator],
+    question: str,
+    source: str,
+    page: int | None,
+    mark: str,
+) -> None:
+    bot, _ = pipeline
+    outcome = bot.answer(question)
+    assert isinstance(outcome, Answer), outcome
+    cited = [c.passage.chunk for c in outcome.citations if (c.source, c.page) == (source, page)]
+    assert cited, outcome
+    chunk = cited[0]
+    if mark in ("slide", "sheet"):
+        assert chunk.context.unit == mark
+    if mark == "attachment":
+        assert chunk.context.attachment_of == "Circular 2025-07: Mandatory GenAI training"
+        assert "genai-training-outline.docx" in chunk.name
+    if mark == "ocr":
+        assert chunk.context.scanned and chunk.context.ocr_confidence
+        assert text("ocr_note") in render_answer(outcome)
     cited_text = " ".join(" ".join(p.chunk.text for p in outcome.cited_passages()).split())
     assert outcome.short_answer, outcome
     assert " ".join(outcome.short_answer.split()).lower() in cited_text.lower(), outcome
