@@ -5,7 +5,9 @@ One loader per format, all returning a ``LoadedDocument`` (``ingest.blocks``):
 - PDF (pypdf): one block per page, 1-based page numbers; heading-looking lines
   are noted so chunks can say which section they sit in. Pages without a text
   layer (a scan, or a mixed PDF's scanned pages) are read by OCR
-  (``ingest.ocr``), page by page, with their confidence.
+  (``ingest.ocr``), page by page, with their confidence; pages that draw a
+  ruled table have it read with pdfplumber (``ingest.pdf_tables``), as
+  "header: value" rows.
 - Images (.png, .jpg, .tif): OCR, one block per frame.
 - Word, PowerPoint, Excel (``ingest.office``): sections from Word's headings,
   one block per slide or sheet; tables as "header: value" rows.
@@ -45,6 +47,7 @@ from ingest.ocr import (
     render_pdf_page,
 )
 from ingest.office import OFFICE_SUFFIXES, load_office
+from ingest.pdf_tables import may_hold_table, table_pages
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +353,7 @@ def _load_pdf(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[Blo
                 "provide a decrypted copy (e.g. `qpdf --decrypt in.pdf out.pdf`)",
             )
         raw_pages = [page.extract_text() or "" for page in reader.pages]
+        ruled = [i for i, page in enumerate(reader.pages) if may_hold_table(page)]
         raw_title = (reader.metadata.title or "") if reader.metadata else ""
     except (IngestionError, MemoryError):
         raise
@@ -368,6 +372,8 @@ def _load_pdf(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[Blo
     if not raw_pages:
         raise IngestionError(source, "the PDF has no pages", "re-export the file")
 
+    for index, text in table_pages(data, ruled, source).items():
+        raw_pages[index] = text
     scanned = _ocr_pdf(data, source, raw_pages, ocr)
     for index, page in scanned.items():
         raw_pages[index] = page.text
