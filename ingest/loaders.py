@@ -305,19 +305,28 @@ _EDGE_LINES = 2  # lines at the top and at the bottom of a page checked for repe
 _DIGITS = re.compile(r"\d+")
 
 
+def _is_table_row(line: str) -> bool:
+    """A "header: value; header: value" line as ``ingest.tables`` writes it."""
+    cells = line.split("; ")
+    return len(cells) >= 2 and all(": " in cell for cell in cells)
+
+
 def _strip_running_lines(pages: list[str]) -> list[str]:
     """Drop running headers and footers: a line among the first or last two
     of a page that recurs (digits ignored, so "Page 3 of 5" counts) on at
     least half of the pages with text, and on at least two. Repeated on every
     page, such a line would otherwise lead every page's first chunk and match
-    keyword searches everywhere."""
+    keyword searches everywhere. A table row ("Unit: 7; Limit: 80", see
+    ``ingest.tables``) is never one: with its digits ignored, the last rows of
+    a long table look alike on every page."""
     with_text = [p for p in pages if p]
     if len(with_text) < 2:
         return pages
 
     def edges(lines: list[str]) -> set[int]:
         count = len(lines)
-        return set(range(min(_EDGE_LINES, count))) | set(range(max(0, count - _EDGE_LINES), count))
+        ends = set(range(min(_EDGE_LINES, count))) | set(range(max(0, count - _EDGE_LINES), count))
+        return {i for i in ends if not _is_table_row(lines[i])}
 
     seen: dict[str, int] = {}
     for page in with_text:

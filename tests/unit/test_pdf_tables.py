@@ -106,3 +106,15 @@ def test_may_hold_table_counts_drawn_rules() -> None:
     assert pdf_tables.may_hold_table(Page(rules))
     assert not pdf_tables.may_hold_table(Page(b"BT (Some text, prepared) Tj ET\n" * 50))
     assert not pdf_tables.may_hold_table(Page(b"10 10 100 20 re S\n"))
+
+
+def test_table_rows_ending_every_page_are_not_taken_for_running_footers() -> None:
+    from ingest.loaders import _strip_running_lines
+
+    pages = [
+        "Limits, part one\nUnit: 1; Limit: 80\nUnit: 2; Limit: 90\nPage 1",
+        "Limits, part two\nUnit: 3; Limit: 70\nUnit: 4; Limit: 60\nPage 2",
+    ]
+    kept = _strip_running_lines(pages)
+    assert all("Page" not in page for page in kept)  # the real footer goes
+    assert "Unit: 4; Limit: 60" in kept[1] and "Unit: 2; Limit: 90" in kept[0]
