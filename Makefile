@@ -48,12 +48,13 @@ postgres:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
 # Tesseract OCR with English and Traditional Chinese data, for scanned PDFs and
-# images (ingest/ocr.py), from Debian; ingestion reports those files as needing
-# OCR when it is missing.
+# images (ingest/ocr.py), from Debian. Without it (no root to install it) the rest
+# works: ingestion reports scans and images as failed, saying how to install it.
 ocr:
-	command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -q chi_tra || \
+	@command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -q chi_tra || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra)
+		tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra) || \
+		echo "warning: Tesseract could not be installed (run as root: make ocr); scanned PDFs and images will not be read"
 
 setup: $(STAMP) ocr
 

@@ -1,22 +1,28 @@
 """Build the Office, mail and scanned-PDF samples of the corpus.
 
-Writes five illustrative files about the fictional "Example Bank" into corpus/,
+Writes seven illustrative files about the fictional "Example Bank" into corpus/,
 from the text in scripts/office_sources/samples.toml (outside corpus/, so it is
 not ingested twice):
 
-    illustrative-genai-records-policy.docx    Word: headings and a table
-    illustrative-ai-committee-deck.pptx       PowerPoint: 4 slides, notes, a table
-    illustrative-genai-usage-limits.xlsx      Excel: 3 sheets
-    illustrative-circular-genai-training.eml  mail with an HTML part and a .docx attachment
-    illustrative-signed-memo-scan.pdf         2-page scan: page images only, no text layer
+    illustrative-genai-records-policy.docx         Word: headings and a table
+    illustrative-ai-committee-deck.pptx            PowerPoint: 4 slides, notes, a table
+    illustrative-genai-usage-limits.xlsx           Excel: 3 sheets
+    illustrative-circular-genai-training.eml       mail with an HTML part and a .docx attachment
+    illustrative-signed-memo-scan.pdf              2-page scan: page images only, no text layer
+    illustrative-assistant-maintenance-notice.msg  Outlook message with a .txt attachment
+    illustrative-fraud-poster.png                  A4 poster image (150 dpi), read by OCR
 
 The scan is made by rendering a text PDF with fpdf2, rasterising it with
 pypdfium2 at 200 dpi in grayscale, adding a slight seeded skew and noise, and
-saving the JPEG-compressed images as a PDF with Pillow.
+saving the JPEG-compressed images as a PDF with Pillow. The Outlook message is
+written by tests/msg_writer.py (the tested MS-CFB/MS-OXMSG writer), and the
+poster is drawn with Pillow in DejaVu Sans, large enough for Tesseract.
 
 Output is deterministic: fixed dates and metadata everywhere, Office zips are
 rewritten with fixed entry timestamps, the mail has a fixed Message-ID and MIME
-boundaries, and the scan's noise is seeded, so reruns produce identical bytes.
+boundaries, the .msg has fixed transport headers and no timestamps, the scan's
+noise is seeded, and the poster is a plain PNG with no time chunk, so reruns
+produce identical bytes.
 
 Usage: .venv/bin/python scripts/build_sample_office.py
 """
@@ -46,7 +52,7 @@ from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.writer.excel import ExcelWriter
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from pptx import Presentation
 from pptx.util import Inches
 
@@ -63,6 +69,10 @@ KEYWORDS = "Boundary, sample corpus, generative AI, illustrative"
 SCAN_DPI = 200
 SCAN_QUALITY = 80
 DOCX_MIME = "vnd.openxmlformats-officedocument.wordprocessingml.document"
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+POSTER_SIZE = (1240, 1754)  # A4 at 150 dpi
+POSTER_DPI = 150
+POSTER_MARGIN = 90
 
 Source = dict[str, Any]
 
@@ -239,6 +249,27 @@ def build_circular(src: Source, attachment: bytes) -> bytes:
     return msg.as_bytes(policy=SMTP)  # RFC 5322 line endings (CRLF)
 
 
+def build_notice_msg(src: Source) -> bytes:
+    """An Outlook .msg with a plain-text body and a UTF-8 .txt attachment."""
+    # tests/msg_writer.py is the project's tested .msg writer; it lives in the
+    # tests package, so the repository root goes on sys.path to import it.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.msg_writer import build_msg
+
+    attachment = src["attachment"]
+    rollback = "\r\n\r\n".join(attachment["paragraphs"]) + "\r\n"
+    return build_msg(
+        src["subject"],
+        "\r\n\r\n".join(src["paragraphs"]) + "\r\n",  # Outlook bodies use CRLF
+        sender=src["sender"],
+        address=src["address"],
+        to=src["to"],
+        date=src["date"],
+        attachments=[(attachment["filename"], rollback.encode("utf-8"))],
+    )
+
+
 # --- Scanned memo ------------------------------------------------------------
 
 
@@ -327,6 +358,78 @@ def build_memo_scan(src: Source, notice: str) -> bytes:
     return buf.getvalue()
 
 
+# --- Poster image ------------------------------------------------------------
+
+
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    path = FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+    if not path.is_file():
+        raise SystemExit(
+            f"{path} not found: install DejaVu Sans (apt-get install fonts-dejavu-core)"
+        )
+    # The basic layout engine: no dependency on libraqm, same glyph placement everywhere.
+    return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+
+
+def wrap(
+    draw: ImageDraw.ImageDraw, text: str, face: ImageFont.FreeTypeFont, width: int
+) -> list[str]:
+    """``text`` broken into lines of at most ``width`` pixels, at spaces."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=face) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def build_poster(src: Source, notice: str) -> bytes:
+    """A grey-and-black A4 poster: title band, notice, three numbered sections."""
+    width, height = POSTER_SIZE
+    inner = width - 2 * POSTER_MARGIN
+    image = Image.new("L", POSTER_SIZE, 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((24, 24, width - 25, height - 25), outline=90, width=8)
+    title, marking = font(64, bold=True), font(30, bold=True)
+    heading, body, small = font(44, bold=True), font(32), font(28)
+
+    y = 80
+    # A title with a colon breaks after it, as a designer would set it.
+    head, colon, rest = src["title"].partition(": ")
+    pieces = [head + colon.rstrip(), rest] if colon else [head]
+    title_lines = [line for piece in pieces for line in wrap(draw, piece, title, inner)]
+    band = 40 + 80 * len(title_lines)
+    draw.rectangle((POSTER_MARGIN - 30, y, width - POSTER_MARGIN + 30, y + band), fill=225)
+    y += 20
+    for line in title_lines:
+        draw.text((POSTER_MARGIN, y), line, font=title, fill=0)
+        y += 80
+    y += 50
+    for line in wrap(draw, notice, marking, inner):
+        draw.text((POSTER_MARGIN, y), line, font=marking, fill=0)
+        y += 44
+    y += 40
+    for section in src["sections"]:
+        draw.line((POSTER_MARGIN, y, width - POSTER_MARGIN, y), fill=120, width=4)
+        y += 30
+        draw.text((POSTER_MARGIN, y), section["heading"], font=heading, fill=0)
+        y += 80
+        for text in section["lines"]:
+            for line in wrap(draw, text, body, inner):
+                draw.text((POSTER_MARGIN, y), line, font=body, fill=30)
+                y += 46
+            y += 22
+        y += 40
+    if y > height - 160:
+        raise SystemExit(f"the poster's text overflows the page (ends at y={y})")
+    draw.text((POSTER_MARGIN, height - 130), src["footer"], font=small, fill=60)
+    buf = io.BytesIO()
+    # No pnginfo: Pillow then writes no tEXt or tIME chunk, only the pixels and pHYs.
+    image.save(buf, "PNG", optimize=True, dpi=(POSTER_DPI, POSTER_DPI))
+    return buf.getvalue()
+
+
 # --- Main ----------------------------------------------------------------------
 
 
@@ -340,6 +443,8 @@ def main() -> int:
         src["workbook"]["output"]: build_workbook(src["workbook"]),
         src["circular"]["output"]: build_circular(src["circular"], outline),
         src["memo"]["output"]: build_memo_scan(src["memo"], notice),
+        src["notice_msg"]["output"]: build_notice_msg(src["notice_msg"]),
+        src["poster"]["output"]: build_poster(src["poster"], notice),
     }
     CORPUS.mkdir(parents=True, exist_ok=True)
     for name, data in outputs.items():

@@ -78,44 +78,76 @@ def test_in_corpus_question_gets_an_answer_citing_the_right_page(
     assert " ".join(outcome.short_answer.split()).lower() in cited_text.lower(), outcome
 
 
+CIRCULAR = "Circular 2025-07: Mandatory GenAI training"
+NOTICE = "Maintenance window for the GenAI assistant"
+
+
 @pytest.mark.parametrize(
-    ("question", "source", "page", "mark"),
+    ("question", "source", "page", "mark", "attached"),
     [
         (
             "How long are prompt and response logs kept under the GenAI records retention policy?",
             "illustrative-genai-records-policy.docx",
             None,
             "",
+            None,
         ),
         (
             "By how much did the document-summarisation pilot cut review time?",
             "illustrative-ai-committee-deck.pptx",
             2,
             "slide",
+            None,
         ),
         (
             "What is the daily prompt limit for Treasury?",
             "illustrative-genai-usage-limits.xlsx",
             2,
             "sheet",
+            None,
         ),
         (
             "By when must staff complete the Responsible GenAI e-learning module?",
             "illustrative-circular-genai-training.eml",
             None,
             "",
+            None,
         ),
         (
             "How long does the Responsible GenAI e-learning module take to complete?",
             "illustrative-circular-genai-training.eml",
             None,
             "attachment",
+            (CIRCULAR, "genai-training-outline.docx"),
         ),
         (
             "In how many pilot branches may the GenAI assistant be used?",
             "illustrative-signed-memo-scan.pdf",
             1,
             "ocr",
+            None,
+        ),
+        (
+            "When will the GenAI assistant be unavailable for the upgrade?",
+            "illustrative-assistant-maintenance-notice.msg",
+            None,
+            "",
+            None,
+        ),
+        (
+            "How quickly does the IT Service Desk restore the previous version"
+            " if the upgrade fails?",
+            "illustrative-assistant-maintenance-notice.msg",
+            None,
+            "attachment",
+            (NOTICE, "rollback-plan.txt"),
+        ),
+        (
+            "Which extension is the Fraud Hotline on?",
+            "illustrative-fraud-poster.png",
+            1,
+            "ocr",
+            None,
         ),
     ],
 )
@@ -125,7 +157,10 @@ def test_each_format_is_answered_citing_its_document_and_place(
     source: str,
     page: int | None,
     mark: str,
+    attached: tuple[str, str] | None,
 ) -> None:
+    """``attached``: for an answer from a mail's attachment, the mail's subject
+    and the attachment's file name."""
     bot, _ = pipeline
     outcome = bot.answer(question)
     assert isinstance(outcome, Answer), outcome
@@ -135,8 +170,10 @@ def test_each_format_is_answered_citing_its_document_and_place(
     if mark in ("slide", "sheet"):
         assert chunk.context.unit == mark
     if mark == "attachment":
-        assert chunk.context.attachment_of == "Circular 2025-07: Mandatory GenAI training"
-        assert "genai-training-outline.docx" in chunk.name
+        assert attached is not None
+        mail, file_name = attached
+        assert chunk.context.attachment_of == mail
+        assert file_name in chunk.name
     if mark == "ocr":
         assert chunk.context.scanned and chunk.context.ocr_confidence
         assert text("ocr_note") in render_answer(outcome)
