@@ -345,7 +345,7 @@ class IngestSettings(BaseModel):
         "text pages).",
     )
     ocr_languages: str = Field(
-        "eng+chi_tra",
+        "chi_tra+eng",
         description="Tesseract languages for OCR, '+'-joined (installed by `make ocr`: "
         "eng, chi_tra). Fewer languages read faster.",
     )

@@ -67,7 +67,7 @@ def set_progress(callback: Progress | None) -> None:
 
 @dataclass(frozen=True, slots=True)
 class OcrOptions:
-    languages: str = "eng+chi_tra"  # Tesseract language codes, '+'-joined
+    languages: str = "chi_tra+eng"  # Tesseract language codes, "+"-joined, main one first
     dpi: int = 300
     min_confidence: float = 60.0  # pages below are indexed but marked low-confidence
     max_pages: int = 200  # pages to OCR per file; more is refused
