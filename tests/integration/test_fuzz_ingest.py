@@ -1,12 +1,15 @@
 """Hostile and malformed files through the real ``chatbot-ingest`` (issue 15).
 
-The sample corpus is indexed first; then 500+ bad files (``tests.fuzz_corpus``)
-and two new good documents are added and the CLI runs again, as a subprocess,
+The sample corpus is indexed first; then 900 bad files (``tests.fuzz_corpus``:
+PDF, text, Markdown, HTML, Word, PowerPoint, Excel, e-mail, images and scans)
+and four new good documents are added and the CLI runs again, as a subprocess,
 with the real embedder, Chroma on disk and SQLite. It must not crash: exit
 code 1 ("some files failed"), no traceback; every bad file of a supported type
 is named with a reason and a hint; the good files are indexed and found by
 retrieval; what was indexed before is all still there, in both indexes; and
-nothing behind a link out of the corpus folder is read.
+nothing behind a link out of the corpus folder is read, neither by following
+a link nor through an XML external entity in an Office file. OCR is limited
+to 3 pages a file, so the scans over it fail fast.
 """
 
 from __future__ import annotations
@@ -28,7 +31,15 @@ from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
 from chatbot.compose import build_keyword_index, build_vector_index
 from chatbot.settings import Settings
 from ingest.sync import Ingestor, printable
-from tests.fuzz_corpus import OUTSIDE_CANARY, FuzzFile, counts_by_expect, counts_by_kind, generate
+from tests.fuzz_corpus import (
+    OUTSIDE_CANARY,
+    FuzzFile,
+    counts_by_expect,
+    counts_by_kind,
+    eml,
+    generate,
+    good_office,
+)
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.real, pytest.mark.slow]
 
@@ -39,6 +50,7 @@ LIMITS = {
     "CHATBOT_INGEST__MAX_FILE_MB": "2",
     "CHATBOT_INGEST__PARSE_TIMEOUT_S": "5",
     "CHATBOT_INGEST__PARSE_MEMORY_MB": "512",
+    "CHATBOT_INGEST__OCR_MAX_PAGES": "3",
 }
 NEW_GOOD = {
     "good-new/overdraft-policy.md": (
@@ -50,7 +62,18 @@ NEW_GOOD = {
         "from 9:00 to 13:00 on Saturdays; it is closed on public holidays.\n"
     ),
 }
-NEW_GOOD_KEYS = list(NEW_GOOD)
+NEW_GOOD_BYTES = {
+    "good-new/safe-deposit-boxes.docx": good_office(
+        ".docx",
+        "Safe deposit boxes at the Kowloon branch cost HKD 1,800 a year for the small size "
+        "and HKD 3,200 for the large one.",
+    ),
+    "good-new/mortgage-helpline.eml": eml(
+        "Mortgage helpline hours",
+        "The mortgage helpline is open from 8:00 to 22:00 every day, Sundays included.",
+    ),
+}
+NEW_GOOD_KEYS = list(NEW_GOOD) + list(NEW_GOOD_BYTES)
 FAILED_LINE = re.compile(r"^FAILED (?P<rest>.*)$", re.M)
 
 
@@ -115,8 +138,10 @@ def test_hostile_corpus_fails_file_by_file_and_keeps_the_index(
     for name, text in NEW_GOOD.items():
         (corpus / name).parent.mkdir(parents=True, exist_ok=True)
         (corpus / name).write_text(text, encoding="utf-8")
+    for name, data in NEW_GOOD_BYTES.items():
+        (corpus / name).write_bytes(data)
     files = {f"fuzz/{f.path}": f for f in made.files}
-    assert len(files) >= 500, counts_by_kind(made.files)
+    assert len(files) >= 850, counts_by_kind(made.files)
     clock.lap("generate")
 
     second = ingest(corpus, tmp_path, "-v")
@@ -130,7 +155,8 @@ def test_hostile_corpus_fails_file_by_file_and_keeps_the_index(
     problems: list[str] = []
     for source, fuzz in files.items():
         shown = printable(source)
-        problem = _check(fuzz, shown, failed.get(shown), shown in after, second.stderr)
+        text = "\n".join(after_texts.get(i, "") for i in after.get(shown, ()))
+        problem = _check(fuzz, shown, failed.get(shown), shown in after, second.stderr, text)
         if problem:
             problems.append(f"{fuzz.kind} {fuzz.note!r} {shown}: {problem}")
     assert not problems, "\n".join(problems)
@@ -155,6 +181,8 @@ def test_hostile_corpus_fails_file_by_file_and_keeps_the_index(
             "How many use cases and banks were in the first cohort?",
             "hkma-genai-sandbox-overview.pdf",
         ),
+        ("How much is a small safe deposit box at the Kowloon branch?", NEW_GOOD_KEYS[2]),
+        ("When is the mortgage helpline open?", NEW_GOOD_KEYS[3]),
     ):
         top = vectors.query(real_embedder.embed([question])[0], k=5, audience=PUBLIC)
         assert top[0].chunk.source == source, [h.chunk.source for h in top]
@@ -179,9 +207,15 @@ class _Clock:
 
 
 def _check(
-    fuzz: FuzzFile, shown: str, failure: tuple[str, str] | None, is_indexed: bool, stderr: str
+    fuzz: FuzzFile,
+    shown: str,
+    failure: tuple[str, str] | None,
+    is_indexed: bool,
+    stderr: str,
+    text: str = "",
 ) -> str:
-    """What is wrong with how the run treated this file ("" if nothing)."""
+    """What is wrong with how the run treated this file ("" if nothing);
+    ``text`` is what was indexed of it."""
     if failure is not None and not (failure[0] and failure[1]):
         return f"failed without a reason and a hint: {failure}"
     if fuzz.reason and (failure is None or fuzz.reason not in failure[0]):
@@ -200,6 +234,10 @@ def _check(
         return f"should be skipped: indexed={is_indexed} failed={failure}"
     if fuzz.expect == "skip" and f"skipped {shown}: " not in stderr:
         return "not reported as skipped"
+    if is_indexed and fuzz.holds and fuzz.holds not in text:
+        return f"indexed without {fuzz.holds!r}: {text[:300]!r}"
+    if is_indexed and fuzz.lacks and fuzz.lacks in text:
+        return f"indexed with {fuzz.lacks!r}: {text[:300]!r}"
     return ""
 
 
@@ -251,6 +289,13 @@ def _reason_kind(reason: str) -> str:
         "extractable",
         "markup",
         "pages",
+        "zip bomb",
+        "cells",
+        "OCR",
+        "image",
+        "Outlook",
+        "mail",
+        "not a valid",
     ):
         if key in reason:
             return key
