@@ -25,6 +25,8 @@ third-party exceptions with ``raise ... from exc``.
 
 from __future__ import annotations
 
+import re
+
 
 class BoundaryError(Exception):
     """Root of every error the project raises on purpose."""
@@ -110,6 +112,17 @@ class GeneratorTimeoutError(GeneratorError):
 
 class GeneratorOutputError(GeneratorError):
     pass
+
+
+_OBJECT = re.compile(r"'?<[\w.]+ object at 0x[0-9a-fA-F]+>'?")
+
+
+def error_detail(exc: BaseException, limit: int = 160) -> str:
+    """An exception in words for a report: its type and message, without
+    memory addresses (a message about "<_io.BytesIO object at 0x7f...>"
+    would read differently on every run)."""
+    text = _OBJECT.sub("the file", str(exc))
+    return f"{type(exc).__name__}: {text}"[:limit]
 
 
 def fault_kind(error: BaseException) -> str:

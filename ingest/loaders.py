@@ -40,9 +40,9 @@ from ingest.mail import MAIL_SUFFIXES, load_mail
 from ingest.markup import load_html, load_markdown
 from ingest.ocr import (
     IMAGE_SUFFIXES,
+    ImagePages,
     OcrOptions,
     OcrPage,
-    image_frames,
     ocr_pages,
     render_pdf_page,
 )
@@ -98,7 +98,15 @@ def load_document(
         raise ValueError(f"unsupported file type: {path.name}")
     data = _read_bytes(path, source, max_file_mb)
     file_hash = hashlib.sha256(data).hexdigest()
-    title, blocks, pages = load_bytes(data, suffix, source, ocr or OcrOptions())
+    try:
+        title, blocks, pages = load_bytes(data, suffix, source, ocr or OcrOptions())
+    except RecursionError as exc:
+        raise IngestionError(
+            source,
+            "the file is nested too deeply to read safely (parts inside parts, or XML "
+            "elements, thousands deep)",
+            "check where it came from; re-save it from its usual program",
+        ) from exc
     if not blocks:
         raise IngestionError(source, "the file has no text", "add content or remove the file")
     scanned = sum(1 for b in blocks if b.ocr_confidence is not None and not b.part)
@@ -145,12 +153,14 @@ def load_bytes(
     return title, blocks, 0
 
 
-def _load_image(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[Block, ...], int]:
-    frames = list(image_frames(data, source))
-    file_hash = hashlib.sha256(data).hexdigest()
-    read = ocr_pages(
-        source, file_hash, list(range(len(frames))), frames.__getitem__, ocr, "the file is an image"
-    )
+def _load_image(data: bytes, source: str, ocr: OcrOptions) -> Loaded:
+    frames = ImagePages(data, source, ocr.max_pages)
+    try:
+        file_hash = hashlib.sha256(data).hexdigest()
+        pages = list(range(frames.count))
+        read = ocr_pages(source, file_hash, pages, frames.render, ocr, "the file is an image")
+    finally:
+        frames.close()
     blocks = tuple(
         Block(
             text=page.text,
@@ -165,7 +175,7 @@ def _load_image(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[B
         raise IngestionError(
             source, "OCR found no text in the image", "check the scan is of text and legible"
         )
-    return "", blocks, len(frames)
+    return "", blocks, frames.count
 
 
 MAX_TITLE_CHARS = 200
@@ -410,8 +420,8 @@ def _load_pdf(data: bytes, source: str, ocr: OcrOptions) -> tuple[str, tuple[Blo
     if not blocks:
         raise IngestionError(
             source,
-            f"no extractable text on any of its {len(raw_pages)} pages (scanned or "
-            "image-only PDF?), and OCR found none either",
+            f"no extractable text on any of its {len(raw_pages)} pages: no text layer "
+            "that OCR could read, or only lines repeated on every page (headers, footers)",
             "check the scan is of text and legible, or run OCR yourself (e.g. "
             "`ocrmypdf in.pdf out.pdf`) and ingest the result",
         )

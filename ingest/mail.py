@@ -66,7 +66,7 @@ def load_mail(data: bytes, suffix: str, source: str, read_part: ReadPart, depth:
     head = [f"{label}: {value}" for label, value in envelope if value]
     if notes:
         head.append("Attachments: " + "; ".join(notes))
-    text = normalise_whitespace("\n".join(head) + "\n\n" + body)
+    text = _CONTROL.sub("", normalise_whitespace("\n".join(head) + "\n\n" + body))
     blocks = (Block(text=text),) if text else ()
     if not body.strip() and not parts:
         raise IngestionError(
@@ -112,7 +112,21 @@ def _html_text(html: str) -> str:
     return f"{title}\n\n{text}" if title and title not in text else text
 
 
+MAX_HEADER_BYTES = 64 * 1024  # the email package's header parsing is quadratic in places
+
+
+def _header_length(data: bytes) -> int:
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0]
+    return min(ends) if ends else len(data)
+
+
 def _read_eml(data: bytes, source: str) -> Mail:
+    if _header_length(data) > MAX_HEADER_BYTES:
+        raise IngestionError(
+            source,
+            f"the mail's headers are over {MAX_HEADER_BYTES // 1024} KB (a mail's are a few KB)",
+            "check that it is a mail saved as .eml; remove oversized headers",
+        )
     try:
         message = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -158,16 +172,27 @@ def _read_eml(data: bytes, source: str) -> Mail:
 def _eml_body(message: EmailMessage) -> str:
     plain = message.get_body(preferencelist=("plain",))
     if plain is not None:
-        return str(plain.get_content())
+        return _part_text(plain)
     html = message.get_body(preferencelist=("html",))
     if html is not None:
-        return _html_text(str(html.get_content()))
+        return _html_text(_part_text(html))
     if not message.is_multipart() and message.get_content_maintype() == "text":
-        return str(message.get_content())
+        return _part_text(message)
     return ""
 
 
+def _part_text(part: EmailMessage) -> str:
+    """A text part's content; one in a charset Python does not know is read
+    as UTF-8, with replacement characters where that fails."""
+    try:
+        return str(part.get_content())
+    except (LookupError, UnicodeError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
 _UNSAFE = re.compile(r"[\x00-\x1f/\\]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # padding, not text
 _EXTENSIONS = {"text/plain": ".txt", "text/html": ".html", "message/rfc822": ".eml"}
 
 

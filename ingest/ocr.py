@@ -34,13 +34,14 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatbot.errors import IngestionError
+from chatbot.errors import IngestionError, error_detail
 from chatbot.text import normalise_whitespace
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ INSTALL_HINT = (
     "install Tesseract with English and Traditional Chinese data (`make ocr`, or "
     "`apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra`), or "
     "run OCR yourself first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result"
+)
+
+DAMAGED_HINT = (
+    "the page may be damaged or far too large: re-scan or re-export it (300 dpi is enough "
+    "for OCR) and check that it opens in a viewer"
 )
 
 Progress = Callable[[str, int, int], None]
@@ -188,6 +194,18 @@ def parse_tsv(tsv: str) -> OcrPage:
     return OcrPage(text=text, confidence=round(weighted / letters, 1) if letters else 0.0)
 
 
+def _die_with_parent() -> None:
+    """In the Tesseract child, before exec: be killed with the process that
+    started it (a parsing worker stopped for its timeout must not leave
+    Tesseract running). Linux's PR_SET_PDEATHSIG; elsewhere nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def ocr_png(png: bytes, options: OcrOptions) -> OcrPage:
     """One page image through Tesseract; IngestionError-free: the caller adds the source."""
     program = shutil.which("tesseract") or "tesseract"
@@ -199,6 +217,7 @@ def ocr_png(png: bytes, options: OcrOptions) -> OcrPage:
         timeout=options.page_timeout_s,
         env=env,
         check=False,
+        preexec_fn=_die_with_parent,
     )
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -282,9 +301,12 @@ def ocr_pages(
                     f"OCR of page {page + 1} took longer than {options.page_timeout_s:g} s",
                     "check the scan; raise CHATBOT_INGEST__OCR_PAGE_TIMEOUT_S for very large pages",
                 ) from exc
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, ValueError) as exc:
+                missing = tesseract_version() is None
                 raise IngestionError(
-                    source, f"OCR of page {page + 1} failed ({exc})", INSTALL_HINT
+                    source,
+                    f"OCR of page {page + 1} failed ({error_detail(exc)})",
+                    INSTALL_HINT if missing else DAMAGED_HINT,
                 ) from exc
             _store(path, result)
         results[page] = result
@@ -302,37 +324,71 @@ def render_pdf_page(pdf: Any, page: int, dpi: int) -> bytes:
     return buffer.getvalue()
 
 
-def image_frames(data: bytes, source: str) -> Iterator[bytes]:
-    """Each frame of an image file (TIFFs may hold many pages) as a grey PNG."""
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+class ImagePages:
+    """An image file's frames (TIFFs may hold many pages), checked for size
+    before anything is decoded and rendered one at a time as grey PNGs."""
 
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            for frame in ImageSequence.Iterator(image):
-                buffer = io.BytesIO()
-                frame.convert("L").save(buffer, format="PNG")
-                yield buffer.getvalue()
-    except Image.DecompressionBombError as exc:
-        raise IngestionError(
-            source,
-            f"the image is too large to read safely ({exc})",
-            "scale it down (300 dpi is enough for OCR) or split it",
-        ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise IngestionError(
-            source,
-            f"the image is damaged or not an image ({type(exc).__name__}: {str(exc)[:120]})",
+    def __init__(self, data: bytes, source: str, max_pages: int) -> None:
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        self._source = source
+        try:
+            self._image = Image.open(io.BytesIO(data))
+            width, height = self._image.size
+            self.count = int(getattr(self._image, "n_frames", 1))
+        except Image.DecompressionBombError as exc:
+            raise IngestionError(
+                source,
+                f"the image is too large to read safely ({exc})",
+                "scale it down (300 dpi is enough for OCR) or split it",
+            ) from exc
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise self._damaged(exc) from exc
+        if width * height > MAX_IMAGE_PIXELS or max(width, height) > 30_000:
+            raise IngestionError(
+                source,
+                f"the image is {width} x {height} pixels, too large to read safely",
+                "scale it down (300 dpi is enough for OCR) or split it",
+            )
+        if self.count > max_pages:
+            raise IngestionError(
+                source,
+                f"the image holds {self.count} pages, over the limit of {max_pages} "
+                "to OCR per file",
+                "split the file, or raise CHATBOT_INGEST__OCR_MAX_PAGES",
+            )
+
+    def _damaged(self, exc: BaseException) -> IngestionError:
+        return IngestionError(
+            self._source,
+            f"the image is damaged or not an image ({error_detail(exc, 120)})",
             "re-export or re-scan it and check it opens in an image viewer",
-        ) from exc
+        )
+
+    def render(self, index: int) -> bytes:
+        try:
+            self._image.seek(index)
+            buffer = io.BytesIO()
+            self._image.convert("L").save(buffer, format="PNG")
+            return buffer.getvalue()
+        except MemoryError:
+            raise
+        except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ...
+            raise self._damaged(exc) from exc
+
+    def close(self) -> None:
+        self._image.close()
 
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "INSTALL_HINT",
+    "ImagePages",
     "OcrOptions",
     "OcrPage",
-    "image_frames",
     "ocr_pages",
     "parse_tsv",
     "render_pdf_page",

@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatbot.errors import IngestionError
+from chatbot.errors import IngestionError, error_detail
 from chatbot.text import normalise_whitespace
 from ingest.blocks import Block, Heading, sectioned_blocks
 from ingest.tables import cell_text, table_text
@@ -56,7 +56,7 @@ def load_office(data: bytes, suffix: str, source: str) -> Loaded:
     except Exception as exc:  # the libraries raise KeyError, lxml errors, ...
         raise IngestionError(
             source,
-            f"the {program} file is damaged ({type(exc).__name__}: {str(exc)[:160]})",
+            f"the {program} file is damaged or of another kind ({error_detail(exc)})",
             f"open it in {program} and save it again as {suffix}",
         ) from exc
 
@@ -70,13 +70,24 @@ def _check_container(data: bytes, suffix: str, source: str, program: str) -> Non
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
         raise IngestionError(
             source,
             f"the file is not a valid {program} file (not a readable zip: {exc})",
             f"open it in {program} and save it again as {suffix}",
         ) from exc
+    # zipfile inflates a member's whole compressed data before cutting it to
+    # the size it declares; deflate never grows data by more than a fraction,
+    # so more compressed bytes than declared ones is a lie, and maybe a bomb.
+    lying = [m.filename for m in members if m.compress_size > m.file_size * 65 // 64 + 1024]
+    if lying:
+        raise IngestionError(
+            source,
+            f"the file is damaged: part {lying[0][:80]!r} holds more data than it declares",
+            f"open it in {program} and save it again as {suffix}; check where it came from",
+        )
+    unpacked = sum(m.file_size for m in members)
     limit = min(MAX_UNPACKED_MB * 1024 * 1024, max(len(data), 1 << 20) * MAX_UNPACKED_RATIO)
     if unpacked > limit:
         raise IngestionError(
@@ -207,8 +218,10 @@ def _load_xlsx(data: bytes, source: str) -> Loaded:
         sheets = book.worksheets
         for number, sheet in enumerate(sheets, start=1):
             rows: list[tuple[object, ...]] = []
+            # The stored dimension can be stale or a lie: read what is there.
+            sheet.reset_dimensions()
             for row in sheet.iter_rows(values_only=True):
-                cells += len(row)
+                cells += max(len(row), 1)  # empty rows cost time too
                 if cells > MAX_CELLS:
                     raise IngestionError(
                         source,

@@ -38,7 +38,6 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
 """
 
 
-
 class PlayedServer(EmbeddedServer):
     """An ``EmbeddedServer`` whose process is the script above, not vLLM."""
 

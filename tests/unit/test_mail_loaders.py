@@ -451,3 +451,44 @@ def test_attachment_chunks_are_titled_by_the_part_and_name_the_mail(tmp_path: Pa
         )
         assert chunk.source == "circulars/circular.eml"
     assert {c.section for c in attached} == {"Scope", "Daily Limits"}
+
+
+def test_oversized_mail_headers_are_refused_before_parsing(tmp_path: Path) -> None:
+    subject = "=?utf-8?q?-?= " * 6_000  # the email package's slow path: ~84 KB
+    data = f"Subject: {subject}\r\nFrom: a@b.invalid\r\n\r\nBody.\r\n".encode()
+    error = failure(write(tmp_path / "long.eml", data))
+    assert "headers are over 64 KB" in error.reason
+
+
+def test_an_unknown_charset_is_read_as_utf8_not_failed(tmp_path: Path) -> None:
+    data = (
+        b"Subject: Charset\r\nFrom: a@b.invalid\r\nContent-Type: text/plain; "
+        b'charset="x-no-such-charset"\r\n\r\nThe limit is 80 prompts a day.\r\n'
+    )
+    doc = load(write(tmp_path / "odd.eml", data))
+    assert "The limit is 80 prompts a day." in doc.blocks[0].text
+
+
+def test_nul_padding_in_msg_strings_does_not_reach_the_text(tmp_path: Path) -> None:
+    data = build_msg(
+        "Padded\x00\x00",
+        "Body with padding\x00\x00 inside.",
+        sender="Desk",
+        address="desk@example.invalid",
+        to="All",
+        date="Mon, 02 Jun 2025 09:00:00 +0800",
+    )
+    doc = load(write(tmp_path / "padded.msg", data))
+    assert all("\x00" not in block.text for block in doc.blocks)
+    assert "Body with padding inside." in doc.blocks[0].text
+
+
+def test_a_mail_nested_thousands_deep_fails_with_a_clear_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def deep(*args: object, **kwargs: object) -> object:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("ingest.loaders.load_mail", deep)
+    error = failure(write(tmp_path / "deep.eml", b"Subject: x\r\n\r\nbody\r\n"))
+    assert error.reason.startswith("the file is nested too deeply to read safely")

@@ -118,7 +118,7 @@ def test_too_many_pages_to_ocr(tmp_path: Path) -> None:
     path.write_bytes(frames_tiff(3))
     with pytest.raises(IngestionError) as info:
         load_document(path, "scan.tif", max_file_mb=MAX_MB, ocr=OcrOptions(max_pages=2))
-    assert info.value.reason == "3 pages need OCR, over the limit of 2 per file"
+    assert info.value.reason == "the image holds 3 pages, over the limit of 2 to OCR per file"
     assert "CHATBOT_INGEST__OCR_MAX_PAGES" in info.value.hint
 
 
@@ -267,3 +267,38 @@ def test_ocr_chunks_say_so_in_their_context(tesseract: None, tmp_path: Path) -> 
     assert chunk.context.ocr == "ocr-low"
     assert chunk.context.ocr_confidence == f"{doc.blocks[0].ocr_confidence:.0f}"
     assert chunk.title == "memo"
+
+
+def test_an_image_too_large_to_decode_safely_is_refused_before_decoding(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    # a header declaring 11,000 x 11,000 pixels (121 M, past the limit), no data
+    header = struct.pack(">IIBBBBB", 11_000, 11_000, 8, 0, 0, 0, 0)
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(IngestionError) as info:
+        load_document(path, "huge.png", max_file_mb=MAX_MB)
+    assert info.value.reason == "the image is 11000 x 11000 pixels, too large to read safely"
+
+
+def test_an_ocr_failure_on_a_damaged_page_does_not_blame_the_installation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(png: bytes, options: OcrOptions) -> object:
+        raise RuntimeError("tesseract exited with 1: std::bad_alloc")
+
+    monkeypatch.setattr("ingest.ocr.ocr_png", failing)
+    monkeypatch.setattr("ingest.ocr.tesseract_version", lambda: "tesseract 5.3.0")
+    monkeypatch.setattr("ingest.ocr.missing_languages", lambda languages: ())
+    path = tmp_path / "scan.tif"
+    path.write_bytes(frames_tiff(1))
+    with pytest.raises(IngestionError) as info:
+        load_document(path, "scan.tif", max_file_mb=MAX_MB)
+    assert "std::bad_alloc" in info.value.reason
+    assert "install" not in info.value.hint and "re-scan" in info.value.hint

@@ -287,7 +287,7 @@ def test_corrupt_docx_with_broken_xml(tmp_path: Path) -> None:
     path = tmp_path / "broken.docx"
     path.write_bytes(buffer.getvalue())
     error = failure(path)
-    assert error.reason.startswith("the Word file is damaged (")
+    assert error.reason.startswith("the Word file is damaged or of another kind (")
     assert "open it in Word and save it again as .docx" in error.hint
 
 
@@ -337,3 +337,40 @@ def test_cell_text() -> None:
     assert cell_text(7) == "7"
     assert cell_text("  two\n lines\tand  tabs ") == "two lines and tabs"
     assert len(cell_text("x" * (MAX_CELL_CHARS + 10))) == MAX_CELL_CHARS
+
+
+def test_a_part_holding_more_data_than_it_declares_is_refused(tmp_path: Path) -> None:
+    """zipfile would inflate all of it before cutting it to the declared size."""
+    source = zipfile.ZipFile(io.BytesIO(policy_docx()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data += b" " * 3_000_000
+            archive.writestr(info, data)
+    raw = bytearray(buffer.getvalue())
+    # shrink the declared size of document.xml in its central-directory entry
+    entry = raw.rfind(b"PK\x01\x02", 0, raw.rfind(b"word/document.xml"))
+    raw[entry + 24 : entry + 28] = (2048).to_bytes(4, "little")
+    error = failure(write_bytes(tmp_path / "liar.docx", bytes(raw)))
+    assert "holds more data than it declares" in error.reason
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_rows_past_a_stale_sheet_dimension_are_read(tmp_path: Path) -> None:
+    source = zipfile.ZipFile(io.BytesIO(limits_xlsx()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:A1"/>', data)
+            archive.writestr(info, data)
+    doc = load(write_bytes(tmp_path / "stale.xlsx", buffer.getvalue()))
+    full = load(write_bytes(tmp_path / "fresh.xlsx", limits_xlsx()))
+    assert [b.text for b in doc.blocks] == [b.text for b in full.blocks]
