@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 from chatbot.errors import IngestionError
@@ -181,7 +181,7 @@ def _eml_body(message: EmailMessage) -> str:
     return ""
 
 
-def _part_text(part: EmailMessage) -> str:
+def _part_text(part: MIMEPart) -> str:
     """A text part's content; one in a charset Python does not know is read
     as UTF-8, with replacement characters where that fails."""
     try:
