@@ -361,6 +361,9 @@ def document(rng: random.Random, title: str, paragraphs: int) -> str:
     return "\n".join(parts)
 
 
+TEXT_PDFS = ("hkma-genai-sandbox-overview.pdf", "illustrative-bank-genai-usage-guidance.pdf")
+
+
 @dataclass
 class Corpus:
     """The folder under test, its changes, and what the next run has to do."""
@@ -381,7 +384,8 @@ class Corpus:
             name = f"note-{i:02d}{suffix}" if folder == "staff" else f"{folder}-{i:02d}{suffix}"
             text = document(self.rng, f"{folder.capitalize()} note {i}", self.rng.randint(1, 3))
             (self.root / folder / name).write_text(text, encoding="utf-8")
-        first, second = sorted((REPO / "corpus").glob("*.pdf"))
+        # the two sample PDFs with a text layer (the scanned one would add OCR time)
+        first, second = (REPO / "corpus" / name for name in TEXT_PDFS)
         shutil.copy(first, self.root / "board" / first.name)
         shutil.copy(second, self.root / "risk" / second.name)
         (self.root / "access.toml").write_text(ACCESS_VARIANTS[0], encoding="utf-8")
