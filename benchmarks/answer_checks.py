@@ -2,7 +2,7 @@
 
 Reads the answers an evaluation run recorded (``runs/<name>/questions.jsonl``,
 with the passages each answer was given) and times, per answer, the verifier
-(``chatbot.verify.verify``, the baseline: it ran before quoting existed) and
+(``chatbot.answer.verify.verify``, the baseline: it ran before quoting existed) and
 the quoting step (``quote_weak_sentences``), both on the same answers in the
 same run. No LLM and no index are needed. Prints p50/p95 per step, their
 ratio, and how many answers the quoting changed.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import click
 
+from chatbot.answer.quote import quote_weak_sentences
+from chatbot.answer.verify import verify
 from chatbot.domain import Chunk, Passage
-from chatbot.quote import quote_weak_sentences
-from chatbot.verify import verify
 
 
 def pct(values: list[float], q: float) -> float:

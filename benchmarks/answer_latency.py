@@ -36,6 +36,9 @@ import click
 from common import fresh_compile_caches, start_timed
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
+from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.prompts import build_messages
+from chatbot.answer.scope import out_of_scope
 from chatbot.compose import (
     build_generator,
     build_pipeline,
@@ -47,10 +50,7 @@ from chatbot.domain import Answer, Refusal
 from chatbot.llm.cpu import detect
 from chatbot.llm.server import EmbeddedServer, healthy
 from chatbot.llm.speed import measure_speed
-from chatbot.pipeline import Pipeline
-from chatbot.prompts import build_messages
 from chatbot.protocols import ChatMessage, Generator
-from chatbot.scope import out_of_scope
 from chatbot.settings import Settings
 from eval.counting import CountingGenerator
 from eval.loaders import load_own_set

@@ -21,9 +21,9 @@ import time
 import click
 
 from chatbot.access import PUBLIC
+from chatbot.answer.retrieval import retrieve
+from chatbot.answer.scope import out_of_scope
 from chatbot.compose import build_examiner, build_stores
-from chatbot.retrieval import retrieve
-from chatbot.scope import out_of_scope
 from chatbot.settings import Settings
 from eval.loaders import load_own_set
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
+from chatbot.answer.prompts import approx_tokens, build_messages
 from chatbot.domain import Chunk, Passage
-from chatbot.prompts import approx_tokens, build_messages
 
 
 def sample_passages(corpus: Path, words: int = 170) -> list[Passage]:

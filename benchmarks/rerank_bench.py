@@ -30,9 +30,9 @@ from chatbot.access import PUBLIC, Audience
 from chatbot.adapters.cross_encoder import CrossEncoderReranker
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder, resolve_model
+from chatbot.answer.retrieval import retrieve
 from chatbot.domain import Chunk
 from chatbot.protocols import Hit, Reranker
-from chatbot.retrieval import retrieve
 from chatbot.settings import RetrievalSettings
 
 WINDOW_WORDS = 120

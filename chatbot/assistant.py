@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatbot.access import Audience, Principal
+from chatbot.answer.conversation import ConversationMemory, Turn
+from chatbot.answer.pipeline import Draft, Pipeline
 from chatbot.audit import (
     AuditStore,
     Channel,
@@ -36,10 +38,8 @@ from chatbot.audit import (
     new_id,
     settings_version,
 )
-from chatbot.conversation import ConversationMemory, Turn
 from chatbot.domain import Answer, Outcome, Refusal, RefusalReason
 from chatbot.errors import BoundaryError, fault_kind
-from chatbot.pipeline import Draft, Pipeline
 
 if TYPE_CHECKING:
     from chatbot.compose import Stores

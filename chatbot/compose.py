@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot.answerability import Calibration, find_calibration
+from chatbot.answer.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
 from chatbot.settings import AuditSettings, IngestSettings, Settings
 
@@ -32,13 +32,13 @@ if TYPE_CHECKING:
     from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
     from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
     from chatbot.admission import Admission
+    from chatbot.answer.pipeline import Pipeline
+    from chatbot.answer.reading import ReaderPolicy
     from chatbot.audit import AuditStore
     from chatbot.catalog import Catalog, CatalogKeywordIndex, ClearableVectorIndex, IndexStatus
     from chatbot.channels.web_auth import WebAccess
     from chatbot.directory import ChatDirectory
-    from chatbot.pipeline import Pipeline
     from chatbot.protocols import Embedder, Generator, Reader, Reranker
-    from chatbot.reading import ReaderPolicy
     from ingest.sync import Ingestor
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
     if not cfg.enabled:
         return None
     from chatbot.adapters.reader import PACKAGED_READER, TransformerReader, read_config
-    from chatbot.reading import ReaderPolicy
+    from chatbot.answer.reading import ReaderPolicy
 
     folder = cfg.folder or PACKAGED_READER
     info = read_config(folder)
@@ -292,13 +292,13 @@ def build_pipeline(
 
     ``index_path`` is where the index's own calibration is looked for
     [default: ``settings.index.path``]."""
-    from chatbot.pipeline import Pipeline
+    from chatbot.answer.pipeline import Pipeline
 
     stores = stores or build_stores(settings)
     generator = generator or build_generator(settings, base_url)
     judge = None
     if settings.gate.judge:
-        from chatbot.judge import SupportJudge
+        from chatbot.answer.judge import SupportJudge
         from chatbot.protocols import JsonGenerator
 
         if isinstance(generator, JsonGenerator):
@@ -353,7 +353,7 @@ def build_examiner(
 
 
 def load_calibration(settings: Settings, index_path: Path | None = None) -> Calibration | None:
-    """The answerability calibration that applies (see chatbot.answerability),
+    """The answerability calibration that applies (see chatbot.answer.answerability),
     or None when it is switched off or none exists."""
     if not settings.gate.answerability:
         return None

@@ -35,7 +35,7 @@ class DocumentContext:
     or a date ("2024-05-31"), "" when unknown; ``version`` and ``effective``
     (ISO date) only where the corpus owner declares them; ``edition`` names
     the document that versions share, so the newest in force can be told
-    apart from the ones it supersedes (see ``chatbot.periods``).
+    apart from the ones it supersedes (see ``chatbot.answer.periods``).
 
     Set per chunk, where the chunk's part of the file says more: ``unit``
     names what the chunk's page counts ("" pages, "slide", "sheet");
@@ -206,7 +206,7 @@ class Timings:
     """Seconds spent per pipeline step, in the order they run; 0.0 for steps
     that did not run. Built by keyword only (``pipeline.Stopwatch`` fills it).
 
-    ``condense_s`` is the follow-up rewrite (see ``chatbot.conversation``);
+    ``condense_s`` is the follow-up rewrite (see ``chatbot.answer.conversation``);
     ``retrieve_s`` covers retrieval and the gate; ``read_s`` the answerability
     reader; ``queue_s`` the wait for a place at the LLM (``chatbot.admission``);
     ``verify_s`` the verifier and the support judge."""
@@ -232,14 +232,14 @@ class Timings:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What the evidence gate measured for one question (see chatbot.gate)."""
+    """What the evidence gate measured for one question (see chatbot.answer.gate)."""
 
     language: str
     best_dense: float | None
     coverage: float  # 0..1
     matched: tuple[str, ...]
     missing: tuple[str, ...]
-    # Finer signals for the calibrated answerability model (chatbot.answerability):
+    # Finer signals for the calibrated answerability model (chatbot.answer.answerability):
     sentence_coverage: float = 0.0  # coverage by the single best sentence shown
     best_sentence: str = ""  # that sentence (truncated)
     dense_gap: float = 0.0  # best minus second-best dense similarity
@@ -273,8 +273,8 @@ class Answer:
     # answered; None when the question was asked without conversation history.
     standalone_question: str | None = None
     # The shortest phrase of the cited passages that answers the question, as
-    # given by the answerability reader (chatbot.reading) or extracted by the
-    # support judge (chatbot.judge); None when neither gave one.
+    # given by the answerability reader (chatbot.answer.reading) or extracted by the
+    # support judge (chatbot.answer.judge); None when neither gave one.
     short_answer: str | None = None
     # Whether the support judge's LLM call ran (the reader's confidence can spare it).
     judge_called: bool = False

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from chatbot.access import Audience
+from chatbot.answer.reading import Reading
 from chatbot.domain import Chunk, Passage
-from chatbot.reading import Reading
 
 
 class Embedder(Protocol):

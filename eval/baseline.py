@@ -22,9 +22,9 @@ import re
 import time
 
 from chatbot.access import PUBLIC
+from chatbot.answer.prompts import question_language
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.messages import refusal_message
-from chatbot.prompts import question_language
 from chatbot.protocols import ChatMessage, Embedder, Generator, VectorIndex
 
 BASELINE_K = 4
@@ -63,7 +63,7 @@ def baseline_messages(question: str, passages: list[Passage]) -> list[ChatMessag
 
 class NaiveBaseline:
     """Implements the same ``answer(question) -> Answer | Refusal`` shape as
-    ``chatbot.pipeline.Pipeline``."""
+    ``chatbot.answer.pipeline.Pipeline``."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Fit the answerability model (chatbot.answerability) on held-out questions.
+"""Fit the answerability model (chatbot.answer.answerability) on held-out questions.
 
 Only the *calibration* half of a dataset's articles is used (see
 ``eval.loaders.article_split``); evaluation runs report on the *test* half, so
@@ -28,8 +28,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from chatbot.answerability import FEATURES, Calibration, LogisticModel, features
-from chatbot.pipeline import Pipeline
+from chatbot.answer.answerability import FEATURES, Calibration, LogisticModel, features
+from chatbot.answer.pipeline import Pipeline
 from chatbot.settings import Settings
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet

@@ -305,7 +305,7 @@ def calibrate_command(
     articles indexed. No LLM is called. Evaluate afterwards with
     `chatbot-eval run ... --split test`.
     """
-    from chatbot.answerability import CALIBRATION_FILE
+    from chatbot.answer.answerability import CALIBRATION_FILE
     from eval.calibrate import Row, collect_calibration_rows, fit, read_rows
 
     recall_by_language = language_recalls(language_recall)

@@ -1,4 +1,4 @@
-"""Fitting the answerability model (``chatbot.answerability``) on calibration
+"""Fitting the answerability model (``chatbot.answer.answerability``) on calibration
 rows: a small L2-regularised logistic regression, the threshold for a target
 recall, and the AUC to report. Only ``chatbot-eval calibrate`` and the probes
 use it; answering only loads the fitted JSON."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from chatbot.answerability import FEATURES, LogisticModel
+from chatbot.answer.answerability import FEATURES, LogisticModel
 
 
 def fit_logistic(

@@ -1,6 +1,6 @@
 """An independent lexical check that answers say only what their citations say.
 
-The pipeline's own verifier (``chatbot.verify``) already refuses unsupported
+The pipeline's own verifier (``chatbot.answer.verify``) already refuses unsupported
 answers; an evaluation that reused it would only confirm itself. This module
 therefore has its own tokeniser, stopword list and suffix folding, and a
 simple rule a risk reviewer can apply by hand:

@@ -124,7 +124,7 @@ def run_set(
 
 def calibration_meta(settings: Settings, index_folder: Path) -> dict[str, Any] | None:
     """Which answerability calibration the pipeline used, and its thresholds."""
-    from chatbot.answerability import Calibration, find_calibration
+    from chatbot.answer.answerability import Calibration, find_calibration
 
     if not settings.gate.answerability:
         return None

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatbot.access import Principal, Roles
+from chatbot.answer.judge import SupportJudge
+from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.reading import ReaderPolicy, Reading
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.catalog import DocumentRecord, IndexStatus
@@ -19,10 +22,7 @@ from chatbot.channels.web_auth import WebAccess
 from chatbot.directory import ChatDirectory
 from chatbot.domain import Chunk, Passage
 from chatbot.errors import EmbedderError, RerankerError
-from chatbot.judge import SupportJudge
-from chatbot.pipeline import Pipeline
 from chatbot.protocols import Embedder, Reranker
-from chatbot.reading import ReaderPolicy, Reading
 from chatbot.settings import AuthSettings, GateSettings, RetrievalSettings, Settings
 from chatbot.signin import SignIn
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex

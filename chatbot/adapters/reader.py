@@ -10,7 +10,7 @@ next to it records the base model, the calibration, the sha256 of the weights
 and how they were trained.
 
 Only this module and ``eval.training`` import torch and transformers for the
-reader; decisions on its scores live in ``chatbot.reading``.
+reader; decisions on its scores live in ``chatbot.answer.reading``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot.answer.reading import Calibration, PassageReading, Reading, Span, best_span, combine
 from chatbot.domain import Passage
 from chatbot.errors import EmbedderError, ReaderError
 from chatbot.llm.cpu import detect
-from chatbot.reading import Calibration, PassageReading, Reading, Span, best_span, combine
 
 if TYPE_CHECKING:
     import torch

@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.access import Audience, Principal
+from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.catalog import IndexStatus
 from chatbot.channels.render import plain_text
@@ -54,7 +55,6 @@ from chatbot.errors import (
 )
 from chatbot.llm.status import READY, LLMStatus
 from chatbot.logs import configure_logging
-from chatbot.prompts import question_language
 from chatbot.settings import Settings
 from chatbot.signin import require_safe_bind
 

@@ -33,6 +33,7 @@ import gradio as gr
 
 from chatbot.access import Audience, Principal
 from chatbot.admin import CorpusAdmin
+from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, Recorded
 from chatbot.channels.admin_ui import build_admin_tab
 from chatbot.channels.i18n import LANGUAGE_CHOICES, text
@@ -49,7 +50,6 @@ from chatbot.channels.web_auth import WebAccess, gradio_principal
 from chatbot.domain import Answer
 from chatbot.errors import BoundaryError, UnknownInteractionError
 from chatbot.llm.status import READY, LLMStatus
-from chatbot.prompts import question_language
 from chatbot.signin import SignInDenied
 
 log = logging.getLogger(__name__)

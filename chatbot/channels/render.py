@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from chatbot.answer.verify import FORGED_CITATION_RE
 from chatbot.channels.i18n import language_of, place, scan_note, text
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 from chatbot.errors import (
@@ -34,7 +35,6 @@ from chatbot.errors import (
 )
 from chatbot.llm.status import LLMState, LLMStatus
 from chatbot.text import CITATION_RE
-from chatbot.verify import FORGED_CITATION_RE
 
 SourceLink = Callable[[Passage], str | None]
 """Where a passage's source file can be opened (a URL), or None for no link."""

@@ -38,6 +38,7 @@ import click
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
@@ -45,7 +46,6 @@ from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.directory import ChatDirectory
 from chatbot.errors import BoundaryError, ConfigurationError
 from chatbot.logs import configure_logging
-from chatbot.prompts import question_language
 from chatbot.settings import Settings, SlackSettings
 
 if TYPE_CHECKING:

@@ -48,6 +48,7 @@ from microsoft_agents.hosting.core import (
 )
 
 from chatbot.access import Principal
+from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
@@ -55,7 +56,6 @@ from chatbot.channels.view import OutcomeView, SourceView, view
 from chatbot.directory import ChatDirectory
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
-from chatbot.prompts import question_language
 from chatbot.settings import Settings, TeamsSettings
 
 log = logging.getLogger(__name__)

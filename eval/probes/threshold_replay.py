@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from chatbot.answerability import FEATURES
+from chatbot.answer.answerability import FEATURES
 from eval.calibrate import read_rows
 from eval.fitting import choose_threshold, fit_logistic
 from eval.runner import QUESTIONS_FILE, read_records
@@ -71,7 +71,7 @@ def _run_threshold(run_dir: Path, language: str) -> float | None:
     """The threshold the run was made with, from the calibration next to its index."""
     import json
 
-    from chatbot.answerability import CALIBRATION_FILE, Calibration
+    from chatbot.answer.answerability import CALIBRATION_FILE, Calibration
 
     try:
         meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

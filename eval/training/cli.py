@@ -198,7 +198,7 @@ def calibrate(work: Path, name: str, recall: float, precision: float, index_cach
     Example: chatbot-train-reader calibrate --name tuned --recall 0.92
     """
     from chatbot.adapters.reader import CONFIG_FILE, write_config
-    from chatbot.reading import Calibration
+    from chatbot.answer.reading import Calibration
     from eval.loaders import SQUAD2_PATH, load_squad2
     from eval.training import evaluate as ev
 

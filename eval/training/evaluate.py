@@ -24,7 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from chatbot.adapters.reader import TransformerReader
-from chatbot.reading import Calibration, PassageReading
+from chatbot.answer.reading import Calibration, PassageReading
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet
 from eval.metrics import exact_match, token_f1

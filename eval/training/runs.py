@@ -157,7 +157,7 @@ def retrieval_pipeline(eval_set: Any, index_cache: Path) -> Any:
 def provisional(folder: Path) -> Any:
     """A reader over a run folder; writes a neutral reader.json if it has none."""
     from chatbot.adapters.reader import CONFIG_FILE, TransformerReader, write_config
-    from chatbot.reading import Calibration
+    from chatbot.answer.reading import Calibration
 
     if not (folder / CONFIG_FILE).is_file():
         write_config(folder, Calibration(), run=folder.name)

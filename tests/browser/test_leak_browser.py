@@ -17,12 +17,12 @@ import pytest
 
 from chatbot.access import Roles
 from chatbot.admin import CorpusAdmin
+from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.web_app import create_web_app
 from chatbot.channels.web_auth import WebAccess
 from chatbot.compose import ingestor_for
-from chatbot.pipeline import Pipeline
 from chatbot.settings import AuthSettings, GateSettings
 from chatbot.signin import SignIn
 from tests.browser.conftest import serve

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from chatbot.admin import CorpusAdmin
+from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.web_app import create_web_app
-from chatbot.pipeline import Pipeline
 from chatbot.protocols import ChatMessage
 from chatbot.settings import GateSettings, IngestSettings, RetrievalSettings, Settings
 from ingest.sync import Ingestor

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore, settings_version
 from chatbot.audit_cli import main as audit_cli
 from chatbot.domain import Answer
 from chatbot.errors import GeneratorUnavailableError, RerankerError, UnknownInteractionError
-from chatbot.pipeline import Pipeline
 from chatbot.settings import GateSettings, RetrievalSettings
 from tests.builders import (
     IN_CORPUS,

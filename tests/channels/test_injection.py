@@ -46,6 +46,9 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from chatbot.admin import CorpusAdmin
+from chatbot.answer.judge import SupportJudge, span_in_passages
+from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.verify import asserted_text, is_instruction, verify
 from chatbot.assistant import Assistant
 from chatbot.channels.gradio_ui import chat_turn
 from chatbot.channels.render import plain_text, render_answer
@@ -53,12 +56,9 @@ from chatbot.channels.slack_bot import build_slack_app
 from chatbot.channels.teams_bot import FEEDBACK_KEY, build_teams_server
 from chatbot.channels.web_app import create_web_app, source_url
 from chatbot.domain import Answer, Citation, Outcome, Passage, Refusal
-from chatbot.judge import SupportJudge, span_in_passages
-from chatbot.pipeline import Pipeline
 from chatbot.protocols import ChatMessage
 from chatbot.settings import GateSettings, IngestSettings, RetrievalSettings, TeamsSettings
 from chatbot.text import content_terms, figures, stem, terms
-from chatbot.verify import asserted_text, is_instruction, verify
 from eval.loaders import REPO_ROOT, load_jsonl
 from ingest.loaders import is_supported, load_document
 from ingest.sync import Ingestor

@@ -34,6 +34,7 @@ from slack_sdk import WebClient
 
 from chatbot.access import Audience, Roles
 from chatbot.admin import CorpusAdmin
+from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.gradio_ui import chat_turn
@@ -42,7 +43,6 @@ from chatbot.channels.teams_bot import build_teams_server
 from chatbot.channels.web_app import create_web_app
 from chatbot.channels.web_auth import WebAccess
 from chatbot.directory import ChatDirectory
-from chatbot.pipeline import Pipeline
 from chatbot.settings import AuthSettings, GateSettings, TeamsSettings
 from chatbot.signin import SignIn
 from tests.builders import ingested_stores

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answerability import Calibration
+from chatbot.answer.answerability import Calibration
 from chatbot.compose import Stores, build_examiner
 from chatbot.errors import GeneratorUnavailableError
 from chatbot.settings import Settings

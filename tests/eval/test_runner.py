@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.answer.pipeline import Pipeline
 from chatbot.domain import Chunk
-from chatbot.pipeline import Pipeline
 from chatbot.settings import GateSettings, RetrievalSettings
 from eval.indexing import context_chunks
 from eval.items import ANSWERABLE, OFF_TOPIC, Context, EvalItem

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.channels.i18n import text
 from chatbot.channels.render import render_answer
 from chatbot.compose import Stores, build_generator, build_pipeline
 from chatbot.domain import Answer, Refusal, RefusalReason
-from chatbot.pipeline import Pipeline
 from chatbot.settings import Settings
 from eval.counting import CountingGenerator
 from tests.builders import asker, ingested_stores

@@ -18,12 +18,12 @@ import time
 import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+from chatbot.answer.pipeline import Pipeline
 from chatbot.channels.render import render_outcome
 from chatbot.channels.view import view
 from chatbot.channels.web_app import source_url
 from chatbot.compose import build_generator, build_pipeline
 from chatbot.domain import Answer
-from chatbot.pipeline import Pipeline
 from eval.counting import CountingGenerator
 from tests.builders import ingested_stores
 from tests.injection_corpus import (

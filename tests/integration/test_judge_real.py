@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from chatbot.answer.judge import SupportJudge
 from chatbot.compose import build_generator
 from chatbot.domain import Chunk, Passage
-from chatbot.judge import SupportJudge
 from chatbot.settings import Settings
 
 pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
+from chatbot.answer.steps import Draft
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.render import render_error
@@ -22,7 +23,6 @@ from chatbot.domain import Answer, Refusal
 from chatbot.errors import GeneratorError, GeneratorStartingError, GeneratorUnavailableError
 from chatbot.llm.readiness import readiness_wrapped
 from chatbot.llm.server import SERVED_NAME, EmbeddedServer
-from chatbot.steps import Draft
 from tests.builders import IN_CORPUS, TEXTS, asker, pipeline_over
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
+from chatbot.answer.pipeline import Pipeline
 from chatbot.compose import build_generator, build_pipeline
 from chatbot.domain import Answer
-from chatbot.pipeline import Pipeline
 from tests.builders import ingested_stores
 
 pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]

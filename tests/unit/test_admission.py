@@ -165,7 +165,7 @@ def test_busy_reads_as_one_sentence_in_both_languages() -> None:
 
 
 def test_a_follow_up_rewrite_waits_for_a_place_too(saturated: Admission) -> None:
-    from chatbot.conversation import Turn
+    from chatbot.answer.conversation import Turn
 
     pipeline = pipeline_over(TEXTS, ScriptedGenerator("rewritten"), admission=saturated)
     history = [Turn(IN_CORPUS, IN_CORPUS_REPLY)]

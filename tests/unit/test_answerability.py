@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answerability import (
+from chatbot.answer.answerability import (
     FEATURES,
     PACKAGED_CALIBRATION,
     Calibration,
@@ -17,10 +17,10 @@ from chatbot.answerability import (
     features,
     find_calibration,
 )
+from chatbot.answer.judge import SupportJudge
+from chatbot.answer.pipeline import Pipeline
 from chatbot.domain import Answer, Evidence, Refusal, RefusalReason
 from chatbot.errors import ConfigurationError
-from chatbot.judge import SupportJudge
-from chatbot.pipeline import Pipeline
 from chatbot.settings import GateSettings
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.loaders import article_split

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.access import Audience
-from chatbot.assistant import Assistant, _memory_key
-from chatbot.audit import AuditStore
-from chatbot.conversation import (
+from chatbot.answer.conversation import (
     CONDENSE_TURNS,
     ConversationMemory,
     Turn,
@@ -21,10 +19,12 @@ from chatbot.conversation import (
     condense_messages,
     needs_context,
 )
+from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.prompts import REFUSAL_SENTENCE
+from chatbot.assistant import Assistant, _memory_key
+from chatbot.audit import AuditStore
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.errors import GeneratorTimeoutError
-from chatbot.pipeline import Pipeline
-from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.protocols import ChatMessage
 from tests.builders import TEXTS, asker, pipeline_over
 from tests.fakes_llm import ScriptedGenerator

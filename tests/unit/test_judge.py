@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
+from chatbot.answer.judge import SCHEMA, SupportJudge, repeats_question, span_in_passages
 from chatbot.domain import Chunk, Passage
 from chatbot.errors import GeneratorUnavailableError
-from chatbot.judge import SCHEMA, SupportJudge, repeats_question, span_in_passages
 from tests.fakes_llm import ScriptedGenerator
 
 
@@ -102,7 +102,7 @@ def test_unusable_output_fails_open_by_default(
     reply: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     judge, _ = judge_with(reply)
-    with caplog.at_level(logging.WARNING, logger="chatbot.judge"):
+    with caplog.at_level(logging.WARNING, logger="chatbot.answer.judge"):
         judgement = judge.judge(QUESTION, ANSWER, [P1])
     assert judgement.supported and judgement.short_answer is None
     assert judgement.detail.startswith("judge output unusable")
@@ -150,8 +150,8 @@ def test_span_in_passages_is_literal_not_word_overlap() -> None:
 
 
 def test_span_alignment_tolerates_a_dropped_word_or_a_cut_off_end_but_not_a_collage() -> None:
+    from chatbot.answer.judge import span_in_passages
     from chatbot.domain import Passage
-    from chatbot.judge import span_in_passages
     from tests.unit.test_pipeline import make_chunk
 
     def passage(text: str) -> Passage:
@@ -181,7 +181,7 @@ def test_a_simplified_span_matches_its_traditional_passage() -> None:
 
 
 def test_continuation_mode_asks_as_the_next_turn_of_the_answer_call() -> None:
-    from chatbot.judge import AnswerCall
+    from chatbot.answer.judge import AnswerCall
     from chatbot.protocols import ChatMessage
 
     generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])
@@ -208,7 +208,7 @@ def test_continuation_mode_without_the_answer_call_sends_its_own_prompt() -> Non
 
 
 def test_the_span_is_still_checked_against_the_cited_passages_in_continuation_mode() -> None:
-    from chatbot.judge import AnswerCall
+    from chatbot.answer.judge import AnswerCall
     from chatbot.protocols import ChatMessage
 
     generator = ScriptedGenerator(json_replies=[{"answer": "March 2023", "supported": True}])
@@ -219,7 +219,7 @@ def test_the_span_is_still_checked_against_the_cited_passages_in_continuation_mo
 
 
 def test_review_mode_shows_the_draft_as_a_proposed_answer_after_the_answer_prompt() -> None:
-    from chatbot.judge import AnswerCall
+    from chatbot.answer.judge import AnswerCall
     from chatbot.protocols import ChatMessage
 
     generator = ScriptedGenerator(json_replies=[{"answer": "August 2024", "supported": True}])

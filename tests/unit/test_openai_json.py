@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator, compact_json_pattern
+from chatbot.answer.judge import SCHEMA
 from chatbot.errors import GeneratorOutputError, GeneratorUnavailableError
-from chatbot.judge import SCHEMA
 from chatbot.protocols import ChatMessage
 
 MESSAGES = [ChatMessage("user", "judge this")]

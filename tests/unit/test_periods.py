@@ -1,12 +1,11 @@
-"""Periods and versions in questions and passages (chatbot.periods)."""
+"""Periods and versions in questions and passages (chatbot.answer.periods)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
 
-from chatbot.domain import DocumentContext, Passage
-from chatbot.periods import (
+from chatbot.answer.periods import (
     asked_version,
     asked_years,
     describe_coverage,
@@ -16,6 +15,7 @@ from chatbot.periods import (
     stated_figures,
     uncovered_years,
 )
+from chatbot.domain import DocumentContext, Passage
 from tests.builders import make_chunk
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.verify import verify
 from chatbot.domain import Answer, DocumentContext, Passage, Refusal, RefusalReason
-from chatbot.pipeline import Pipeline
-from chatbot.verify import verify
 from tests.builders import make_chunk, pipeline_over_chunks
 from tests.fakes_llm import ScriptedGenerator
 

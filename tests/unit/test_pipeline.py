@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from chatbot.access import PUBLIC
+from chatbot.answer.gate import assess, weak_evidence
+from chatbot.answer.pipeline import Draft, Pipeline
+from chatbot.answer.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, select_passages
+from chatbot.answer.retrieval import fuse, retrieve
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
-from chatbot.gate import assess, weak_evidence
-from chatbot.pipeline import Draft, Pipeline
-from chatbot.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, select_passages
 from chatbot.protocols import Hit
-from chatbot.retrieval import fuse, retrieve
 from chatbot.settings import GateSettings, RetrievalSettings
 from tests.builders import TEXTS, make_chunk, pipeline_over
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex

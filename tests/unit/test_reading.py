@@ -1,4 +1,4 @@
-"""Span and no-answer decoding on tiny hand-made logits (chatbot.reading)."""
+"""Span and no-answer decoding on tiny hand-made logits (chatbot.answer.reading)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from chatbot.adapters.reader import span_within_text
-from chatbot.reading import Calibration, PassageReading, Span, best_span, combine
+from chatbot.answer.reading import Calibration, PassageReading, Span, best_span, combine
 from tests.builders import make_chunk
 
 TEXT = "Paris is the capital of France."

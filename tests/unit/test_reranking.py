@@ -13,9 +13,9 @@ import pytest
 
 from chatbot.access import PUBLIC
 from chatbot.adapters.cross_encoder import CrossEncoderReranker, check_folder
+from chatbot.answer.retrieval import fuse, rerank, retrieve
 from chatbot.compose import build_reranker
 from chatbot.errors import BoundaryError, ConfigurationError, RerankerError
-from chatbot.retrieval import fuse, rerank, retrieve
 from chatbot.settings import RetrievalSettings, Settings
 from tests.builders import (
     DPS_TEXTS,

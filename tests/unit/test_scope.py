@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import scope
-from chatbot.scope import out_of_scope
+from chatbot.answer import scope
+from chatbot.answer.scope import out_of_scope
 
 FLAGGED = [
     # instructions to drop the documents or rules (prompt injection)

@@ -60,7 +60,7 @@ def test_one_citation_marker_rule_strips_multi_number_markers() -> None:
 
 
 def test_condense_prompt_carries_no_multi_number_markers() -> None:
-    from chatbot.conversation import Turn, condense_messages
+    from chatbot.answer.conversation import Turn, condense_messages
 
     history = [Turn("When was it launched?", "It was launched in August 2024 [1, 2].")]
     prompt = "\n".join(m.content for m in condense_messages("Who launched it?", history))

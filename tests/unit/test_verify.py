@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.domain import Chunk, Passage, RefusalReason
-from chatbot.quote import quote_weak_sentences
-from chatbot.text import answer_sentences
-from chatbot.verify import (
+from chatbot.answer.quote import quote_weak_sentences
+from chatbot.answer.verify import (
     cited_numbers,
     is_model_refusal,
     verify,
 )
+from chatbot.domain import Chunk, Passage, RefusalReason
+from chatbot.text import answer_sentences
 
 
 def passage(text: str, page: int = 1, section: str = "") -> Passage:

@@ -24,7 +24,7 @@ its words, so the raw text would "support" the very claim it was told to
 make.
 
 A passage states its text and its document's declared period and version
-(``chatbot.periods.stated_figures``): "2024" is stated by a passage of the
+(``chatbot.answer.periods.stated_figures``): "2024" is stated by a passage of the
 2024 report in both checks, while the figure 3 of a "Chapter 3" heading is
 not, and a 2023 passage does not state 2024, so an answer that puts year A's
 figure under year B is still refused.
@@ -50,9 +50,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from chatbot.answer.periods import stated_figures
+from chatbot.answer.prompts import REFUSAL_SENTENCE
 from chatbot.domain import Citation, Passage, RefusalReason
-from chatbot.periods import stated_figures
-from chatbot.prompts import REFUSAL_SENTENCE
 from chatbot.text import (
     CITATION_RE,
     FIGURE_RE,

@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from chatbot.answer.periods import stated_figures
 from chatbot.domain import Evidence, Passage
-from chatbot.periods import stated_figures
 from chatbot.protocols import KeywordIndex
 from chatbot.settings import GateSettings
 from chatbot.text import detect_language, evidence_units, passage_sentences, stem, terms

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatbot.prompts import question_language
+from chatbot.answer.prompts import question_language
 from chatbot.protocols import ChatMessage, Generator
 from chatbot.text import CITATION_RE, content_terms, strip_citations
 

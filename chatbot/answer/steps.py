@@ -1,4 +1,4 @@
-"""The values the pipeline's steps hand each other (``chatbot.pipeline``),
+"""The values the pipeline's steps hand each other (``chatbot.answer.pipeline``),
 and the stopwatch that times them. Plain frozen data: no step logic here."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from chatbot.answer.verify import Verdict
 from chatbot.domain import Evidence, Passage, RefusalReason, Timings
-from chatbot.verify import Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class Examination:
     evidence: Evidence
     # (reason, why) when the question must be refused here; None to go on.
     refusal: tuple[RefusalReason, str] | None
-    # The years the question names (``chatbot.periods.asked_years``), by which
+    # The years the question names (``chatbot.answer.periods.asked_years``), by which
     # the candidates were ranked; the period step checks the same ones.
     years: tuple[str, ...] = ()
 

@@ -1,6 +1,6 @@
 """Show the source's words where the model's are loose.
 
-A sentence the verifier (``chatbot.verify``) accepted, but whose own words
+A sentence the verifier (``chatbot.answer.verify``) accepted, but whose own words
 its cited passage backs only loosely (most often the model rewording the
 question around a correct fact), is re-pointed to another shown passage that
 backs it closely, or replaced by the cited passage's own sentence that holds
@@ -15,6 +15,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chatbot.answer.verify import (
+    best_single_passage,
+    citations_for,
+    cited_numbers,
+    joiner,
+    lender_of,
+    support,
+    without_markers,
+)
 from chatbot.domain import Citation, Passage
 from chatbot.text import (
     CITATION_RE,
@@ -26,15 +35,6 @@ from chatbot.text import (
     is_cjk,
     stem,
     terms,
-)
-from chatbot.verify import (
-    best_single_passage,
-    citations_for,
-    cited_numbers,
-    joiner,
-    lender_of,
-    support,
-    without_markers,
 )
 
 # A sentence the verifier accepted, but whose own words its passages back

@@ -10,13 +10,13 @@ periods a refusal names. The steps, each a method named after it:
 1. **validate**: an empty or oversized question is ``invalid_question``; an
    audience with no group at all is ``no_access``;
 2. **condense**: with conversation history, a follow-up is rewritten into a
-   standalone question (``chatbot.conversation``); every later step sees only
+   standalone question (``chatbot.answer.conversation``); every later step sees only
    that question, never earlier answers or their passages, so the
    conversation cannot widen what may be answered;
 3. **scope**: requests that are not questions about the documents are
-   ``out_of_scope`` (``chatbot.scope``);
-4. **examine**: retrieve (``chatbot.retrieval``) with passages of the asked
-   period first and superseded versions set aside (``chatbot.periods``), and
+   ``out_of_scope`` (``chatbot.answer.scope``);
+4. **examine**: retrieve (``chatbot.answer.retrieval``) with passages of the asked
+   period first and superseded versions set aside (``chatbot.answer.periods``), and
    gate, with no LLM call: fixed thresholds (``no_evidence``), then the
    calibrated answerability model (``weak_evidence``);
 5. **period**: a year the question names that no document's period covers
@@ -24,17 +24,17 @@ periods a refusal names. The steps, each a method named after it:
    says which years the documents cover; this comes before the gate's own
    refusal, whose message would be less precise;
 6. **read**: for languages it covers, the trained answerability reader
-   (``chatbot.reading``) reads the question against every shown passage; a
+   (``chatbot.answer.reading``) reads the question against every shown passage; a
    low P(answerable) is ``not_in_passages``, still with no LLM call;
 7. **generate**: the numbered passages and the question go to the LLM, whose
    text streams as drafts (unverified: channels must present them as such);
    with back-pressure on (``chatbot.admission``), the answer and its support
    check first wait for one of the LLM's places (as does a follow-up's
    rewrite), and a question that gets none in time raises ``BusyError``;
-8. **check**: the verifier (``chatbot.verify``) ties every sentence to a
+8. **check**: the verifier (``chatbot.answer.verify``) ties every sentence to a
    passage it cites; then, unless the reader was confident and the answer
    cites the passage holding its span and carries the span, the support judge
-   (``chatbot.judge``) asks whether those passages state the answer and for
+   (``chatbot.answer.judge``) asks whether those passages state the answer and for
    the phrase that does;
 9. **present**: loosely worded sentences are shown in the passages' own
    words, in the question's script.
@@ -55,13 +55,11 @@ from dataclasses import replace
 
 from chatbot.access import PUBLIC, Audience
 from chatbot.admission import Admission, no_limit
-from chatbot.answerability import Calibration
-from chatbot.conversation import Turn, condense, needs_context
-from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
-from chatbot.gate import assess, weak_evidence
-from chatbot.judge import AnswerCall, SupportJudge
-from chatbot.messages import refusal_message
-from chatbot.periods import (
+from chatbot.answer.answerability import Calibration
+from chatbot.answer.conversation import Turn, condense, needs_context
+from chatbot.answer.gate import assess, weak_evidence
+from chatbot.answer.judge import AnswerCall, SupportJudge
+from chatbot.answer.periods import (
     asked_version,
     asked_years,
     describe_coverage,
@@ -69,7 +67,15 @@ from chatbot.periods import (
     prefer_periods,
     uncovered_years,
 )
-from chatbot.prompts import build_messages, question_language, select_passages
+from chatbot.answer.prompts import build_messages, question_language, select_passages
+from chatbot.answer.quote import quote_weak_sentences
+from chatbot.answer.reading import ReaderPolicy, Reading, agrees
+from chatbot.answer.retrieval import retrieve
+from chatbot.answer.scope import out_of_scope
+from chatbot.answer.steps import Asked, Checked, Draft, Examination, Rejection, Stopwatch
+from chatbot.answer.verify import verify
+from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
+from chatbot.messages import refusal_message
 from chatbot.protocols import (
     ChatMessage,
     Embedder,
@@ -80,14 +86,8 @@ from chatbot.protocols import (
     Reranker,
     VectorIndex,
 )
-from chatbot.quote import quote_weak_sentences
-from chatbot.reading import ReaderPolicy, Reading, agrees
-from chatbot.retrieval import retrieve
-from chatbot.scope import out_of_scope
 from chatbot.settings import GateSettings, RetrievalSettings
-from chatbot.steps import Asked, Checked, Draft, Examination, Rejection, Stopwatch
 from chatbot.text import in_question_script
-from chatbot.verify import verify
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class Pipeline:
     def _period(self, asked: Asked, found: Examination, audience: Audience) -> Rejection | None:
         """``period_not_covered`` when the question names a year that no
         document's period covers and no shown passage states
-        (``chatbot.periods.uncovered_years``): the premise check would refuse
+        (``chatbot.answer.periods.uncovered_years``): the premise check would refuse
         any answer about it, so say so now, with the years that are covered."""
         if self.periods is None or not found.years:
             return None
@@ -277,7 +277,7 @@ class Pipeline:
         reading: Reading | None = None,
     ) -> Rejection | Checked:
         """Verify the draft sentence by sentence against the passages it cites
-        (``chatbot.verify``); then, unless a confident reading agrees with
+        (``chatbot.answer.verify``); then, unless a confident reading agrees with
         the answer, ask the judge whether those passages state the answer, and
         for the phrase that does."""
         verdict = verify(draft, shown, self.gate.min_support, asked.query)

@@ -27,7 +27,7 @@ from typing import Any
 from chatbot.domain import Evidence
 from chatbot.errors import ConfigurationError
 
-PACKAGED_CALIBRATION = Path(__file__).resolve().parent / "calibration" / "default.json"
+PACKAGED_CALIBRATION = Path(__file__).resolve().parent.parent / "calibration" / "default.json"
 CALIBRATION_FILE = "calibration.json"
 FORMAT_VERSION = 1
 
