@@ -38,6 +38,7 @@ from common import fresh_compile_caches, start_timed
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
 from chatbot.answer.pipeline import Pipeline
 from chatbot.answer.prompts import build_messages
+from chatbot.answer.question import Question
 from chatbot.answer.scope import out_of_scope
 from chatbot.compose import (
     build_generator,
@@ -71,7 +72,7 @@ def naive_answer(pipeline: Pipeline, generator: Generator, question: str) -> flo
     system prompt, as a fresh question would)."""
     started = time.perf_counter()
     shown = pipeline.examine(question).shown
-    "".join(generator.stream(build_messages(question, shown)))
+    "".join(generator.stream(build_messages(Question.of(question), shown)))
     return time.perf_counter() - started
 
 

@@ -21,6 +21,7 @@ import time
 import click
 
 from chatbot.access import PUBLIC
+from chatbot.answer.question import Question
 from chatbot.answer.retrieval import retrieve
 from chatbot.answer.scope import out_of_scope
 from chatbot.compose import build_examiner, build_stores
@@ -48,7 +49,7 @@ def main(rounds: int) -> None:
         for question in questions:
             started = time.perf_counter()
             retrieve(
-                question,
+                Question.of(question),
                 stores.embedder,
                 stores.vectors,
                 stores.keywords,

@@ -17,6 +17,7 @@ import click
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
 from chatbot.answer.prompts import approx_tokens, build_messages
+from chatbot.answer.question import Question
 from chatbot.domain import Chunk, Passage
 
 
@@ -51,7 +52,9 @@ def main(base_url: str, sizes: str, repeats: int) -> None:
         for r in range(repeats):
             # A different slice each time: vLLM's prefix cache must not hide prefill cost.
             start = (r * 7 + n) % max(1, len(passages) - n)
-            messages = build_messages(f"{question} (run {n}-{r})", passages[start : start + n])
+            messages = build_messages(
+                Question.of(f"{question} (run {n}-{r})"), passages[start : start + n]
+            )
             tokens = sum(approx_tokens(m.content) for m in messages)
             started = time.perf_counter()
             first = None

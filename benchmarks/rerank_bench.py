@@ -30,6 +30,7 @@ from chatbot.access import PUBLIC, Audience
 from chatbot.adapters.cross_encoder import CrossEncoderReranker
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder, resolve_model
+from chatbot.answer.question import Question
 from chatbot.answer.retrieval import retrieve
 from chatbot.domain import Chunk
 from chatbot.protocols import Hit, Reranker
@@ -122,7 +123,8 @@ def main() -> None:
         settings = RetrievalSettings(rerank_candidates=args.candidates)
         asked = questions(chunks, args.questions)
         reranker.rerank(
-            asked[0], retrieve(asked[0], embedder, vectors, keywords, settings, audience=PUBLIC)
+            asked[0],
+            retrieve(Question.of(asked[0]), embedder, vectors, keywords, settings, audience=PUBLIC),
         )
 
         def timed(with_reranker: Reranker | None) -> list[float]:
@@ -130,7 +132,7 @@ def main() -> None:
             for question in asked:
                 started = time.perf_counter()
                 retrieve(
-                    question,
+                    Question.of(question),
                     embedder,
                     vectors,
                     keywords,

@@ -131,6 +131,11 @@ def detect_language(text: str) -> str:
     return "zh" if cjk * 3 >= latin else "en"
 
 
+def question_language(text: str) -> str:
+    """'zh' or 'en': the language to answer ``text`` in (undetermined reads as English)."""
+    return "zh" if detect_language(text) == "zh" else "en"
+
+
 def terms(text: str) -> list[str]:
     """All index terms of ``text`` in order (with repeats)."""
     out: list[str] = []

@@ -22,10 +22,10 @@ import re
 import time
 
 from chatbot.access import PUBLIC
-from chatbot.answer.prompts import question_language
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.messages import refusal_message
 from chatbot.protocols import ChatMessage, Embedder, Generator, VectorIndex
+from chatbot.text import question_language
 
 BASELINE_K = 4
 

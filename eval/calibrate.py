@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from chatbot.answer.answerability import FEATURES, Calibration, LogisticModel, features
 from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.question import Question
 from chatbot.settings import Settings
 from eval.fitting import auc, choose_threshold, fit_logistic
 from eval.items import EvalSet
@@ -61,7 +62,7 @@ def collect(eval_set: EvalSet, pipeline: Pipeline, progress: bool = True) -> tup
         rows.append(
             Row(
                 found.evidence.language,
-                features(item.question, found.evidence),
+                features(Question.of(item.question), found.evidence),
                 int(holds),
                 item.answerable,
             )

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatbot.answer.question import Question
 from chatbot.domain import Evidence
 from chatbot.errors import ConfigurationError
 
@@ -56,9 +57,9 @@ _NUMBER_QUESTION_RE = re.compile(
 _DIGIT_RE = re.compile(r"\d|[一二三四五六七八九十百千萬万億亿兩两]")
 
 
-def features(question: str, evidence: Evidence) -> dict[str, float]:
+def features(question: Question, evidence: Evidence) -> dict[str, float]:
     """The model's inputs for one question, all from the gate's measurements."""
-    asks_number = bool(_NUMBER_QUESTION_RE.search(question))
+    asks_number = bool(_NUMBER_QUESTION_RE.search(question.text))
     units = len(evidence.matched) + len(evidence.missing)
     return {
         "best_dense": evidence.best_dense if evidence.best_dense is not None else 0.0,
@@ -67,7 +68,7 @@ def features(question: str, evidence: Evidence) -> dict[str, float]:
         "dense_gap": evidence.dense_gap,
         "heaviest_missing": evidence.heaviest_missing,
         "n_units": math.log1p(units),
-        "negation": 1.0 if _NEGATION_RE.search(question) else 0.0,
+        "negation": 1.0 if _NEGATION_RE.search(question.text) else 0.0,
         "asks_number": 1.0 if asks_number else 0.0,
         "number_in_sentence": 1.0
         if asks_number and _DIGIT_RE.search(evidence.best_sentence)
@@ -119,7 +120,7 @@ class Calibration:
         names = {"min_coverage": "min_term_coverage", "min_dense": "min_dense_score"}
         return {names[key] + suffix: value for key, value in floors.items() if key in names}
 
-    def score(self, question: str, evidence: Evidence) -> tuple[float, float] | None:
+    def score(self, question: Question, evidence: Evidence) -> tuple[float, float] | None:
         """(P(answerable), threshold), or None when no model covers the language."""
         model = self.model_for(evidence.language)
         if model is None:

@@ -27,9 +27,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatbot.answer.prompts import question_language
 from chatbot.protocols import ChatMessage, Generator
-from chatbot.text import CITATION_RE, content_terms, strip_citations
+from chatbot.text import CITATION_RE, content_terms, question_language, strip_citations
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,11 @@ import math
 from collections.abc import Sequence
 
 from chatbot.answer.periods import stated_figures
+from chatbot.answer.question import Question
 from chatbot.domain import Evidence, Passage
 from chatbot.protocols import KeywordIndex
 from chatbot.settings import GateSettings
-from chatbot.text import detect_language, evidence_units, passage_sentences, stem, terms
+from chatbot.text import passage_sentences, stem, terms
 
 
 def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[str, float]:
@@ -39,19 +40,19 @@ def idf_weights(question_terms: Sequence[str], keywords: KeywordIndex) -> dict[s
 
 
 def assess(
-    question: str,
+    question: Question,
     shown: Sequence[Passage],
     candidates: Sequence[Passage],
     keywords: KeywordIndex,
 ) -> Evidence:
     """Measure how well ``shown`` passages cover ``question``."""
-    units = evidence_units(question)
+    units = question.units
     dense_scores = sorted(
         (p.dense_score for p in candidates if p.dense_score is not None), reverse=True
     )
     best_dense = dense_scores[0] if dense_scores else None
     dense_gap = dense_scores[0] - dense_scores[1] if len(dense_scores) > 1 else 0.0
-    language = detect_language(question)
+    language = question.language
     if not units:
         return Evidence(language, best_dense, 0.0, (), (), dense_gap=dense_gap)
     idf = idf_weights(sorted({t for _, grams in units for t in grams}), keywords)

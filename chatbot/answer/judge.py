@@ -35,12 +35,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatbot.answer.periods import stated_figures
-from chatbot.answer.prompts import question_language
 from chatbot.answer.verify import asserted_text
 from chatbot.domain import Passage
 from chatbot.errors import GeneratorOutputError
 from chatbot.protocols import ChatMessage, JsonGenerator
-from chatbot.text import fold_chinese_script, is_cjk, says_nothing_new, strip_citations
+from chatbot.text import (
+    fold_chinese_script,
+    is_cjk,
+    question_language,
+    says_nothing_new,
+    strip_citations,
+)
 
 log = logging.getLogger(__name__)
 

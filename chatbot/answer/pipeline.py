@@ -49,6 +49,7 @@ Those are faults to report, not answers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator as Steps
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
@@ -57,22 +58,23 @@ from chatbot.access import PUBLIC, Audience
 from chatbot.admission import Admission, no_limit
 from chatbot.answer.answerability import Calibration
 from chatbot.answer.conversation import Turn, condense, needs_context
-from chatbot.answer.gate import assess, weak_evidence
+from chatbot.answer.examine import Examiner
 from chatbot.answer.judge import AnswerCall, SupportJudge
-from chatbot.answer.periods import (
-    asked_version,
-    asked_years,
-    describe_coverage,
-    in_force,
-    prefer_periods,
-    uncovered_years,
-)
-from chatbot.answer.prompts import build_messages, question_language, select_passages
+from chatbot.answer.periods import describe_coverage, uncovered_years
+from chatbot.answer.prompts import build_messages
+from chatbot.answer.question import Question
 from chatbot.answer.quote import quote_weak_sentences
 from chatbot.answer.reading import ReaderPolicy, Reading, agrees
-from chatbot.answer.retrieval import retrieve
 from chatbot.answer.scope import out_of_scope
-from chatbot.answer.steps import Asked, Checked, Draft, Examination, Rejection, Stopwatch
+from chatbot.answer.steps import (
+    Asked,
+    Checked,
+    Draft,
+    Examination,
+    Rejection,
+    Screened,
+    Stopwatch,
+)
 from chatbot.answer.verify import verify
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason, Timings
 from chatbot.messages import refusal_message
@@ -87,7 +89,7 @@ from chatbot.protocols import (
     VectorIndex,
 )
 from chatbot.settings import GateSettings, RetrievalSettings
-from chatbot.text import in_question_script
+from chatbot.text import in_question_script, question_language
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,9 @@ class Pipeline:
         self.admission = admission
         if reader is not None and reader_policy is None:
             raise ValueError("a reader needs a ReaderPolicy (its thresholds)")
-        # the fixed thresholds per language, derived once (see _gate_for)
-        self._gates: dict[str, GateSettings] = {}
+        self.examiner = Examiner(
+            embedder, vectors, keywords, retrieval, gate, calibration, reranker
+        )
         self._sealed = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -157,10 +160,9 @@ class Pipeline:
     ) -> Iterator[Draft | Outcome]:
         """Drafts while the model writes, then exactly one outcome.
 
-        The steps, in order: validate ▶ condense ▶ scope ▶ examine (retrieve
-        and gate) ▶ period ▶ read ▶ generate ▶ check (verify, judge) ▶
-        present (quote, script).
-        Each step that can refuse returns a ``Rejection``; the first one ends
+        The steps, in order: validate ▶ condense ▶ screen (scope, examine,
+        period, read: no LLM call) ▶ write (generate, check) ▶ present.
+        Each step that can refuse gives a ``Rejection``; the first one ends
         the question."""
         language = question_language(question or "")
         invalid = self._validate(question, language, audience)
@@ -170,39 +172,13 @@ class Pipeline:
         clock = Stopwatch()
         with clock.step("condense_s"):
             asked = self._condense(question, language, history)
-        scope = out_of_scope(asked.query)
-        if scope is not None:
-            yield self._refuse(asked, Rejection(RefusalReason.OUT_OF_SCOPE, scope), clock)
+        screened = self._screen(asked, audience, clock)
+        if screened.rejection is not None:
+            yield self._refuse(asked, screened.rejection, clock, screened.found)
             return
-        with clock.step("retrieve_s"):
-            found = self.examine(asked.query, audience)
-        uncovered = self._period(asked, found, audience)
-        if uncovered is not None:
-            yield self._refuse(asked, uncovered, clock, found)
-            return
-        if found.refusal is not None:
-            reason, why = found.refusal
-            rejected = Rejection(reason, f"{why}; {found.evidence.describe()}")
-            yield self._refuse(asked, rejected, clock, found)
-            return
-        with clock.step("read_s"):
-            found, reading, unread = self._read(asked, found)
-        if unread is not None:
-            yield self._refuse(asked, unread, clock, found)
-            return
-        messages = build_messages(asked.query, found.shown)
-        draft = ""
-        with ExitStack() as held:
-            # One LLM place for the answer and its support check, so a question
-            # that got to write is not turned away half-way.
-            with clock.step("queue_s"):
-                held.enter_context(self._place())
-            with clock.step("generate_s"):
-                for delta in self.generator.stream(messages):
-                    draft += delta
-                    yield Draft(draft)
-            with clock.step("verify_s"):
-                checked = self._check(asked, found.shown, messages, draft, reading)
+        found = screened.found
+        assert found is not None  # only a scope rejection comes without one
+        checked = yield from self._write(asked, found, screened.reading, clock)
         if isinstance(checked, Rejection):
             yield self._refuse(asked, checked, clock, found, llm_called=True)
             return
@@ -221,7 +197,43 @@ class Pipeline:
             query = question
         # Recorded whenever there was history, even if unchanged, so the audit
         # shows what a follow-up was understood as.
-        return Asked(question, language, query, query if history else None)
+        return Asked(question, language, Question.of(query), query if history else None)
+
+    def _screen(self, asked: Asked, audience: Audience, clock: Stopwatch) -> Screened:
+        """The steps before any LLM call, in order: scope ▶ examine ▶ period ▶
+        read. The first that rejects the question ends it."""
+        scope = out_of_scope(asked.query.text)
+        if scope is not None:
+            return Screened(None, rejection=Rejection(RefusalReason.OUT_OF_SCOPE, scope))
+        with clock.step("retrieve_s"):
+            found = self.examine(asked.query, audience)
+        rejection = self._period(asked, found, audience)
+        if rejection is None and found.refusal is not None:
+            reason, why = found.refusal
+            rejection = Rejection(reason, f"{why}; {found.evidence.describe()}")
+        if rejection is not None:
+            return Screened(found, rejection=rejection)
+        with clock.step("read_s"):
+            return self._read(asked, found)
+
+    def _write(
+        self, asked: Asked, found: Examination, reading: Reading | None, clock: Stopwatch
+    ) -> Steps[Draft, None, Checked | Rejection]:
+        """generate ▶ check: the LLM writes from the numbered passages (each
+        growing draft is yielded), then the draft is checked. One LLM place
+        covers both, so a question that got to write is not turned away
+        half-way through its support check."""
+        messages = build_messages(asked.query, found.shown)
+        draft = ""
+        with ExitStack() as held:
+            with clock.step("queue_s"):
+                held.enter_context(self._place())
+            with clock.step("generate_s"):
+                for delta in self.generator.stream(messages):
+                    draft += delta
+                    yield Draft(draft)
+            with clock.step("verify_s"):
+                return self._check(asked, found.shown, messages, draft, reading)
 
     def _place(self) -> AbstractContextManager[None]:
         """A place in front of the LLM (``chatbot.admission``); raises
@@ -247,26 +259,24 @@ class Pipeline:
             {"covered": span, "asked": ", ".join(missing)},
         )
 
-    def _read(
-        self, asked: Asked, found: Examination
-    ) -> tuple[Examination, Reading | None, Rejection | None]:
+    def _read(self, asked: Asked, found: Examination) -> Screened:
         """The reader's verdict on the shown passages (where it covers the
         question's language), recorded in the evidence; a Rejection when
         P(answerable) is below the policy's threshold."""
         policy = self.reader_policy
         if self.reader is None or policy is None or not policy.applies(found.evidence.language):
-            return found, None, None
-        reading = self.reader.read(asked.query, found.shown)
+            return Screened(found)
+        reading = self.reader.read(asked.query.text, found.shown)
         found = replace(found, evidence=replace(found.evidence, reader=reading.p_answerable))
         log.info("reader P(answerable)=%.3f span=%r", reading.p_answerable, reading.span)
         if reading.p_answerable >= policy.reject_below:
-            return found, reading, None
+            return Screened(found, reading)
         why = (
             f"the reader found no answer in the shown passages (P(answerable)="
             f"{reading.p_answerable:.2f} below {policy.reject_below:.2f}; best span "
             f"{reading.span!r}); {found.evidence.describe()}"
         )
-        return found, reading, Rejection(RefusalReason.NOT_IN_PASSAGES, why)
+        return Screened(found, reading, Rejection(RefusalReason.NOT_IN_PASSAGES, why))
 
     def _check(
         self,
@@ -280,7 +290,7 @@ class Pipeline:
         (``chatbot.answer.verify``); then, unless a confident reading agrees with
         the answer, ask the judge whether those passages state the answer, and
         for the phrase that does."""
-        verdict = verify(draft, shown, self.gate.min_support, asked.query)
+        verdict = verify(draft, shown, self.gate.min_support, asked.query.text)
         quoted = f"draft={draft[:300]!r}"
         if verdict.failure is not None:
             return Rejection(verdict.failure, f"{verdict.detail}; {quoted}")
@@ -299,7 +309,7 @@ class Pipeline:
             return Checked(verdict, None)
         numbers = tuple(n for n, p in enumerate(shown, 1) if p.id in cited_ids)
         call = AnswerCall(messages, draft, numbers)
-        judgement = self.judge.judge(asked.query, verdict.text, cited, answer_call=call)
+        judgement = self.judge.judge(asked.query.text, verdict.text, cited, answer_call=call)
         if not judgement.supported:
             detail = f"support judge: {judgement.detail}; {quoted}"
             return Rejection(RefusalReason.UNSUPPORTED, detail)
@@ -314,7 +324,7 @@ class Pipeline:
         script while keeping the passages' own characters."""
         shown, span = found.shown, checked.span
         reference = _texts(shown)
-        quoted = quote_weak_sentences(checked.verdict.text, shown, asked.query, span)
+        quoted = quote_weak_sentences(checked.verdict.text, shown, asked.query.text, span)
         log.info(
             "answered with citations %s (%d re-pointed, %d dropped, %d quoted)",
             [c.number for c in quoted.citations],
@@ -323,14 +333,14 @@ class Pipeline:
             quoted.quoted,
         )
         return Answer(
-            text=in_question_script(quoted.text, asked.query, reference),
+            text=in_question_script(quoted.text, asked.query.text, reference),
             citations=quoted.citations,
             passages=tuple(shown),
             model=self.generator.model_name,
             timings=timings,
             evidence=found.evidence,
             standalone_question=asked.standalone,
-            short_answer=in_question_script(span, asked.query, reference) if span else None,
+            short_answer=in_question_script(span, asked.query.text, reference) if span else None,
             judge_called=checked.judged,
         )
 
@@ -356,71 +366,10 @@ class Pipeline:
             standalone_question=asked.standalone,
         )
 
-    def examine(self, query: str, audience: Audience = PUBLIC) -> Examination:
+    def examine(self, query: str | Question, audience: Audience = PUBLIC) -> Examination:
         """Retrieve for ``query`` from what ``audience`` may see and run the
-        gate, with no LLM call.
-
-        First the fixed thresholds (``GateSettings``, or the calibration's
-        learned ones for the question's language): failing them is
-        no_evidence. Then, where a calibrated answerability model covers the
-        language, a probability below its threshold is weak_evidence."""
-        candidates = retrieve(
-            query,
-            self.embedder,
-            self.vectors,
-            self.keywords,
-            self.retrieval,
-            audience=audience,
-            reranker=self.reranker,
-        )
-        years = asked_years(query)
-        candidates, superseded = in_force(
-            prefer_periods(candidates, years), years, asked_version(query)
-        )
-        if superseded:
-            log.info(
-                "set aside %d passages of superseded versions: %s",
-                len(superseded),
-                sorted({p.chunk.context.label for p in superseded}),
-            )
-        shown = select_passages(
-            candidates, self.retrieval.max_passages, self.retrieval.passage_token_budget
-        )
-        evidence = assess(query, shown, candidates, self.keywords)
-        fixed = weak_evidence(evidence, self._gate_for(evidence.language))
-        if fixed is not None:
-            return Examination(
-                candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, fixed), years
-            )
-        if self.calibration is None or not self.gate.answerability:
-            return Examination(candidates, shown, evidence, None, years)
-        scored = self.calibration.score(query, evidence)
-        if scored is None:  # no model for this language
-            return Examination(candidates, shown, evidence, None, years)
-        probability, threshold = scored
-        evidence = replace(evidence, answerability=probability)
-        if probability >= threshold:
-            return Examination(candidates, shown, evidence, None, years)
-        why = (
-            f"passages found but probably not holding the answer "
-            f"(P(answerable)={probability:.2f} below the calibrated {threshold:.2f})"
-        )
-        return Examination(candidates, shown, evidence, (RefusalReason.WEAK_EVIDENCE, why), years)
-
-    def _gate_for(self, language: str) -> GateSettings:
-        """The fixed thresholds, with the calibration's learned ones for
-        ``language`` in place of the configured ones where it has them;
-        derived once per language (the pipeline's parts never change)."""
-        derived = self._gates.get(language)
-        if derived is None:
-            derived = self._gates[language] = self._derive_gate(language)
-        return derived
-
-    def _derive_gate(self, language: str) -> GateSettings:
-        if self.calibration is None or not self.gate.answerability:
-            return self.gate
-        update = self.calibration.gate_overrides(language)
-        return self.gate.model_copy(update=update) if update else self.gate
+        gate, with no LLM call (``chatbot.answer.examine``)."""
+        return self.examiner.examine(query, audience)
 
     def _validate(self, question: str, language: str, audience: Audience) -> Refusal | None:
         if audience.empty:

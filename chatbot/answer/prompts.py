@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chatbot.answer.question import Question
 from chatbot.domain import Passage
 from chatbot.protocols import ChatMessage
-from chatbot.text import detect_language
 
 REFUSAL_SENTENCE = {
     "en": "I cannot answer this from the provided documents.",
@@ -63,12 +63,8 @@ def select_passages(
     return chosen
 
 
-def question_language(question: str) -> str:
-    return "zh" if detect_language(question) == "zh" else "en"
-
-
-def build_messages(question: str, passages: Sequence[Passage]) -> list[ChatMessage]:
-    language = question_language(question)
+def build_messages(question: Question, passages: Sequence[Passage]) -> list[ChatMessage]:
+    language = question.reply_language
     system = _SYSTEM.format(refusal=REFUSAL_SENTENCE[language], language=_LANGUAGE_NAME[language])
     blocks = []
     for number, passage in enumerate(passages, start=1):
@@ -76,7 +72,7 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[ChatMessa
     user = (
         "Passages:\n\n"
         + "\n\n".join(blocks)
-        + f"\n\nQuestion: {question.strip()}\n\n"
+        + f"\n\nQuestion: {question.text.strip()}\n\n"
         + "Answer in full sentences from the passages only, and end each sentence with its "
         + "passage number in square brackets, like [1]."
     )

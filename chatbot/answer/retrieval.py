@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from chatbot.access import Audience, permitted
+from chatbot.answer.question import Question
 from chatbot.domain import Chunk, Passage
 from chatbot.protocols import Embedder, Hit, KeywordIndex, Reranker, VectorIndex
 from chatbot.settings import RetrievalSettings
-from chatbot.text import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def rerank(
 
 
 def retrieve(
-    question: str,
+    question: Question,
     embedder: Embedder,
     vectors: VectorIndex,
     keywords: KeywordIndex,
@@ -106,11 +106,13 @@ def retrieve(
     if audience.empty:
         return []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword") as pool:
-        searching = pool.submit(keywords.search, question, settings.keyword_k, audience=audience)
-        query_vector = embedder.embed([question])[0]
+        searching = pool.submit(
+            keywords.search, question.text, settings.keyword_k, audience=audience
+        )
+        query_vector = embedder.embed([question.text])[0]
         dense = vectors.query(query_vector, settings.dense_k, audience=audience)
         keyword = searching.result()
-    dense_weight = settings.dense_weight_zh if detect_language(question) == "zh" else 1.0
+    dense_weight = settings.dense_weight_zh if question.language == "zh" else 1.0
     passages = permitted(fuse(dense, keyword, settings.rrf_k, dense_weight), audience)
     if passages:
         top = passages[0]
@@ -124,5 +126,5 @@ def retrieve(
             None if top.keyword_score is None else round(top.keyword_score, 2),
         )
     if reranker is not None and passages:
-        passages = rerank(question, passages, reranker, settings.rerank_candidates)
+        passages = rerank(question.text, passages, reranker, settings.rerank_candidates)
     return passages

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from chatbot.answer.question import Question
+from chatbot.answer.reading import Reading
 from chatbot.answer.verify import Verdict
 from chatbot.domain import Evidence, Passage, RefusalReason, Timings
 
@@ -35,13 +37,14 @@ class Examination:
 
 @dataclass(frozen=True, slots=True)
 class Asked:
-    """The question as every step after condensing sees it: as typed, its
-    language, and ``query``, the standalone form (``standalone`` is that form
+    """The question as every step after condensing sees it: as typed, the
+    language to reply in, and ``query``, the standalone form with its
+    language and evidence units worked out once (``standalone`` is its text
     when there was history, for the audit; else None)."""
 
     question: str
     language: str
-    query: str
+    query: Question
     standalone: str | None
 
 
@@ -53,6 +56,18 @@ class Rejection:
     detail: str
     # Filled into the user-facing message (``messages.refusal_message``).
     values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """What the steps before any LLM call (scope, examine, period, read)
+    found: the examination (None when the scope step refused first), the
+    reader's verdict where it read, and the rejection that ends the question,
+    if one did."""
+
+    found: Examination | None
+    reading: Reading | None = None
+    rejection: Rejection | None = None
 
 
 @dataclass(frozen=True, slots=True)

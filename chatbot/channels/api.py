@@ -38,7 +38,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot.access import Audience, Principal
-from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.catalog import IndexStatus
 from chatbot.channels.render import plain_text
@@ -57,6 +56,7 @@ from chatbot.llm.status import READY, LLMStatus
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings
 from chatbot.signin import require_safe_bind
+from chatbot.text import question_language
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ import gradio as gr
 
 from chatbot.access import Audience, Principal
 from chatbot.admin import CorpusAdmin
-from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, Recorded
 from chatbot.channels.admin_ui import build_admin_tab
 from chatbot.channels.i18n import LANGUAGE_CHOICES, text
@@ -51,6 +50,7 @@ from chatbot.domain import Answer
 from chatbot.errors import BoundaryError, UnknownInteractionError
 from chatbot.llm.status import READY, LLMStatus
 from chatbot.signin import SignInDenied
+from chatbot.text import question_language
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,6 @@ import click
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
@@ -47,6 +46,7 @@ from chatbot.directory import ChatDirectory
 from chatbot.errors import BoundaryError, ConfigurationError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings, SlackSettings
+from chatbot.text import question_language
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

@@ -48,7 +48,6 @@ from microsoft_agents.hosting.core import (
 )
 
 from chatbot.access import Principal
-from chatbot.answer.prompts import question_language
 from chatbot.assistant import Assistant, build_assistant
 from chatbot.channels.i18n import text as ui_text
 from chatbot.channels.render import render_error
@@ -57,6 +56,7 @@ from chatbot.directory import ChatDirectory
 from chatbot.errors import BoundaryError
 from chatbot.logs import configure_logging
 from chatbot.settings import Settings, TeamsSettings
+from chatbot.text import question_language
 
 log = logging.getLogger(__name__)
 

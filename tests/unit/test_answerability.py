@@ -19,6 +19,7 @@ from chatbot.answer.answerability import (
 )
 from chatbot.answer.judge import SupportJudge
 from chatbot.answer.pipeline import Pipeline
+from chatbot.answer.question import Question
 from chatbot.domain import Answer, Evidence, Refusal, RefusalReason
 from chatbot.errors import ConfigurationError
 from chatbot.settings import GateSettings
@@ -47,13 +48,14 @@ def constant_model(bias: float, threshold: float) -> LogisticModel:
 
 def test_features_reflect_the_question_and_the_best_sentence() -> None:
     ev = evidence(best_sentence="The first cohort had 15 use cases.", sentence_coverage=0.8)
-    asked = features("How many use cases did the first cohort have?", ev)
+    asked = features(Question.of("How many use cases did the first cohort have?"), ev)
     assert asked["asks_number"] == 1.0 and asked["number_in_sentence"] == 1.0
     assert asked["sentence_coverage"] == 0.8 and asked["negation"] == 0.0
-    negated = features("Which banks did not join the cohort?", ev)
+    negated = features(Question.of("Which banks did not join the cohort?"), ev)
     assert negated["negation"] == 1.0 and negated["asks_number"] == 0.0
     zh = features(
-        "首批沙盒有多少個用例？", evidence(language="zh", best_sentence="首批有十五個用例")
+        Question.of("首批沙盒有多少個用例？"),
+        evidence(language="zh", best_sentence="首批有十五個用例"),
     )
     assert zh["asks_number"] == 1.0 and zh["number_in_sentence"] == 1.0
     assert set(asked) == set(FEATURES)
@@ -89,7 +91,10 @@ def test_calibration_round_trips_and_rejects_bad_files(tmp_path: Path) -> None:
     calibration.save(path)
     loaded = Calibration.load(path)
     assert loaded.models["en"] == calibration.models["en"]
-    assert loaded.model_for("zh") is None and loaded.score("x", evidence(language="zh")) is None
+    assert (
+        loaded.model_for("zh") is None
+        and loaded.score(Question.of("x"), evidence(language="zh")) is None
+    )
     data = json.loads(path.read_text())
     data["models"]["en"]["names"] = ["no_such_feature"] * len(FEATURES)
     path.write_text(json.dumps(data))
@@ -203,11 +208,11 @@ def test_learned_floors_replace_the_configured_fixed_thresholds() -> None:
     pipeline = pipeline_over(TEXTS, generator, gate=strict, calibration=floors)
     assert pipeline.examine(question).refusal is None
     # derived once per language
-    derived = pipeline._gate_for("en")
-    assert derived.min_term_coverage == 0.2 and pipeline._gate_for("en") is derived
+    derived = pipeline.examiner.thresholds_for("en")
+    assert derived.min_term_coverage == 0.2 and pipeline.examiner.thresholds_for("en") is derived
     stricter = Calibration({"en": model}, floors={"en": {"min_coverage": 0.5}})
     other = pipeline_over(TEXTS, generator, gate=strict, calibration=stricter)
-    assert other._gate_for("en").min_term_coverage == 0.5
+    assert other.examiner.thresholds_for("en").min_term_coverage == 0.5
 
 
 def test_learned_floors_as_gate_settings_fields() -> None:

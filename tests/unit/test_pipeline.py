@@ -8,6 +8,7 @@ from chatbot.access import PUBLIC
 from chatbot.answer.gate import assess, weak_evidence
 from chatbot.answer.pipeline import Draft, Pipeline
 from chatbot.answer.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, select_passages
+from chatbot.answer.question import Question
 from chatbot.answer.retrieval import fuse, retrieve
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.errors import GeneratorUnavailableError
@@ -74,18 +75,20 @@ def test_chinese_questions_use_the_chinese_dense_weight() -> None:
 
     question = "首批沙盒的報告於何時發布？"
     args = (Embed(), Dense(), Keyword())
-    default = retrieve(question, *args, RetrievalSettings(), audience=PUBLIC)  # type: ignore[arg-type]
+    default = retrieve(Question.of(question), *args, RetrievalSettings(), audience=PUBLIC)  # type: ignore[arg-type]
     assert default[0].chunk is zh
-    both = retrieve(question, *args, RetrievalSettings(dense_weight_zh=1.0), audience=PUBLIC)  # type: ignore[arg-type]
+    both = retrieve(
+        Question.of(question), *args, RetrievalSettings(dense_weight_zh=1.0), audience=PUBLIC
+    )  # type: ignore[arg-type]
     assert both[0].chunk is en[0]  # 1/61 + 1/62 beats the passage's 1/63 + 1/61
-    english = retrieve("When was it?", *args, RetrievalSettings(), audience=PUBLIC)  # type: ignore[arg-type]
+    english = retrieve(Question.of("When was it?"), *args, RetrievalSettings(), audience=PUBLIC)  # type: ignore[arg-type]
     assert english[0].chunk is en[0]
 
 
 def test_retrieve_finds_the_passage_with_the_fact(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
     passages = retrieve(
-        "How many banks were in the first cohort?",
+        Question.of("How many banks were in the first cohort?"),
         embedder,
         vectors,
         keywords,
@@ -98,7 +101,12 @@ def test_retrieve_finds_the_passage_with_the_fact(parts) -> None:  # type: ignor
 def test_select_passages_respects_count_and_budget(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
     passages = retrieve(
-        "sandbox cohort incident", embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC
+        Question.of("sandbox cohort incident"),
+        embedder,
+        vectors,
+        keywords,
+        RetrievalSettings(),
+        audience=PUBLIC,
     )
     assert len(select_passages(passages, 2, 10_000)) == 2
     one = select_passages(passages, 4, approx_tokens(passages[0].chunk.text) + 12)
@@ -113,24 +121,28 @@ def test_gate_passes_covered_question_and_blocks_uncovered(parts) -> None:  # ty
         ("What is the HKMA's forecast for 2027 GDP growth?", True),
         ("What is the capital of Peru?", True),
     ]:
-        found = retrieve(
-            question, embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC
-        )
+        asked = Question.of(question)
+        found = retrieve(asked, embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC)
         shown = select_passages(found, 4, 900)
-        evidence = assess(question, shown, found, keywords)
+        evidence = assess(asked, shown, found, keywords)
         assert (weak_evidence(evidence, settings) is not None) is blocked, evidence.describe()
 
 
 def test_prompt_numbers_passages_and_states_the_refusal_sentence(parts) -> None:  # type: ignore[no-untyped-def]
     embedder, vectors, keywords = parts
     found = retrieve(
-        "first cohort banks", embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC
+        Question.of("first cohort banks"),
+        embedder,
+        vectors,
+        keywords,
+        RetrievalSettings(),
+        audience=PUBLIC,
     )[:2]
-    system, user = build_messages("How many banks?", found)
+    system, user = build_messages(Question.of("How many banks?"), found)
     assert REFUSAL_SENTENCE["en"] in system.content
     assert "[1] (" in user.content and "[2] (" in user.content and "[3]" not in user.content
     assert "Overview, p. 2" in user.content
-    zh_system, _ = build_messages("沙盒何時推出？", found)
+    zh_system, _ = build_messages(Question.of("沙盒何時推出？"), found)
     assert REFUSAL_SENTENCE["zh"] in zh_system.content
 
 

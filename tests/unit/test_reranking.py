@@ -13,6 +13,7 @@ import pytest
 
 from chatbot.access import PUBLIC
 from chatbot.adapters.cross_encoder import CrossEncoderReranker, check_folder
+from chatbot.answer.question import Question
 from chatbot.answer.retrieval import fuse, rerank, retrieve
 from chatbot.compose import build_reranker
 from chatbot.errors import BoundaryError, ConfigurationError, RerankerError
@@ -77,9 +78,9 @@ def test_retrieve_without_a_reranker_is_the_fused_order(
         keywords.search(question, settings.keyword_k, audience=PUBLIC),
         settings.rrf_k,
     )
-    plain = retrieve(question, embedder, vectors, keywords, settings, audience=PUBLIC)
+    plain = retrieve(Question.of(question), embedder, vectors, keywords, settings, audience=PUBLIC)
     assert plain == retrieve(
-        question, embedder, vectors, keywords, settings, reranker=None, audience=PUBLIC
+        Question.of(question), embedder, vectors, keywords, settings, reranker=None, audience=PUBLIC
     )
     assert plain == expected and len(plain) == len(DPS_TEXTS)
     assert all(p.rerank_score is None for p in plain)
@@ -91,12 +92,18 @@ def test_retrieve_reranks_the_configured_number_of_candidates(
     embedder, vectors, keywords = stores
     settings = RetrievalSettings(rerank_candidates=3)
     question = "Which deposits are protected?"
-    fused = retrieve(question, embedder, vectors, keywords, settings, audience=PUBLIC)
+    fused = retrieve(Question.of(question), embedder, vectors, keywords, settings, audience=PUBLIC)
     last_candidate = fused[2].id
     reranker = ScriptedReranker({last_candidate: 1.0})
 
     out = retrieve(
-        question, embedder, vectors, keywords, settings, reranker=reranker, audience=PUBLIC
+        Question.of(question),
+        embedder,
+        vectors,
+        keywords,
+        settings,
+        reranker=reranker,
+        audience=PUBLIC,
     )
 
     assert reranker.calls == [(question, [p.id for p in fused[:3]])]
@@ -116,7 +123,7 @@ def test_a_reranker_failure_stops_the_pipeline_before_the_llm() -> None:
 def test_nothing_retrieved_means_no_rerank_call() -> None:
     reranker = ScriptedReranker({})
     out = retrieve(
-        "anything",
+        Question.of("anything"),
         HashEmbedder(),
         InMemoryVectorIndex(),
         InMemoryKeywordIndex(),
