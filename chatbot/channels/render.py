@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from chatbot.answer.verify import FORGED_CITATION_RE
+from chatbot.answer.asserted import FORGED_CITATION_RE
 from chatbot.channels.i18n import language_of, place, scan_note, text
 from chatbot.domain import Answer, Outcome, Passage, Refusal, RefusalReason
 from chatbot.errors import (

@@ -46,9 +46,10 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from chatbot.admin import CorpusAdmin
+from chatbot.answer.asserted import asserted_text, is_instruction
 from chatbot.answer.judge import SupportJudge, span_in_passages
 from chatbot.answer.pipeline import Pipeline
-from chatbot.answer.verify import asserted_text, is_instruction, verify
+from chatbot.answer.verify import verify
 from chatbot.assistant import Assistant
 from chatbot.channels.gradio_ui import chat_turn
 from chatbot.channels.render import plain_text, render_answer
