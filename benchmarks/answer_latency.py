@@ -49,7 +49,8 @@ from chatbot.compose import (
 )
 from chatbot.domain import Answer, Refusal
 from chatbot.llm.cpu import detect
-from chatbot.llm.server import EmbeddedServer, healthy
+from chatbot.llm.launch import healthy
+from chatbot.llm.server import EmbeddedServer
 from chatbot.llm.speed import measure_speed
 from chatbot.protocols import ChatMessage, Generator
 from chatbot.settings import Settings

@@ -27,7 +27,8 @@ from typing import Any
 import click
 
 from chatbot.audit import AuditStore
-from chatbot.llm.server import EmbeddedServer, healthy
+from chatbot.llm.launch import healthy
+from chatbot.llm.server import EmbeddedServer
 from chatbot.settings import EmbeddedLLMSettings
 from eval.load import MemorySampler, drive, serving_app, summarise
 

@@ -24,14 +24,9 @@ is left down and reported as such.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
-import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,10 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
 from chatbot.llm.cpu import CpuFeatures, ServingProfile, choose_profile, detect, profile_for
+from chatbot.llm.launch import (
+    StartupProgress,
+    end_process_group,
+    healthy,
+    lower_priority,
+    port_in_use,
+    vllm_command,
+    vllm_environment,
+)
 from chatbot.llm.status import LLMState, LLMStatus
 from chatbot.llm.weights import ensure_model
 from chatbot.settings import EmbeddedLLMSettings
@@ -50,28 +52,6 @@ from chatbot.settings import EmbeddedLLMSettings
 log = logging.getLogger(__name__)
 
 SERVED_NAME = "boundary-local"
-
-
-def _libiomp() -> str | None:
-    """Intel OpenMP shipped with the venv (intel-openmp); preloading it lets
-    vLLM's CPU kernels use every core instead of reserving one."""
-    candidate = Path(sys.prefix) / "lib" / "libiomp5.so"
-    return str(candidate) if candidate.is_file() else None
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """True when something already listens on host:port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((host, port)) == 0
-
-
-def healthy(base_url: str, timeout_s: float = 2.0) -> bool:
-    """True when the server at ``base_url`` (without /v1) answers /health."""
-    try:
-        return httpx.get(f"{base_url}/health", timeout=timeout_s).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass
@@ -267,49 +247,14 @@ class EmbeddedServer:
         return ensure_model(self.settings.cache_dir, self.settings.model)
 
     def command(self, model_dir: Path) -> list[str]:
-        s = self.settings
-        return [
-            sys.executable,
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-            "--model",
-            str(model_dir),
-            "--served-model-name",
-            SERVED_NAME,
-            "--host",
-            s.host,
-            "--port",
-            str(s.port),
-            "--dtype",
-            self.dtype,
-            "--max-model-len",
-            str(s.max_model_len),
-            "--max-num-seqs",
-            str(self.profile.max_num_seqs),
-            "--max-num-batched-tokens",
-            str(max(self.profile.max_num_batched_tokens, s.max_model_len)),
-            "--seed",
-            "0",
-            "--disable-log-stats",
-            *(["--enforce-eager"] if self.enforce_eager else []),
-        ]
+        """The vLLM API server's command line for this CPU's profile."""
+        return vllm_command(
+            self.settings, self.profile, self.dtype, self.enforce_eager, model_dir, SERVED_NAME
+        )
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            {
-                "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
-                "VLLM_CPU_KVCACHE_SPACE": str(self.settings.kv_cache_gib),
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-                "VLLM_NO_USAGE_STATS": "1",
-                "DO_NOT_TRACK": "1",
-            }
-        )
-        iomp = _libiomp()
-        if iomp:
-            env["LD_PRELOAD"] = iomp
-        return env
+        """The server's environment: offline, no telemetry, its KV cache size."""
+        return vllm_environment(self.settings)
 
     def start(self) -> str:
         """Start (or adopt) the server and wait until healthy; return base URL.
@@ -386,18 +331,7 @@ class EmbeddedServer:
                 env=self.environment(),
                 start_new_session=True,  # its own process group, so stop() ends workers
             )
-        self._lower_priority(self.process.pid)
-
-    def _lower_priority(self, pid: int) -> None:
-        """Run the server below the app's CPU priority (``settings.nice``). Set
-        right after the exec, before vLLM forks its engine process, which
-        inherits it. (Not ``preexec_fn``: the server is started from a thread.)"""
-        if self.settings.nice <= 0:
-            return
-        try:
-            os.setpriority(os.PRIO_PROCESS, pid, self.settings.nice)
-        except OSError as exc:
-            log.warning("could not lower the LLM server's CPU priority: %s", exc)
+        lower_priority(self.process.pid, self.settings.nice)
 
     def wait(self) -> str:
         """Block until the launched (or adopted) server is healthy; return base URL."""
@@ -459,57 +393,5 @@ class EmbeddedServer:
     def _terminate(self, grace_s: float = 20.0) -> None:
         """End the process group this object started, if any (SIGTERM, then SIGKILL)."""
         proc, self.process = self.process, None
-        if proc is None:
-            return
-        if proc.poll() is not None:
-            # The API server is gone; its engine workers (same process group)
-            # may not be, and they hold the model's memory.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=grace_s)
-        except ProcessLookupError:
-            pass
-
-
-# vLLM log lines that mark a start-up stage, and what the console says for each.
-_STAGES = (
-    ("Initializing a V1 LLM engine", "vLLM engine initialising"),
-    ("Starting to load model", "loading the model weights"),
-    ("Loading weights took", "weights loaded"),
-    ("Warming up model", "compiling and warming up the model (torch.compile)"),
-    ("Warming up done", "warm-up done"),
-    ("CPU KV cache size", "KV cache allocated"),
-    ("Starting vLLM server on", "opening the HTTP port"),
-)
-
-
-class StartupProgress:
-    """Reads the server's log as it grows and names each start-up stage once."""
-
-    def __init__(self, log_file: Path, offset: int = 0) -> None:
-        self.log_file = log_file
-        self.offset = offset
-        self.seen: set[str] = set()
-
-    def poll(self) -> str | None:
-        """The newest stage reached since the last call, or None."""
-        try:
-            with self.log_file.open("rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except OSError:
-            return None
-        self.offset += len(chunk)
-        newest: str | None = None
-        for line in chunk.decode("utf-8", errors="replace").splitlines():
-            for marker, stage in _STAGES:
-                if marker in line and stage not in self.seen:
-                    self.seen.add(stage)
-                    newest = stage
-        return newest
+        if proc is not None:
+            end_process_group(proc, grace_s)

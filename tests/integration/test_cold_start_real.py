@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbot.llm.server import EmbeddedServer, port_in_use
+from chatbot.llm.launch import port_in_use
+from chatbot.llm.server import EmbeddedServer
 from chatbot.settings import EmbeddedLLMSettings
 from tests.conftest import REPO_ROOT
 from tests.servers import free_port

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError, ModelWeightsError
-from chatbot.llm.server import EmbeddedServer, healthy, port_in_use
+from chatbot.llm.launch import healthy, port_in_use
+from chatbot.llm.server import EmbeddedServer
 from chatbot.llm.weights import PACKAGED_MODELS, ensure_model, is_built
 from chatbot.settings import EmbeddedLLMSettings
 
@@ -118,7 +119,7 @@ def test_start_up_is_serialised_per_port(health_server: int, tmp_path: Path) -> 
 
 
 def test_start_up_progress_names_each_stage_once_as_the_log_grows(tmp_path: Path) -> None:
-    from chatbot.llm.server import StartupProgress
+    from chatbot.llm.launch import StartupProgress
 
     log = tmp_path / "vllm.log"
     log.write_text("old run: Starting to load model x\n", encoding="utf-8")
