@@ -6,7 +6,7 @@ what the audience may see, passages of the asked period first and superseded
 versions set aside (``periods``), the passages the model would be shown
 (``prompts.select_passages``), the evidence gate's fixed thresholds
 (``gate``: ``no_evidence``) and then the calibrated answerability model
-(``answerability``: ``weak_evidence``). Calibration, evaluation of the reader
+(``answerability``: ``below_thresholds``). Calibration, evaluation of the reader
 and the gate benchmarks use it on its own (``compose.build_examiner``).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from chatbot.access import PUBLIC, Audience
 from chatbot.answer.answerability import Calibration
-from chatbot.answer.gate import assess, weak_evidence
+from chatbot.answer.gate import assess, below_thresholds
 from chatbot.answer.periods import asked_version, asked_years, in_force, prefer_periods
 from chatbot.answer.prompts import select_passages
 from chatbot.answer.question import Question
@@ -61,7 +61,7 @@ class Examiner:
         First the fixed thresholds (``GateSettings``, or the calibration's
         learned ones for the question's language): failing them is
         no_evidence. Then, where a calibrated answerability model covers the
-        language, a probability below its threshold is weak_evidence."""
+        language, a probability below its threshold is below_thresholds."""
         question = query if isinstance(query, Question) else Question.of(query)
         candidates = retrieve(
             question,
@@ -86,7 +86,7 @@ class Examiner:
             candidates, self._retrieval.max_passages, self._retrieval.passage_token_budget
         )
         evidence = assess(question, shown, candidates, self._keywords)
-        fixed = weak_evidence(evidence, self.thresholds_for(evidence.language))
+        fixed = below_thresholds(evidence, self.thresholds_for(evidence.language))
         if fixed is not None:
             return Examination(
                 candidates, shown, evidence, (RefusalReason.NO_EVIDENCE, fixed), years

@@ -94,8 +94,10 @@ def assess(
     )
 
 
-def weak_evidence(evidence: Evidence, settings: GateSettings) -> str | None:
-    """Return why the evidence is too weak to ask the LLM, or None to go on."""
+def below_thresholds(evidence: Evidence, settings: GateSettings) -> str | None:
+    """Why the evidence fails the fixed thresholds (the ``no_evidence``
+    refusal), or None to go on. The calibrated check that gives
+    ``weak_evidence`` comes after it (``chatbot.answer.examine``)."""
     if not evidence.matched:
         return "no passage shares a content word with the question"
     cjk = evidence.language == "zh"

@@ -72,7 +72,7 @@ CSS = """
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
+class ChatUpdate:
     """One update of a chat turn: the whole history, and the audit id once final."""
 
     history: list[Message]
@@ -103,7 +103,7 @@ def chat_turn(
     conversation_id: str = "",
     topics: Callable[[Audience], Sequence[str]] = lambda _: (),
     link: SourceLink | None = None,
-) -> Iterator[Turn]:
+) -> Iterator[ChatUpdate]:
     """One chat turn: stream drafts, then the verified outcome (or an error).
 
     The reply is written in the question's language (like the refusal
@@ -117,13 +117,15 @@ def chat_turn(
         return [*asked, {"role": "assistant", "content": content}]
 
     language = question_language(question or "")
-    yield Turn(reply(_block("boundary-draft", "…")))
+    yield ChatUpdate(reply(_block("boundary-draft", "…")))
     try:
         for event in assistant.stream(
             question, channel="web", principal=principal, conversation_id=conversation_id
         ):
             if not isinstance(event, Recorded):
-                yield Turn(reply(_block("boundary-draft", render_draft(event.text, language))))
+                yield ChatUpdate(
+                    reply(_block("boundary-draft", render_draft(event.text, language)))
+                )
                 continue
             outcome = event.outcome
             if isinstance(outcome, Answer):
@@ -136,10 +138,10 @@ def chat_turn(
                 # Say which question was answered when a follow-up was rewritten.
                 understood = _block("boundary-understood", render_understood(standalone, language))
                 shown = f"{understood}\n\n{shown}"
-            yield Turn(reply(shown), event.interaction_id, final=True)
+            yield ChatUpdate(reply(shown), event.interaction_id, final=True)
     except BoundaryError as exc:
         log.warning("web question failed: %s", exc)
-        yield Turn(reply(_block("boundary-error", render_error(exc, language))), final=True)
+        yield ChatUpdate(reply(_block("boundary-error", render_error(exc, language))), final=True)
 
 
 def give_feedback(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot.access import PUBLIC
-from chatbot.answer.gate import assess, weak_evidence
+from chatbot.answer.gate import assess, below_thresholds
 from chatbot.answer.pipeline import Draft, Pipeline
 from chatbot.answer.prompts import REFUSAL_SENTENCE, approx_tokens, build_messages, select_passages
 from chatbot.answer.question import Question
@@ -125,7 +125,7 @@ def test_gate_passes_covered_question_and_blocks_uncovered(parts) -> None:  # ty
         found = retrieve(asked, embedder, vectors, keywords, RetrievalSettings(), audience=PUBLIC)
         shown = select_passages(found, 4, 900)
         evidence = assess(asked, shown, found, keywords)
-        assert (weak_evidence(evidence, settings) is not None) is blocked, evidence.describe()
+        assert (below_thresholds(evidence, settings) is not None) is blocked, evidence.describe()
 
 
 def test_prompt_numbers_passages_and_states_the_refusal_sentence(parts) -> None:  # type: ignore[no-untyped-def]
