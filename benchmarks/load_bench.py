@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from chatbot.audit import AuditStore
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.llm.launch import healthy
 from chatbot.llm.server import EmbeddedServer
 from chatbot.settings import EmbeddedLLMSettings
@@ -70,7 +70,7 @@ def one_run(
             sampler.__exit__()
         alive = app.poll() is None
     summary = summarise(results, seconds)
-    audit = AuditStore(folder / "audit.sqlite3")
+    audit = SqliteAuditStore(folder / "audit.sqlite3")
     asked = sum(1 for r in results if r.action != "feedback")
     recorded = len(list(audit.interactions())) + len(audit.failures())
     given = sum(1 for r in results if r.outcome == "feedback")

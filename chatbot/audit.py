@@ -1,7 +1,14 @@
 """The audit trail: every question, its outcome and the evidence behind it.
 
-One SQLite file (WAL mode, so readers such as an export never block a bot
-that is writing) with two tables:
+This module holds what the trail records and the ``AuditStore`` protocol its
+stores implement; the stores are adapters:
+
+- ``chatbot.adapters.sqlite_audit.SqliteAuditStore``: one SQLite file (WAL
+  mode), one per process (the default, ``CHATBOT_AUDIT__PATH``);
+- ``chatbot.adapters.pg_audit.PostgresAuditStore``: tables in a PostgreSQL
+  schema that several app replicas share (``CHATBOT_AUDIT__BACKEND=postgres``).
+
+Both keep four record kinds:
 
 - ``interactions``: who asked what through which channel, whether it was
   answered or refused (and why), the answer text and its short answer phrase
@@ -31,7 +38,7 @@ retention period are purged when the store opens and on each write. Nothing
 secret is stored: settings appear only as a hash, and no tokens or keys pass
 through here.
 
-Channels do not use this module directly; they go through
+Channels do not use the stores directly; they go through
 ``chatbot.assistant.Assistant``, which asks the pipeline and records
 the outcome.
 """
@@ -40,98 +47,43 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from chatbot.domain import Answer, Outcome, Passage, Refusal
-from chatbot.errors import UnknownInteractionError
 from chatbot.settings import GateSettings, RetrievalSettings
 
 Channel = Literal["web", "slack", "teams", "api", "cli"]
 Decision = Literal["answer", "refusal"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS interactions (
-    id TEXT PRIMARY KEY,
-    timestamp TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    conversation_id TEXT NOT NULL,
-    question TEXT NOT NULL,
-    decision TEXT NOT NULL CHECK (decision IN ('answer', 'refusal')),
-    refusal_reason TEXT,
-    answer_text TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    citations TEXT NOT NULL,
-    passages TEXT NOT NULL,
-    evidence TEXT,
-    model TEXT NOT NULL,
-    settings_version TEXT NOT NULL,
-    timings TEXT NOT NULL,
-    standalone_question TEXT,
-    short_answer TEXT,
-    principal_groups TEXT,
-    audience TEXT
-);
-CREATE INDEX IF NOT EXISTS interactions_timestamp ON interactions (timestamp);
-CREATE TABLE IF NOT EXISTS feedback (
-    interaction_id TEXT NOT NULL REFERENCES interactions (id) ON DELETE CASCADE,
-    helpful INTEGER NOT NULL,
-    comment TEXT NOT NULL,
-    timestamp TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_interaction ON feedback (interaction_id);
-CREATE TABLE IF NOT EXISTS denials (
-    timestamp TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    principal TEXT NOT NULL,
-    groups TEXT NOT NULL,
-    action TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS denials_timestamp ON denials (timestamp);
-CREATE TABLE IF NOT EXISTS failures (
-    id TEXT PRIMARY KEY,
-    timestamp TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    principal_groups TEXT NOT NULL,
-    conversation_id TEXT NOT NULL,
-    question TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    message TEXT NOT NULL,
-    wall_s REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS failures_timestamp ON failures (timestamp);
-"""
-
-# Columns added after the first release; stores created earlier lack them and
-# get them (NULL for existing rows) when opened.
-_ADDED_COLUMNS = {
-    "standalone_question": "TEXT",
-    "short_answer": "TEXT",
-    "principal_groups": "TEXT",
-    "audience": "TEXT",
-}
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _stamp(when: datetime) -> str:
-    # One fixed format, always UTC, so text comparison in SQL orders by time.
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def stamp(when: datetime) -> str:
+    """``when`` as text in one fixed format, always UTC (so text order is time order)."""
+    return when.astimezone(UTC).strftime(STAMP_FORMAT)
 
 
-def _parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, STAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def retention_cutoff(now: datetime, retention_days: int) -> datetime | None:
+    """Records stamped before this are past retention; None keeps everything."""
+    return None if retention_days <= 0 else now - timedelta(days=retention_days)
+
+
+def asked_by(owner: str, asker: str | None) -> bool:
+    """Whether ``asker`` may give feedback on an interaction ``owner`` asked
+    (None: anyone). "svc for alice": a service token asked on alice's behalf."""
+    return asker is None or owner == asker or owner.startswith(f"{asker} for ")
 
 
 def settings_version(retrieval: RetrievalSettings, gate: GateSettings) -> str:
@@ -176,7 +128,7 @@ class Interaction:
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
-        row["timestamp"] = _stamp(self.timestamp)
+        row["timestamp"] = stamp(self.timestamp)
         row["principal_groups"] = list(self.principal_groups)
         row["audience"] = list(self.audience)
         return row
@@ -194,7 +146,7 @@ class Denial:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "timestamp": _stamp(self.timestamp), "groups": list(self.groups)}
+        return {**asdict(self), "timestamp": stamp(self.timestamp), "groups": list(self.groups)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +167,7 @@ class Failure:
     def to_json(self) -> dict[str, Any]:
         return {
             **asdict(self),
-            "timestamp": _stamp(self.timestamp),
+            "timestamp": stamp(self.timestamp),
             "principal_groups": list(self.principal_groups),
         }
 
@@ -322,194 +274,66 @@ def interaction_from(
             )
 
 
-class AuditStore:
-    """The SQLite audit file. Safe to share between threads: every call opens
-    its own short-lived connection."""
+def interaction_from_row(row: Mapping[str, Any]) -> Interaction:
+    """An ``Interaction`` from a store's row, its JSON values already decoded
+    and its timestamp a datetime; group lists may be missing (older rows)."""
+    values = {name: row[name] for name in INTERACTION_FIELDS}
+    values["timestamp"] = values["timestamp"].astimezone(UTC)
+    values["principal_groups"] = tuple(values["principal_groups"] or ())
+    values["audience"] = tuple(values["audience"] or ())
+    return Interaction(**values)
 
-    def __init__(
-        self,
-        path: Path,
-        retention_days: int = 365,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.path = path
-        self.retention_days = retention_days
-        self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(interactions)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in columns:
-                    db.execute(f"ALTER TABLE interactions ADD COLUMN {column} {kind}")
-        self.purge()
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10.0)) as db:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA foreign_keys=ON")
-            with db:  # one transaction: commit on success, roll back on error
-                yield db
+INTERACTION_FIELDS = tuple(f.name for f in fields(Interaction))
+FAILURE_FIELDS = tuple(f.name for f in fields(Failure))
+DENIAL_FIELDS = tuple(f.name for f in fields(Denial))
+
+
+class AuditStore(Protocol):
+    """Where the audit trail is kept. Reads return records oldest first (ties
+    by id for interactions and failures, by arrival for feedback and
+    denials); ``since`` keeps those stamped at or after it (all when None)."""
+
+    @property
+    def retention_days(self) -> int:
+        """Days records are kept (0: for ever)."""
+        ...
 
     def now(self) -> datetime:
-        """The store's clock (UTC), also used to stamp new interactions."""
-        return self._clock()
+        """The store's clock (UTC), also used to stamp new records."""
+        ...
 
     def purge(self) -> int:
-        """Delete interactions (and their feedback) past retention; returns how many."""
-        if self.retention_days <= 0:
-            return 0
-        cutoff = _stamp(self.now() - timedelta(days=self.retention_days))
-        with self._connect() as db:
-            db.execute("DELETE FROM denials WHERE timestamp < ?", (cutoff,))
-            db.execute("DELETE FROM failures WHERE timestamp < ?", (cutoff,))
-            return db.execute("DELETE FROM interactions WHERE timestamp < ?", (cutoff,)).rowcount
+        """Delete interactions (with their feedback), denials and failures past
+        retention; returns how many interactions went."""
+        ...
 
     def record(self, interaction: Interaction) -> None:
-        row = interaction.to_json()
-        for key in ("citations", "passages", "evidence", "timings", "principal_groups", "audience"):
-            row[key] = None if row[key] is None else json.dumps(row[key], ensure_ascii=False)
-        columns = ", ".join(row)
-        marks = ", ".join(f":{key}" for key in row)
-        with self._connect() as db:
-            db.execute(f"INSERT INTO interactions ({columns}) VALUES ({marks})", row)
-        self.purge()
+        """Store one interaction (then purge what is past retention)."""
+        ...
 
-    def record_denial(self, denial: Denial) -> None:
-        row = denial.to_json()
-        row["groups"] = json.dumps(row["groups"])
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO denials (timestamp, channel, principal, groups, action, reason) "
-                "VALUES (:timestamp, :channel, :principal, :groups, :action, :reason)",
-                row,
-            )
+    def record_denial(self, denial: Denial) -> None: ...
 
-    def record_failure(self, failure: Failure) -> None:
-        row = failure.to_json()
-        row["principal_groups"] = json.dumps(row["principal_groups"])
-        columns = ", ".join(row)
-        marks = ", ".join(f":{key}" for key in row)
-        with self._connect() as db:
-            db.execute(f"INSERT INTO failures ({columns}) VALUES ({marks})", row)
-
-    def failures(self, since: datetime | None = None) -> list[Failure]:
-        floor = _stamp(since) if since is not None else ""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT * FROM failures WHERE timestamp >= ? ORDER BY timestamp, id", (floor,)
-            ).fetchall()
-        return [
-            Failure(
-                r["id"],
-                _parse_stamp(r["timestamp"]),
-                r["channel"],
-                r["user_id"],
-                tuple(json.loads(r["principal_groups"])),
-                r["conversation_id"],
-                r["question"],
-                r["kind"],
-                r["message"],
-                r["wall_s"],
-            )
-            for r in rows
-        ]
-
-    def denials(self, since: datetime | None = None) -> list[Denial]:
-        floor = _stamp(since) if since is not None else ""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT * FROM denials WHERE timestamp >= ? ORDER BY timestamp", (floor,)
-            ).fetchall()
-        return [
-            Denial(
-                _parse_stamp(r["timestamp"]),
-                r["channel"],
-                r["principal"],
-                tuple(json.loads(r["groups"])),
-                r["action"],
-                r["reason"],
-            )
-            for r in rows
-        ]
+    def record_failure(self, failure: Failure) -> None: ...
 
     def add_feedback(
         self, interaction_id: str, helpful: bool, comment: str = "", *, asker: str | None = None
     ) -> Feedback:
-        """Store feedback on ``interaction_id``; with ``asker``, only when that
-        principal asked it (otherwise it is unknown, as for a bad id)."""
-        feedback = Feedback(interaction_id, helpful, comment.strip(), self.now())
-        with self._connect() as db:
-            known = db.execute(
-                "SELECT user_id FROM interactions WHERE id = ?", (interaction_id,)
-            ).fetchone()
-            owner = str(known["user_id"]) if known is not None else ""
-            # "svc for alice": a service token asked on someone's behalf.
-            mine = asker is None or owner == asker or owner.startswith(f"{asker} for ")
-            if known is None or not mine:
-                raise UnknownInteractionError(interaction_id)
-            db.execute(
-                "INSERT INTO feedback (interaction_id, helpful, comment, timestamp) "
-                "VALUES (?, ?, ?, ?)",
-                (interaction_id, int(helpful), feedback.comment, _stamp(feedback.timestamp)),
-            )
-        return feedback
+        """Store feedback on ``interaction_id`` (comment stripped, stamped now);
+        with ``asker``, only when ``asked_by`` that principal. Raises
+        ``UnknownInteractionError`` for an unknown id or someone else's."""
+        ...
 
-    def get(self, interaction_id: str) -> Interaction | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT * FROM interactions WHERE id = ?", (interaction_id,)
-            ).fetchone()
-        return None if row is None else _interaction(row)
+    def get(self, interaction_id: str) -> Interaction | None: ...
 
-    def interactions(self, since: datetime | None = None) -> Iterator[Interaction]:
-        """Every interaction at or after ``since`` (all when None), oldest first."""
-        floor = _stamp(since) if since is not None else ""
-        with self._connect() as db:
-            cursor = db.execute(
-                "SELECT * FROM interactions WHERE timestamp >= ? ORDER BY timestamp, id",
-                (floor,),
-            )
-            rows = cursor.fetchall()
-        for row in rows:
-            yield _interaction(row)
+    def interactions(self, since: datetime | None = None) -> Iterator[Interaction]: ...
 
-    def feedback(self, since: datetime | None = None) -> list[Feedback]:
-        floor = _stamp(since) if since is not None else ""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT interaction_id, helpful, comment, timestamp FROM feedback "
-                "WHERE timestamp >= ? ORDER BY timestamp",
-                (floor,),
-            ).fetchall()
-        return [Feedback(i, bool(h), c, _parse_stamp(t)) for i, h, c, t in rows]
+    def feedback(self, since: datetime | None = None) -> list[Feedback]: ...
 
+    def failures(self, since: datetime | None = None) -> list[Failure]: ...
 
-def _interaction(row: sqlite3.Row) -> Interaction:
-    def loads(value: str | None) -> Any:
-        return None if value is None else json.loads(value)
+    def denials(self, since: datetime | None = None) -> list[Denial]: ...
 
-    return Interaction(
-        id=row["id"],
-        timestamp=_parse_stamp(row["timestamp"]),
-        channel=row["channel"],
-        user_id=row["user_id"],
-        conversation_id=row["conversation_id"],
-        question=row["question"],
-        decision=row["decision"],
-        refusal_reason=row["refusal_reason"],
-        answer_text=row["answer_text"],
-        detail=row["detail"],
-        citations=loads(row["citations"]),
-        passages=loads(row["passages"]),
-        evidence=loads(row["evidence"]),
-        model=row["model"],
-        settings_version=row["settings_version"],
-        timings=loads(row["timings"]),
-        standalone_question=row["standalone_question"],
-        short_answer=row["short_answer"],
-        principal_groups=tuple(loads(row["principal_groups"]) or ()),
-        audience=tuple(loads(row["audience"]) or ()),
-    )
+    def close(self) -> None:
+        """Release connections (the store is not used afterwards)."""
+        ...

@@ -271,9 +271,9 @@ def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
 def open_audit(cfg: AuditSettings) -> AuditStore:
     """The audit store at ``cfg.path`` (created if missing), whether or not
     recording is enabled: the audit CLI reads it either way."""
-    from chatbot.audit import AuditStore
+    from chatbot.adapters.sqlite_audit import SqliteAuditStore
 
-    return AuditStore(cfg.path, cfg.retention_days)
+    return SqliteAuditStore(cfg.path, cfg.retention_days)
 
 
 def build_audit(settings: Settings) -> AuditStore | None:

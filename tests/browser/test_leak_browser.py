@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from chatbot.access import Roles
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.admin import CorpusAdmin
 from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
-from chatbot.audit import AuditStore
 from chatbot.channels.web_app import create_web_app
 from chatbot.channels.web_auth import WebAccess
 from chatbot.compose import ingestor_for
@@ -50,7 +50,7 @@ def site(tmp_path: Path, real_embedder: Any) -> Iterator[str]:
     )
     auth = AuthSettings(trusted_proxies=["127.0.0.1"])
     app = create_web_app(
-        Assistant(pipeline, AuditStore(tmp_path / "audit.sqlite3")),
+        Assistant(pipeline, SqliteAuditStore(tmp_path / "audit.sqlite3")),
         CorpusAdmin(ingestor_for(stores, settings), stores.keywords, corpus),
         access=WebAccess(SignIn(auth), Roles(auth.admin_group, auth.auditor_group)),
     )

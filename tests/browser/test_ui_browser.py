@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.admin import CorpusAdmin
 from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
-from chatbot.audit import AuditStore
 from chatbot.channels.web_app import create_web_app
 from chatbot.protocols import ChatMessage
 from chatbot.settings import GateSettings, IngestSettings, RetrievalSettings, Settings
@@ -92,7 +92,7 @@ def fake_site(tmp_path: Path) -> Iterator[Site]:
         RetrievalSettings(),
         GateSettings(min_dense_score=0.05),
     )
-    audit = AuditStore(tmp_path / "audit.sqlite3")
+    audit = SqliteAuditStore(tmp_path / "audit.sqlite3")
     app = create_web_app(
         Assistant(pipeline, audit),
         CorpusAdmin(ingestor, keywords, corpus),
@@ -122,7 +122,7 @@ def real_site(
         settings.retrieval,
         settings.gate,
     )
-    audit = AuditStore(tmp_path / "audit.sqlite3")
+    audit = SqliteAuditStore(tmp_path / "audit.sqlite3")
     app = create_web_app(
         Assistant(pipeline, audit), CorpusAdmin(ingestor, keywords, corpus), access=local_access()
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from tests.builders import pipeline_with
@@ -16,7 +17,7 @@ from tests.fakes_llm import ScriptedGenerator
 
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditStore:
-    return AuditStore(tmp_path / "audit.sqlite3", retention_days=30)
+    return SqliteAuditStore(tmp_path / "audit.sqlite3", retention_days=30)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore, settings_version
@@ -128,7 +129,7 @@ def test_feedback_is_stored_and_unknown_ids_are_rejected(
 
 
 def test_store_uses_wal_and_keeps_no_secrets(
-    tmp_path: Path, make_assistant: Callable[..., Assistant], audit: AuditStore
+    tmp_path: Path, make_assistant: Callable[..., Assistant], audit: SqliteAuditStore
 ) -> None:
     make_assistant(IN_CORPUS_REPLY).ask(IN_CORPUS, channel="api", principal=asker())
     with sqlite3.connect(audit.path) as db:
@@ -140,7 +141,7 @@ def test_store_uses_wal_and_keeps_no_secrets(
 def test_old_interactions_are_purged_on_open_and_write(tmp_path: Path) -> None:
     now = [datetime(2025, 1, 1, tzinfo=UTC)]
     path = tmp_path / "a.sqlite3"
-    store = AuditStore(path, retention_days=10, clock=lambda: now[0])
+    store = SqliteAuditStore(path, retention_days=10, clock=lambda: now[0])
     assistant = Assistant(_pipeline(), store)
     old = assistant.ask(OFF_TOPIC, channel="api", principal=asker()).interaction_id
     assert old is not None
@@ -150,7 +151,7 @@ def test_old_interactions_are_purged_on_open_and_write(tmp_path: Path) -> None:
     assert store.get(old) is None and store.feedback() == []
     assert len(list(store.interactions())) == 1
     now[0] += timedelta(days=11)
-    reopened = AuditStore(path, retention_days=10, clock=lambda: now[0])
+    reopened = SqliteAuditStore(path, retention_days=10, clock=lambda: now[0])
     assert list(reopened.interactions()) == []
 
 
@@ -165,7 +166,7 @@ def test_export_cli_writes_jsonl_and_csv_with_since(
     monkeypatch.setenv("CHATBOT_AUDIT__PATH", str(path))
     monkeypatch.setenv("CHATBOT_AUDIT__RETENTION_DAYS", "0")
     when = [datetime(2024, 12, 31, 23, 0, tzinfo=UTC)]
-    store = AuditStore(path, retention_days=0, clock=lambda: when[0])
+    store = SqliteAuditStore(path, retention_days=0, clock=lambda: when[0])
     assistant = Assistant(_pipeline(), store)
     assistant.ask(OFF_TOPIC, channel="api", principal=asker())
     when[0] = datetime(2025, 1, 2, tzinfo=UTC)
@@ -252,7 +253,7 @@ def test_old_records_without_the_new_fields_still_load_and_export(
         )
     db.close()
     when = datetime(2025, 1, 2, tzinfo=UTC)
-    store = AuditStore(path, retention_days=0, clock=lambda: when)
+    store = SqliteAuditStore(path, retention_days=0, clock=lambda: when)
     old = store.get("old-1")
     assert old is not None and old.answer_text == IN_CORPUS_REPLY
     assert old.short_answer is None and old.standalone_question is None

@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 from slack_sdk import WebClient
 
 from chatbot.access import Audience, Roles
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.admin import CorpusAdmin
 from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
@@ -157,7 +158,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Itera
         GateSettings(min_dense_score=0.05, min_term_coverage=0.0, judge=False),
         periods=stores.keywords,
     )
-    audit = AuditStore(tmp / "audit.sqlite3")
+    audit = SqliteAuditStore(tmp / "audit.sqlite3")
     assistant = Assistant(pipeline, audit)
     from chatbot.compose import ingestor_for
 

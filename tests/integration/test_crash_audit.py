@@ -1,6 +1,6 @@
 """Crash safety of the audit trail: SIGKILL a writer mid-write, lose nothing committed.
 
-A child process writes audit records through the real ``AuditStore`` as fast
+A child process writes audit records through the real ``SqliteAuditStore`` as fast
 as it can (interactions, and now and then a denial and a feedback), printing
 each record's key only after the call that committed it returned. The test
 kills it with SIGKILL at seeded random moments, several times, each new
@@ -28,9 +28,10 @@ KILLS = 8
 
 WRITER = r"""
 import sys, uuid
-from chatbot.audit import AuditStore, Denial, Interaction
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
+from chatbot.audit import Denial, Interaction
 
-store = AuditStore(__import__("pathlib").Path(sys.argv[1]))
+store = SqliteAuditStore(__import__("pathlib").Path(sys.argv[1]))
 print("ready", flush=True)
 n = 0
 while True:
@@ -93,9 +94,9 @@ def test_sigkill_mid_write_loses_no_committed_record(tmp_path: Path) -> None:
     # At most the record being written when killed is in the file unprinted.
     assert len(stored - printed["i"]) <= KILLS
 
-    from chatbot.audit import AuditStore
+    from chatbot.adapters.sqlite_audit import SqliteAuditStore
 
-    store = AuditStore(path)
+    store = SqliteAuditStore(path)
     assert {i.id for i in store.interactions()} == stored
     feedback = store.add_feedback(next(iter(printed["i"])), helpful=False, comment="after")
     assert feedback.comment == "after"

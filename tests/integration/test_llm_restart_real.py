@@ -15,9 +15,9 @@ import time
 import pytest
 
 from chatbot.adapters.openai_generator import OpenAIChatGenerator
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.answer.steps import Draft
 from chatbot.assistant import Assistant
-from chatbot.audit import AuditStore
 from chatbot.channels.render import render_error
 from chatbot.domain import Answer, Refusal
 from chatbot.errors import GeneratorError, GeneratorStartingError, GeneratorUnavailableError
@@ -33,7 +33,7 @@ def test_killed_mid_answer_it_fails_cleanly_is_restarted_and_answers_again(
 ) -> None:  # type: ignore[no-untyped-def]
     if embedded_server.adopted or embedded_server.process is None:
         pytest.skip("the LLM server was adopted (started elsewhere): not ours to kill")
-    audit = AuditStore(tmp_path / "audit.sqlite3")
+    audit = SqliteAuditStore(tmp_path / "audit.sqlite3")
     client = OpenAIChatGenerator(embedded_llm, "EMPTY", timeout_s=60.0)
     generator = readiness_wrapped(client, embedded_server.status, SERVED_NAME)
     assistant = Assistant(pipeline_over(TEXTS, generator), audit)  # type: ignore[arg-type]

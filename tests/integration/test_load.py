@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.audit import AuditStore
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from eval.load import MemorySampler, drive, serving_app, summarise
 
 pytestmark = [pytest.mark.load, pytest.mark.llm, pytest.mark.slow]
@@ -57,7 +57,7 @@ def test_a_saturated_llm_sheds_load_cleanly_and_the_audit_keeps_everything(
     assert counts.get("busy", 0) > 0 and counts.get("gate_refusal", 0) > 0
     assert counts.get("answer", 0) + counts.get("llm_refusal", 0) > 0
 
-    audit = AuditStore(tmp_path / "audit.sqlite3")
+    audit = SqliteAuditStore(tmp_path / "audit.sqlite3")
     asked = [r for r in results if r.action != "feedback"]
     feedback = [r for r in results if r.outcome == "feedback"]
     interactions = list(audit.interactions())

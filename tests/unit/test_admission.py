@@ -12,6 +12,7 @@ from contextlib import ExitStack
 import pytest
 from fastapi.testclient import TestClient
 
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.admission import Admission
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
@@ -34,7 +35,7 @@ from tests.fakes_llm import ScriptedGenerator
 
 @pytest.fixture
 def audit(tmp_path) -> AuditStore:  # type: ignore[no-untyped-def]
-    return AuditStore(tmp_path / "audit.sqlite3")
+    return SqliteAuditStore(tmp_path / "audit.sqlite3")
 
 
 def hold(admission: Admission, count: int) -> ExitStack:

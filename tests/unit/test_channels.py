@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chatbot.access import PUBLIC
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.admin import CorpusAdmin
 from chatbot.audit import AuditStore
 from chatbot.channels.admin_ui import report_markdown, status_markdown
@@ -46,7 +47,7 @@ REPLY = IN_CORPUS_REPLY
 
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditStore:
-    return AuditStore(tmp_path / "audit.sqlite3")
+    return SqliteAuditStore(tmp_path / "audit.sqlite3")
 
 
 def overview_passage() -> Passage:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.access import Audience
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.answer.conversation import (
     CONDENSE_TURNS,
     ConversationMemory,
@@ -22,7 +23,6 @@ from chatbot.answer.conversation import (
 from chatbot.answer.pipeline import Pipeline
 from chatbot.answer.prompts import REFUSAL_SENTENCE
 from chatbot.assistant import Assistant, _memory_key
-from chatbot.audit import AuditStore
 from chatbot.domain import Answer, Refusal, RefusalReason
 from chatbot.errors import GeneratorTimeoutError
 from chatbot.protocols import ChatMessage
@@ -239,7 +239,7 @@ def test_memory_ignores_an_empty_conversation_id() -> None:
 def test_assistant_keeps_conversations_apart_and_audits_the_standalone_question(
     tmp_path: Path,
 ) -> None:
-    audit = AuditStore(tmp_path / "audit.sqlite3")
+    audit = SqliteAuditStore(tmp_path / "audit.sqlite3")
     generator = ScriptedGenerator(
         cite_page_4,  # conversation a, first turn: no condense call
         CONDENSED,  # conversation a, follow-up: condense...
@@ -298,7 +298,7 @@ def test_audit_store_adds_the_standalone_column_to_an_old_file(tmp_path: Path) -
             "settings_version TEXT NOT NULL, timings TEXT NOT NULL)"
         )
     db.close()
-    store = AuditStore(path)
+    store = SqliteAuditStore(path)
     assistant = Assistant(make_pipeline(ScriptedGenerator()), store)
     recorded = assistant.ask("What is the capital of Peru?", channel="api", principal=asker())
     assert recorded.interaction_id is not None

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from chatbot.access import Audience, Principal, Roles
 from chatbot.access_cli import main as access_cli
+from chatbot.adapters.sqlite_audit import SqliteAuditStore
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore
 from chatbot.channels.api import create_app
@@ -329,7 +330,7 @@ STAFF = {"X-Forwarded-User": "sam", "X-Forwarded-Groups": "staff"}
 
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditStore:
-    return AuditStore(tmp_path / "audit.sqlite3", retention_days=30)
+    return SqliteAuditStore(tmp_path / "audit.sqlite3", retention_days=30)
 
 
 @pytest.fixture
