@@ -278,7 +278,7 @@ def dense_rows(
     root: Path, corpus: Corpus, queries: list[Query], k: int, budget: float
 ) -> list[Row]:
     adapter = ChromaVectorIndex(collection=COLLECTION, path=root / "chroma")
-    col = adapter._collection()
+    col = adapter._session.collection()
 
     def raw(q: Query, n: int = k, include: Any = INCLUDE) -> Any:
         return col.query(query_embeddings=[q.vector], n_results=n, include=include)

@@ -53,7 +53,8 @@ import click
 import numpy as np
 
 from chatbot.access import Audience
-from chatbot.adapters.chroma_index import _RELOAD_PAUSE, ChromaVectorIndex
+from chatbot.adapters.chroma_index import ChromaVectorIndex
+from chatbot.adapters.chroma_session import RELOAD_PAUSE
 from chatbot.adapters.freshness import REFRESH_S, ChangeWatch
 from chatbot.domain import EVERYONE, Chunk
 from chatbot.llm.cpu import detect
@@ -167,10 +168,10 @@ def queries_block(folder: Path, vectors: list, count: int) -> float:
                 samples.append((time.perf_counter() - start) * 1000)
     # Three clients on one folder share chromadb's system: closing the first
     # two warns that another still holds it, which is the point here.
-    logging.getLogger("chatbot.adapters.chroma_index").setLevel(logging.ERROR)
+    logging.getLogger("chatbot.adapters.chroma_session").setLevel(logging.ERROR)
     for index in indexes:
         index.close()
-    logging.getLogger("chatbot.adapters.chroma_index").setLevel(logging.NOTSET)
+    logging.getLogger("chatbot.adapters.chroma_session").setLevel(logging.NOTSET)
     base = p50_p95(ms[0])[1]
     click.echo(f"  {'query (ms)':52s}{'n':>5s}{'p50':>10s}{'p95':>10s}{'x base':>9s}")
     for (name, _), samples in zip(variants, ms, strict=True):
@@ -213,15 +214,15 @@ def reopen_block(folder: Path, vectors: list, rounds: int, base: float) -> None:
         hits = index.query((v / np.linalg.norm(v)).tolist(), K, audience=READERS)
         whole.append((time.perf_counter() - start) * 1000)
         assert hits[0].chunk.id == f"w{n}", "the new chunk was not found"
-        # The watch rests for 9x the reload after one (see _RELOAD_PAUSE).
-        time.sleep(_RELOAD_PAUSE * whole[-1] / 1000 + 0.01)
+        # The watch rests for 9x the reload after one (see RELOAD_PAUSE).
+        time.sleep(RELOAD_PAUSE * whole[-1] / 1000 + 0.01)
     writer.stdin.close()
     writer.wait(timeout=30)
     # The parts, with no other process: close, then the new client's first query.
     closing, first = [], []
     for n in range(rounds):
         start = time.perf_counter()
-        index._reopen("benchmark")
+        index._session.reopen("benchmark")
         closing.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         index.query(vectors[n], K, audience=READERS)
@@ -244,7 +245,7 @@ def cycles_block(folder: Path, vectors: list, cycles: int) -> None:
             gc.collect()
             seen.append(f"{n}: {rss_mib():.0f} MiB, {open_fds()} fds")
         if n < cycles:
-            index._reopen("benchmark")
+            index._session.reopen("benchmark")
             index.query(vectors[n % len(vectors)], K, audience=READERS)
     took = time.perf_counter() - start
     index.close()

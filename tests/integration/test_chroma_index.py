@@ -53,7 +53,7 @@ def test_dimension_change_asks_for_rebuild(tmp_path: Path) -> None:
 
 def test_large_upserts_are_batched(tmp_path: Path) -> None:
     index = ChromaVectorIndex(collection="boundary", path=tmp_path / "db")
-    index._batch = 7  # force several batches without writing thousands of rows
+    index._session.batch = 7  # force several batches without writing thousands of rows
     chunks = [chunk(i) for i in range(30)]
     index.upsert(chunks, [[1.0, float(i)] for i in range(30)])
     assert index.count() == 30

@@ -103,8 +103,8 @@ def _answer(real: bool) -> int:
     from chatbot.settings import Settings
 
     reopens = Reopens()
-    logging.getLogger("chatbot.adapters.chroma_index").addHandler(reopens)
-    logging.getLogger("chatbot.adapters.chroma_index").setLevel(logging.INFO)
+    logging.getLogger("chatbot.adapters.chroma_session").addHandler(reopens)
+    logging.getLogger("chatbot.adapters.chroma_session").setLevel(logging.INFO)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     if real:
         limit_answering_threads(settings)
@@ -469,7 +469,7 @@ def test_reopening_never_breaks_a_query_in_flight(tmp_path: Path) -> None:
     for thread in askers:
         thread.start()
     for _ in range(10):
-        index._reopen("test")
+        index._session.reopen("test")
         time.sleep(0.02)
     stop.set()
     for thread in askers:

@@ -384,7 +384,7 @@ def test_chroma_inventory_pages_and_reads_every_label(tmp_path: Path) -> None:
         for i in range(160)
     ]
     index.upsert(chunks, HashEmbedder().embed([c.text for c in chunks]))
-    index._batch = 7  # read in pages of 7 ids, to cross page boundaries with few chunks
+    index._session.batch = 7  # read in pages of 7 ids, to cross page boundaries with few chunks
     assert index.stored_labels() == {c.id: c.groups for c in chunks}
     stores = index.group_labels()
     assert set(stores) == {g for c in chunks for g in c.groups}
@@ -398,7 +398,7 @@ def test_real_indexes_check_and_cli(
 ) -> None:
     import chromadb
 
-    from chatbot.adapters.chroma_index import group_collection_name
+    from chatbot.adapters.chroma_session import group_collection_name
 
     monkeypatch.chdir(tmp_path)
     fill(corpus_dir)
