@@ -7,7 +7,9 @@ Examples::
     chatbot-audit purge
 
 The store is the file named by ``CHATBOT_AUDIT__PATH`` (default
-``data/audit.sqlite3``).
+``data/audit.sqlite3``), or with ``CHATBOT_AUDIT__BACKEND=postgres`` the
+tables in ``CHATBOT_AUDIT__POSTGRES_SCHEMA`` that every replica writes to
+(created on first use, so ``purge`` also sets up a new database).
 """
 
 from __future__ import annotations
@@ -15,22 +17,28 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from chatbot.audit import AuditStore
+from chatbot.audit import AuditStore, stamp
+from chatbot.errors import BoundaryError
 from chatbot.settings import Settings
 
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
-def _open_store() -> AuditStore:
-    cfg = Settings().audit
-    if not cfg.path.exists():
+@contextmanager
+def _open_store() -> Iterator[AuditStore]:
+    """The configured store, closed afterwards; a store that cannot be
+    opened or read ends the command with its sentence and exit status 2."""
+    settings = Settings()
+    cfg = settings.audit
+    if cfg.backend == "sqlite" and not cfg.path.exists():
         click.echo(
             f"error: no audit store at {cfg.path} (set CHATBOT_AUDIT__PATH, or ask a "
             "question through a channel first)",
@@ -39,7 +47,18 @@ def _open_store() -> AuditStore:
         sys.exit(2)
     from chatbot.compose import open_audit
 
-    return open_audit(cfg)
+    try:
+        store = open_audit(settings)
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        yield store
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        store.close()
 
 
 def _rows(store: AuditStore, table: str, since: datetime | None) -> Iterable[dict[str, Any]]:
@@ -49,7 +68,7 @@ def _rows(store: AuditStore, table: str, since: datetime | None) -> Iterable[dic
                 "interaction_id": fb.interaction_id,
                 "helpful": fb.helpful,
                 "comment": fb.comment,
-                "timestamp": fb.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "timestamp": stamp(fb.timestamp),
             }
     elif table == "denials":
         for denial in store.denials(since):
@@ -118,10 +137,10 @@ def export(fmt: str, out: Path, since: datetime | None, table: str) -> None:
 
     Example: chatbot-audit export --format csv --out audit.csv --since 2025-01-01
     """
-    store = _open_store()
     floor = since.replace(tzinfo=UTC) if since is not None else None
-    rows = _rows(store, table, floor)
-    count = write_jsonl(rows, out) if fmt == "jsonl" else write_csv(rows, out)
+    with _open_store() as store:
+        rows = _rows(store, table, floor)
+        count = write_jsonl(rows, out) if fmt == "jsonl" else write_csv(rows, out)
     click.echo(f"wrote {count} {table} to {out}")
 
 
@@ -131,5 +150,6 @@ def purge() -> None:
 
     Example: CHATBOT_AUDIT__RETENTION_DAYS=90 chatbot-audit purge
     """
-    store = _open_store()
-    click.echo(f"purged {store.purge()} interactions older than {store.retention_days} days")
+    with _open_store() as store:
+        purged = store.purge()
+    click.echo(f"purged {purged} interactions older than {store.retention_days} days")

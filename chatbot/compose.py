@@ -18,11 +18,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from chatbot.answer.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
-from chatbot.settings import AuditSettings, IngestSettings, Settings
+from chatbot.settings import IngestSettings, Settings
 
 if TYPE_CHECKING:
     from chatbot.access import Audience
@@ -183,6 +183,11 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
 
     cfg = settings.llm
+    server: Literal["vllm", "llama.cpp"] = "vllm"
+    if cfg.mode == "embedded":
+        from chatbot.llm.server import EmbeddedServer
+
+        server = EmbeddedServer(settings.embedded).engine
     return OpenAIChatGenerator(
         base_url or llm_base_url(settings),
         cfg.api_key.get_secret_value(),
@@ -192,6 +197,7 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
         max_tokens=cfg.max_tokens,
         temperature=cfg.temperature,
         seed=cfg.seed,
+        server=server,
     )
 
 
@@ -268,9 +274,34 @@ def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
     return TransformerReader(folder, cfg.precision, info=info), policy
 
 
-def open_audit(cfg: AuditSettings) -> AuditStore:
-    """The audit store at ``cfg.path`` (created if missing), whether or not
-    recording is enabled: the audit CLI reads it either way."""
+def open_audit(settings: Settings) -> AuditStore:
+    """The audit store (created if missing), whether or not recording is
+    enabled: the audit CLI reads it either way. SQLite at ``audit.path``, or
+    PostgreSQL (``audit.backend = "postgres"``) at ``audit.postgres_url``,
+    else at the keyword index's ``index.postgres_url``."""
+    cfg = settings.audit
+    if cfg.backend == "postgres":
+        url, setting = cfg.postgres_url, "CHATBOT_AUDIT__POSTGRES_URL"
+        if url is None or not url.get_secret_value().strip():
+            url, setting = settings.index.postgres_url, "CHATBOT_INDEX__POSTGRES_URL"
+        if url is None or not url.get_secret_value().strip():
+            raise ConfigurationError(
+                "CHATBOT_AUDIT__BACKEND=postgres needs CHATBOT_AUDIT__POSTGRES_URL (or "
+                "CHATBOT_INDEX__POSTGRES_URL, which it then shares): "
+                "postgresql://user:password@host:5432/database"
+            )
+        try:
+            from chatbot.adapters.pg_audit import PostgresAuditStore
+        except ImportError as exc:
+            raise _missing("psycopg", exc) from exc
+        return PostgresAuditStore(
+            url.get_secret_value(),
+            schema=cfg.postgres_schema,
+            retention_days=cfg.retention_days,
+            pool_size=cfg.postgres_pool_size,
+            connect_timeout_s=settings.index.postgres_timeout_s,
+            url_setting=setting,
+        )
     from chatbot.adapters.sqlite_audit import SqliteAuditStore
 
     return SqliteAuditStore(cfg.path, cfg.retention_days)
@@ -278,7 +309,7 @@ def open_audit(cfg: AuditSettings) -> AuditStore:
 
 def build_audit(settings: Settings) -> AuditStore | None:
     """The audit store the channels record into, or None when auditing is off."""
-    return open_audit(settings.audit) if settings.audit.enabled else None
+    return open_audit(settings) if settings.audit.enabled else None
 
 
 def build_pipeline(

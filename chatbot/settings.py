@@ -448,9 +448,29 @@ class AuditSettings(BaseModel):
     """The audit trail: one row per question asked through any channel."""
 
     enabled: bool = Field(True, description="Record every question and outcome in the audit store.")
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="Where the audit trail lives: 'sqlite' (the file at path, one per process) "
+        "or 'postgres' (tables in postgres_schema that every app replica writes to, so one "
+        "export holds them all).",
+    )
     path: Path = Field(
         Path("data/audit.sqlite3"),
-        description="SQLite file of the audit trail and user feedback (WAL mode).",
+        description="SQLite file of the audit trail and user feedback (WAL mode; sqlite backend).",
+    )
+    postgres_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL of the postgres audit backend (never logged); unset, the "
+        "audit uses CHATBOT_INDEX__POSTGRES_URL, so one URL serves the keyword index and the "
+        "audit trail.",
+    )
+    postgres_schema: str = Field(
+        "boundary_audit",
+        description="PostgreSQL schema of the audit tables (created when a store first opens); "
+        "keep it apart from the keyword index's schema.",
+    )
+    postgres_pool_size: int = Field(
+        4, ge=1, description="Most PostgreSQL connections one process keeps for the audit."
     )
     retention_days: int = Field(
         365,

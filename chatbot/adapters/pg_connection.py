@@ -46,14 +46,27 @@ def first_line(exc: BaseException) -> str:
 
 class Database:
     """Connections to one PostgreSQL database; ``subject`` names what lives
-    there in error messages ("the keyword index in schema 'boundary' of ...")."""
+    there in error messages ("the keyword index in schema 'boundary' of ..."),
+    ``url_setting`` the variable the URL came from, and ``creator`` the
+    command that creates the tables (the hint for a missing table or
+    permission)."""
 
     def __init__(
-        self, url: str, *, subject: str, name: str, pool_size: int, connect_timeout_s: float
+        self,
+        url: str,
+        *,
+        subject: str,
+        name: str,
+        pool_size: int,
+        connect_timeout_s: float,
+        url_setting: str = "CHATBOT_INDEX__POSTGRES_URL",
+        creator: str = "`chatbot-ingest`",
     ) -> None:
         self.url = url
         self.where = describe_url(url)
         self.subject = subject
+        self._url_setting = url_setting
+        self._creator = creator
         self._timeout = max(1, int(connect_timeout_s))
         self._probe()
         self._pool = ConnectionPool(
@@ -130,12 +143,12 @@ class Database:
             return ConfigurationError(
                 f"cannot {action} {where}: the database user lacks a permission "
                 f"({first_line(exc)}): grant it USAGE and CREATE on the schema (and CREATE on "
-                "the database for the first run), or run the first `chatbot-ingest` as its owner"
+                f"the database for the first run), or run the first {self._creator} as its owner"
             )
         if isinstance(exc, pg_errors.UndefinedTable):
             return IndexMissingError(
                 f"cannot {action} {where}: its tables are missing ({first_line(exc)}): run "
-                "`chatbot-ingest`"
+                f"{self._creator}"
             )
         if isinstance(exc, PoolTimeout | psycopg.OperationalError):
             return BoundaryError(
@@ -150,14 +163,14 @@ class Database:
             psycopg.connect(self.url, connect_timeout=self._timeout).close()
         except psycopg.ProgrammingError as exc:
             raise ConfigurationError(
-                f"CHATBOT_INDEX__POSTGRES_URL is not a PostgreSQL URL ({exc}): write it as "
+                f"{self._url_setting} is not a PostgreSQL URL ({exc}): write it as "
                 "postgresql://user:password@host:5432/database"
             ) from exc
         except psycopg.OperationalError as exc:
             raise BoundaryError(
                 f"cannot connect to PostgreSQL at {self.where}: {first_line(exc)}. Check "
                 "that the server runs and accepts this host, and the user, password and "
-                "database in CHATBOT_INDEX__POSTGRES_URL"
+                f"database in {self._url_setting}"
             ) from exc
 
     def _retrying(self, run: Callable[[], T]) -> T:
