@@ -56,7 +56,9 @@ import numpy as np
 
 from chatbot.access import Audience
 from chatbot.adapters.chroma_index import ChromaVectorIndex
-from chatbot.adapters.sqlite_keyword import SEARCH_SQL, SqliteKeywordIndex, fts_query
+from chatbot.adapters.sqlite_fts import fts_query
+from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+from chatbot.adapters.sqlite_schema import SEARCH_SQL
 from chatbot.domain import EVERYONE, Chunk, groups_from_label
 from chatbot.llm.cpu import detect
 

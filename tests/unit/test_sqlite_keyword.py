@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from chatbot.access import PUBLIC
-from chatbot.adapters.sqlite_keyword import SEARCH_SQL, SqliteKeywordIndex, fts_query
+from chatbot.adapters.sqlite_fts import fts_query
+from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
+from chatbot.adapters.sqlite_schema import SEARCH_SQL
 from chatbot.catalog import DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
