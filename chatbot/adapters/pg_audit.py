@@ -231,18 +231,21 @@ class PostgresAuditStore:
         feedback = Feedback(interaction_id, helpful, comment.strip(), self.now())
 
         def add(conn: psycopg.Connection[Any]) -> None:
-            # KEY SHARE: a purge running now cannot delete the row under us.
             row = conn.execute(
-                f"SELECT user_id FROM {self._s}.interactions WHERE id = %s FOR KEY SHARE",
-                (interaction_id,),
+                f"SELECT user_id FROM {self._s}.interactions WHERE id = %s", (interaction_id,)
             ).fetchone()
             if row is None or not asked_by(str(row[0]), asker):
                 raise UnknownInteractionError(interaction_id)
-            conn.execute(
-                f'INSERT INTO {self._s}.feedback (interaction_id, helpful, comment, "timestamp") '
-                "VALUES (%s, %s, %s, %s)",
-                (interaction_id, helpful, _text(feedback.comment), feedback.timestamp),
-            )
+            try:
+                conn.execute(
+                    f"INSERT INTO {self._s}.feedback "
+                    '(interaction_id, helpful, comment, "timestamp") VALUES (%s, %s, %s, %s)',
+                    (interaction_id, helpful, _text(feedback.comment), feedback.timestamp),
+                )
+            except pg_errors.ForeignKeyViolation as exc:
+                # Purged by another replica since the SELECT (no row lock:
+                # that would need UPDATE permission, which the app never needs).
+                raise UnknownInteractionError(interaction_id) from exc
 
         self._db.write("record feedback in", add)
         return feedback

@@ -17,9 +17,15 @@ from chatbot.answer.pipeline import Pipeline
 from chatbot.assistant import Assistant
 from chatbot.audit import AuditStore, settings_version
 from chatbot.audit_cli import main as audit_cli
+from chatbot.compose import open_audit
 from chatbot.domain import Answer
-from chatbot.errors import GeneratorUnavailableError, RerankerError, UnknownInteractionError
-from chatbot.settings import GateSettings, RetrievalSettings
+from chatbot.errors import (
+    ConfigurationError,
+    GeneratorUnavailableError,
+    RerankerError,
+    UnknownInteractionError,
+)
+from chatbot.settings import GateSettings, RetrievalSettings, Settings
 from tests.builders import (
     IN_CORPUS,
     IN_CORPUS_REPLY,
@@ -290,3 +296,15 @@ def test_old_records_without_the_new_fields_still_load_and_export(
     table = list(csv.DictReader(out_csv.open()))
     assert [r["short_answer"] for r in table] == ["", "August 2024"]
     assert json.loads(table[1]["passages"])[0]["rerank"] == 3.0
+
+
+def test_the_postgres_backend_without_a_url_names_the_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHATBOT_AUDIT__BACKEND", "postgres")
+    monkeypatch.setenv("CHATBOT_AUDIT__POSTGRES_URL", " ")
+    with pytest.raises(ConfigurationError, match="CHATBOT_AUDIT__POSTGRES_URL") as caught:
+        open_audit(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert "CHATBOT_INDEX__POSTGRES_URL" in str(caught.value)
+    result = CliRunner().invoke(audit_cli, ["purge"])
+    assert result.exit_code == 2 and "CHATBOT_AUDIT__POSTGRES_URL" in result.output
