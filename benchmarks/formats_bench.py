@@ -247,11 +247,11 @@ def main(year: str, ocr_pages: int, table_pages: int) -> None:
         data, rows = table_pdf(table_pages)
         click.echo(f"\nPDF tables, {table_pages} pages, {len(rows)} rows of 4 cells:")
         timings: dict[str, float] = {}
-        import ingest.loaders as loaders
+        import ingest.pdf as pdf_loader
 
-        real = loaders.may_hold_table
+        real = pdf_loader.may_hold_table
         for label, search in (("pypdf only", False), ("with pdfplumber", True)):
-            loaders.may_hold_table = real if search else (lambda page: False)
+            pdf_loader.may_hold_table = real if search else (lambda page: False)
             started = time.perf_counter()
             _, blocks, _ = load_bytes(data, ".pdf", "tables.pdf", OcrOptions(enabled=False))
             timings[label] = time.perf_counter() - started
@@ -260,7 +260,7 @@ def main(year: str, ocr_pages: int, table_pages: int) -> None:
                 f"  {label:16} {share:.1%} of cells with their column, parse "
                 f"{timings[label]:.2f} s ({timings[label] / timings['pypdf only']:.1f}x)"
             )
-        loaders.may_hold_table = real
+        pdf_loader.may_hold_table = real
         started = time.perf_counter()
         load_bytes(files["pdf"].read_bytes(), ".pdf", "chapter.pdf", OcrOptions())
         click.echo(

@@ -46,6 +46,11 @@ class LoadedDocument:
     ocr_pages: int = 0  # pages read by OCR
 
 
+Loaded = tuple[str, tuple[Block, ...], int]
+"""What each format's loader returns: (title, blocks, page count; 0 for
+formats without pages). ``ingest.loaders`` makes it a ``LoadedDocument``."""
+
+
 # -- outlines: Markdown and HTML share the heading-path logic --------------
 
 

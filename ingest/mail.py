@@ -32,9 +32,9 @@ from dataclasses import replace
 from email.message import EmailMessage, MIMEPart
 from typing import Any
 
-from chatbot.errors import IngestionError
+from chatbot.errors import IngestionError, error_detail
 from chatbot.text import normalise_whitespace
-from ingest.blocks import Block
+from ingest.blocks import Block, Loaded
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ MAX_ATTACHMENT_DEPTH = 2  # a mail attached to a mail attached to a mail: no fur
 MAX_ATTACHMENTS = 50
 EMBEDDED_ITEM = " [embedded Outlook item]"  # marks an attachment held as a storage
 
-Loaded = tuple[str, tuple[Block, ...], int]
 ReadPart = Callable[[str, bytes, int], Loaded | None]
 """``read_part(file_name, data, depth)``: an attachment's (title, blocks,
 pages), None for a format that is not read; raises IngestionError."""
@@ -148,7 +147,7 @@ def _read_eml(data: bytes, source: str) -> Mail:
     except Exception as exc:  # the email package is lenient; this is rare
         raise IngestionError(
             source,
-            f"the mail could not be read ({type(exc).__name__}: {str(exc)[:160]})",
+            f"the mail could not be read ({error_detail(exc, 200)})",
             "save it again from the mail program (as .eml)",
         ) from exc
     if not message.keys() or not (any(header.values()) or body):
@@ -266,7 +265,7 @@ def _read_msg(data: bytes, source: str) -> Mail:
     except Exception as exc:  # olefile raises OSError and its own errors on damage
         raise IngestionError(
             source,
-            f"the Outlook message is damaged ({type(exc).__name__}: {str(exc)[:160]})",
+            f"the Outlook message is damaged ({error_detail(exc, 200)})",
             "save it again from Outlook, or as .eml",
         ) from exc
     return normalise_whitespace(subject), envelope, body, attachments

@@ -1,8 +1,8 @@
 """Optical character recognition for scanned pages, with Tesseract.
 
 Used for PDF pages without a text layer (a scan, or a mixed PDF's scanned
-pages, page by page) and for image files. Each page is rendered (PDF pages by
-PDFium, through pypdfium2) to a grey image at ``dpi`` and read by the
+pages, page by page: ``ingest.pdf``) and for image files (``ingest.images``).
+Each page is rendered by its loader to a grey image at ``dpi`` and read by the
 ``tesseract`` program in TSV form, which gives every word with its
 confidence (0-100). The page's text keeps Tesseract's lines and paragraphs;
 words are joined with spaces except between two CJK characters, which
@@ -14,9 +14,10 @@ OCR is slow (seconds a page on a CPU), so:
 - results are cached on disk by (file hash, page, settings, Tesseract
   version): a file re-read because its identity rules changed, or a file
   put back unchanged, is never OCR'd twice;
-- each page reports progress (``set_progress``): the parsing worker passes
-  it to the ingesting process, which logs it and gives the file another
-  parse timeout per page, so a long scan is not mistaken for a hang;
+- each page read by Tesseract (not one served from the cache) reports
+  progress (``set_progress``): the parsing worker passes it to the ingesting
+  process, which logs it and gives the file another parse timeout per page,
+  so a long scan is not mistaken for a hang;
 - a file with more than ``max_pages`` pages to OCR is refused with the
   reason, not read for an hour.
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import logging
 import os
@@ -39,15 +39,12 @@ import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from chatbot.errors import IngestionError, error_detail
 from chatbot.text import normalise_whitespace
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
-MAX_IMAGE_PIXELS = 120_000_000  # about a 1 m x 1 m page at 300 dpi; bigger is a bomb
 INSTALL_HINT = (
     "install Tesseract with English and Traditional Chinese data (`make ocr`, or "
     "`apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra`), or "
@@ -274,8 +271,10 @@ def ocr_pages(
     options: OcrOptions,
     what: str,
 ) -> dict[int, OcrPage]:
-    """OCR ``pages`` (0-based), rendering each with ``render(page) -> PNG``
-    only when the cache does not have it. Reports progress per page."""
+    """OCR ``pages`` (0-based), by page, rendering each with ``render(page) ->
+    PNG`` only when the cache does not have it. Reports progress for each page
+    Tesseract reads, counting only those ("page 2 of 3" of the pages not in
+    the cache)."""
     if not pages:
         return {}
     if len(pages) > options.max_pages:
@@ -285,113 +284,48 @@ def ocr_pages(
             "split the file, or raise CHATBOT_INGEST__OCR_MAX_PAGES",
         )
     results: dict[int, OcrPage] = {}
-    require_checked = False
-    for done, page in enumerate(pages, start=1):
-        path = _cache_path(options, file_hash, page)
-        result = _cached(path)
-        if result is None:
-            if not require_checked:
-                require_tesseract(source, options, what)
-                require_checked = True
-            try:
-                result = ocr_png(render(page), options)
-            except subprocess.TimeoutExpired as exc:
-                raise IngestionError(
-                    source,
-                    f"OCR of page {page + 1} took longer than {options.page_timeout_s:g} s",
-                    "check the scan; raise CHATBOT_INGEST__OCR_PAGE_TIMEOUT_S for very large pages",
-                ) from exc
-            except (OSError, RuntimeError, ValueError) as exc:
-                missing = tesseract_version() is None
-                raise IngestionError(
-                    source,
-                    f"OCR of page {page + 1} failed ({error_detail(exc)})",
-                    INSTALL_HINT if missing else DAMAGED_HINT,
-                ) from exc
-            _store(path, result)
+    for page in pages:
+        cached = _cached(_cache_path(options, file_hash, page))
+        if cached is not None:
+            results[page] = cached
+    missing = [page for page in pages if page not in results]
+    if missing:
+        require_tesseract(source, options, what)
+    for done, page in enumerate(missing, start=1):
+        result = _read_page(source, page, render, options)
+        _store(_cache_path(options, file_hash, page), result)
         results[page] = result
         if _progress is not None:
-            _progress(source, done, len(pages))
-    return results
+            _progress(source, done, len(missing))
+    return {page: results[page] for page in pages}
 
 
-def render_pdf_page(pdf: Any, page: int, dpi: int) -> bytes:
-    """A PDF page (an open ``pypdfium2.PdfDocument``) as a grey PNG."""
-    bitmap = pdf[page].render(scale=dpi / 72, grayscale=True)
-    image = bitmap.to_pil()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-class ImagePages:
-    """An image file's frames (TIFFs may hold many pages), checked for size
-    before anything is decoded and rendered one at a time as grey PNGs."""
-
-    def __init__(self, data: bytes, source: str, max_pages: int) -> None:
-        from PIL import Image
-
-        Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-        self._source = source
-        try:
-            self._image = Image.open(io.BytesIO(data))
-            width, height = self._image.size
-            self.count = int(getattr(self._image, "n_frames", 1))
-        except Image.DecompressionBombError as exc:
-            raise IngestionError(
-                source,
-                f"the image is too large to read safely ({exc})",
-                "scale it down (300 dpi is enough for OCR) or split it",
-            ) from exc
-        except MemoryError:
-            raise
-        except Exception as exc:
-            raise self._damaged(exc) from exc
-        if width * height > MAX_IMAGE_PIXELS or max(width, height) > 30_000:
-            raise IngestionError(
-                source,
-                f"the image is {width} x {height} pixels, too large to read safely",
-                "scale it down (300 dpi is enough for OCR) or split it",
-            )
-        if self.count > max_pages:
-            raise IngestionError(
-                source,
-                f"the image holds {self.count} pages, over the limit of {max_pages} "
-                "to OCR per file",
-                "split the file, or raise CHATBOT_INGEST__OCR_MAX_PAGES",
-            )
-
-    def _damaged(self, exc: BaseException) -> IngestionError:
-        return IngestionError(
-            self._source,
-            f"the image is damaged or not an image ({error_detail(exc, 120)})",
-            "re-export or re-scan it and check it opens in an image viewer",
-        )
-
-    def render(self, index: int) -> bytes:
-        try:
-            self._image.seek(index)
-            buffer = io.BytesIO()
-            self._image.convert("L").save(buffer, format="PNG")
-            return buffer.getvalue()
-        except MemoryError:
-            raise
-        except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ...
-            raise self._damaged(exc) from exc
-
-    def close(self) -> None:
-        self._image.close()
+def _read_page(
+    source: str, page: int, render: Callable[[int], bytes], options: OcrOptions
+) -> OcrPage:
+    try:
+        return ocr_png(render(page), options)
+    except subprocess.TimeoutExpired as exc:
+        raise IngestionError(
+            source,
+            f"OCR of page {page + 1} took longer than {options.page_timeout_s:g} s",
+            "check the scan; raise CHATBOT_INGEST__OCR_PAGE_TIMEOUT_S for very large pages",
+        ) from exc
+    except (OSError, RuntimeError, ValueError) as exc:
+        missing = tesseract_version() is None
+        raise IngestionError(
+            source,
+            f"OCR of page {page + 1} failed ({error_detail(exc)})",
+            INSTALL_HINT if missing else DAMAGED_HINT,
+        ) from exc
 
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "INSTALL_HINT",
-    "ImagePages",
     "OcrOptions",
     "OcrPage",
     "ocr_pages",
     "parse_tsv",
-    "render_pdf_page",
     "require_tesseract",
     "set_progress",
     "tesseract_version",

@@ -27,7 +27,7 @@ from typing import Any
 
 from chatbot.errors import IngestionError, error_detail
 from chatbot.text import normalise_whitespace
-from ingest.blocks import Block, Heading, sectioned_blocks
+from ingest.blocks import Block, Heading, Loaded, sectioned_blocks
 from ingest.tables import cell_text, table_text
 
 OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
@@ -36,8 +36,6 @@ MAX_UNPACKED_RATIO = 200
 MAX_CELLS = 1_000_000
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PROGRAMS = {".docx": "Word", ".pptx": "PowerPoint", ".xlsx": "Excel"}
-
-Loaded = tuple[str, tuple[Block, ...], int]  # (title, blocks, pages)
 
 
 def load_office(data: bytes, suffix: str, source: str) -> Loaded:

@@ -61,7 +61,7 @@ def buggy(path: Path, source: str, *, max_file_mb: float, **_: object) -> Loaded
 
 
 def chatty(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
-    logging.getLogger("ingest.loaders").warning("%s: 2 of 3 pages have no text", source)
+    logging.getLogger("ingest.pdf").warning("%s: 2 of 3 pages have no text", source)
     return _doc(source, "chatty")
 
 
@@ -191,7 +191,7 @@ def _wait_dead(pid: int) -> None:
 def test_log_records_come_back_to_the_parent(note: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO), IsolatedLoader(LIMITS, parse=chatty) as loader:
         loader.load(note, "scan.pdf")
-    assert ("ingest.loaders", logging.WARNING, "scan.pdf: 2 of 3 pages have no text") in (
+    assert ("ingest.pdf", logging.WARNING, "scan.pdf: 2 of 3 pages have no text") in (
         caplog.record_tuples
     )
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import IngestionError
-from ingest.loaders import _pdf_headings, file_sha256, is_supported, load_document
+from ingest.loaders import file_sha256, is_supported, load_document
+from ingest.pdf import _pdf_headings
 from tests.samples import (
     POLICY_PAGE_1,
     POLICY_PAGE_2,

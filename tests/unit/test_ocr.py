@@ -4,6 +4,7 @@ English data or the font is absent)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +131,22 @@ def test_damaged_image(tmp_path: Path) -> None:
     assert info.value.reason.startswith("the image is damaged or not an image")
 
 
+def test_the_ocr_cache_is_keyed_by_the_hash_load_document_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys: list[str] = []
+
+    def spy(source: str, file_hash: str, *args: object) -> dict[int, OcrPage]:
+        keys.append(file_hash)
+        return {0: OcrPage(text="Deposit protection", confidence=90.0)}
+
+    monkeypatch.setattr("ingest.images.ocr_pages", spy)
+    path = tmp_path / "memo.png"
+    Image.new("L", (64, 64), 255).save(path)
+    doc = load_document(path, "memo.png", max_file_mb=MAX_MB)
+    assert keys == [doc.file_hash] == [hashlib.sha256(path.read_bytes()).hexdigest()]
+
+
 # -- with Tesseract --------------------------------------------------------------------
 
 
@@ -196,12 +213,16 @@ def test_png_is_read_by_ocr(tesseract: None, tmp_path: Path) -> None:
 
 @pytest.mark.ocr
 def test_second_read_comes_from_the_cache(
-    tesseract: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tesseract: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    progress: list[tuple[str, int, int]],
 ) -> None:
     path = tmp_path / "memo.png"
     text_image().save(path)
     first = read(path, options(tmp_path))
     assert list((tmp_path / "cache").rglob("*.json"))
+    assert progress == [("memo.png", 1, 1)]
 
     def no_tesseract(png: bytes, ocr: OcrOptions) -> OcrPage:
         raise AssertionError("OCR ran again instead of using the cache")
@@ -209,6 +230,36 @@ def test_second_read_comes_from_the_cache(
     monkeypatch.setattr(ingest.ocr, "ocr_png", no_tesseract)
     again = read(path, options(tmp_path))
     assert again.blocks == first.blocks
+    assert progress == [("memo.png", 1, 1)]  # a page from the cache is no OCR progress
+
+
+def test_progress_counts_only_the_pages_tesseract_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, progress: list[tuple[str, int, int]]
+) -> None:
+    rendered: list[bytes] = []
+
+    def fake_tesseract(png: bytes, ocr: OcrOptions) -> OcrPage:
+        rendered.append(png)
+        return OcrPage(text=png.decode(), confidence=90.0)
+
+    monkeypatch.setattr("ingest.ocr.ocr_png", fake_tesseract)
+    monkeypatch.setattr("ingest.ocr.tesseract_version", lambda: "tesseract 5.3.0")
+    monkeypatch.setattr("ingest.ocr.missing_languages", lambda languages: ())
+    ocr = options(tmp_path)
+
+    def render(page: int) -> bytes:
+        return f"page {page + 1}".encode()
+
+    ingest.ocr.ocr_pages("scan.pdf", "0" * 64, [1], render, ocr, "a scan")  # page 2 cached
+    progress.clear()
+    read = ingest.ocr.ocr_pages("scan.pdf", "0" * 64, [0, 1, 2], render, ocr, "a scan")
+    assert [(page, found.text) for page, found in read.items()] == [
+        (0, "page 1"),
+        (1, "page 2"),
+        (2, "page 3"),
+    ]
+    assert rendered == [b"page 2", b"page 1", b"page 3"]  # page 2 rendered once, first
+    assert progress == [("scan.pdf", 1, 2), ("scan.pdf", 2, 2)]
 
 
 @pytest.mark.ocr

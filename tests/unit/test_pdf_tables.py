@@ -69,7 +69,7 @@ def test_a_page_without_rules_is_not_searched(
         searched.append(pages)
         return real(data, pages, source)
 
-    monkeypatch.setattr("ingest.loaders.table_pages", spy)
+    monkeypatch.setattr("ingest.pdf.table_pages", spy)
     doc = load_document(table_pdf(tmp_path / "plain.pdf", ruled=False), "plain.pdf", max_file_mb=5)
     assert searched == [[]]
     assert "Treasury   80   30" in doc.blocks[0].text or "Treasury 80 30" in doc.blocks[0].text
@@ -109,7 +109,7 @@ def test_may_hold_table_counts_drawn_rules() -> None:
 
 
 def test_table_rows_ending_every_page_are_not_taken_for_running_footers() -> None:
-    from ingest.loaders import _strip_running_lines
+    from ingest.pdf import _strip_running_lines
 
     pages = [
         "Limits, part one\nUnit: 1; Limit: 80\nUnit: 2; Limit: 90\nPage 1",
