@@ -1,11 +1,28 @@
-"""The keyword index's PostgreSQL schema: tables, the migration list and the
-BM25 search statement (``chatbot.adapters.pg_keyword`` says why each table
-exists). Every statement names the schema through ``{s}`` (a quoted
-identifier filled in by the adapter), so several indexes can share one
-database.
+"""The keyword index's PostgreSQL schema: tables, the migration list and how
+it is applied (``open_schema``), how groups are stored, and the BM25 search
+statement (``chatbot.adapters.pg_keyword`` says why each table exists).
+Every statement names the schema through ``{s}`` (a quoted identifier from
+``quoted_schema``, filled in by the adapter), so several indexes can share
+one database.
 """
 
 from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import psycopg
+
+from chatbot.adapters.pg_connection import Database
+from chatbot.errors import ConfigurationError, IndexMissingError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# First key of the two-int advisory locks this adapter takes ("Bd").
+_LOCK_CLASS = 0x4264
+_MIGRATE = "migrate:"
 
 SCHEMA_VERSION = "1"
 
@@ -122,3 +139,79 @@ SELECT {", ".join("c." + col for col in CHUNK_COLUMNS.split(", "))}, scored.scor
 FROM scored JOIN {{s}}.chunks c ON c.rid = scored.rid
 ORDER BY scored.score DESC, scored.rid
 """
+
+
+def quoted_schema(schema: str) -> str:
+    """``schema`` as a quoted identifier, once it is known to be a plain name."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ConfigurationError(
+            f"CHATBOT_INDEX__POSTGRES_SCHEMA {schema!r} is not a plain lower-case "
+            "name (letters, digits, underscore; at most 63): choose one such as 'boundary'"
+        )
+    return f'"{schema}"'
+
+
+def stored_groups(value: object) -> tuple[str, ...]:
+    """Groups as stored (text[]); anything else reads as none (fails closed)."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(sorted({str(g).strip() for g in value if str(g).strip()}))
+
+
+def open_schema(db: Database, schema: str, *, create: bool) -> None:
+    """Make ``schema``'s tables or bring them to ``SCHEMA_VERSION`` (with
+    ``create``); without, check that they exist at this version."""
+    s = quoted_schema(schema)
+    where = db.where
+    if create:
+        _migrate(db, schema)
+        return
+    if db.read("SELECT to_regclass(%(t)s)", {"t": f"{s}.meta"})[0][0] is None:
+        raise IndexMissingError(
+            f"no keyword index in schema {schema!r} of {where}: run "
+            "`chatbot-ingest` first (or set CHATBOT_INDEX__POSTGRES_SCHEMA)"
+        )
+    rows = db.read(f"SELECT value FROM {s}.meta WHERE key = 'schema_version'", {})
+    found = str(rows[0][0]) if rows else None
+    if found != SCHEMA_VERSION:
+        raise ConfigurationError(
+            f"the keyword index in schema {schema!r} of {where} has schema "
+            f"version {found}, this version needs {SCHEMA_VERSION}: run `chatbot-ingest` "
+            "once with this version (it migrates)"
+        )
+
+
+def _migrate(db: Database, schema: str) -> None:
+    s = quoted_schema(schema)
+
+    def migrate(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, _MIGRATE + schema)
+        )
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+        exists = conn.execute("SELECT to_regclass(%s)", (f"{s}.meta",)).fetchone()
+        found = None
+        if exists and exists[0] is not None:
+            row = conn.execute(
+                f"SELECT value FROM {s}.meta WHERE key = 'schema_version'"
+            ).fetchone()
+            found = str(row[0]) if row else None
+        versions = [v for v, _ in MIGRATIONS]
+        if found is not None and found not in versions:
+            raise ConfigurationError(
+                f"the keyword index in schema {schema!r} of {db.where} has "
+                f"schema version {found}, this version knows {', '.join(versions)}: "
+                "upgrade the application, or use a new CHATBOT_INDEX__POSTGRES_SCHEMA and "
+                "run `chatbot-ingest`"
+            )
+        start = 0 if found is None else versions.index(found) + 1
+        for version, script in MIGRATIONS[start:]:
+            conn.execute(script.format(s=s))
+            conn.execute(
+                f"INSERT INTO {s}.meta (key, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (version,),
+            )
+            log.info("PostgreSQL schema %s migrated to version %s", schema, version)
+
+    db.write("create the tables of", migrate)

@@ -7,6 +7,7 @@ PostgreSQL alike.)"""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -123,6 +124,20 @@ def test_the_ingestion_lock_makes_a_second_run_wait_and_a_dead_holder_frees_it(
     finally:
         one.close()
         two.close()
+
+
+def test_postings_are_vacuumed_once_a_fifth_of_the_index_is_new(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    index = PostgresKeywordIndex(postgres_url, schema=schema())
+    try:
+        with caplog.at_level(logging.INFO, logger="chatbot.adapters.pg_keyword"):
+            index.upsert([make_chunk(f"v-{i}", f"Deposit rule {i}.") for i in range(1999)])
+            assert "vacuumed" not in caplog.text  # fewer than 2,000 new chunks
+            index.upsert([make_chunk("v-last", "Deposit rule last.")])
+        assert "vacuumed the keyword index (2000 chunks)" in caplog.text
+    finally:
+        index.close()
 
 
 def test_a_server_that_went_away_gives_a_clear_error_and_nothing_half_written() -> None:
