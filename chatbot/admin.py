@@ -25,7 +25,8 @@ from ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 
 if TYPE_CHECKING:
     from chatbot.catalog import Catalog, DocumentRecord, IndexStatus
-    from ingest.sync import Ingestor, IngestReport, Progress
+    from ingest.sync import Ingestor, Progress
+    from ingest.sync_report import IngestReport
 
 log = logging.getLogger(__name__)
 

@@ -37,29 +37,21 @@ Files are parsed in a worker process with a time and a memory limit per file
 the first file that needs parsing and stopped when the sync ends, so a file
 that hangs, bloats or crashes the parser fails alone.
 
-The scan keeps only regular files inside the corpus folder. Reported as
-failed, and never opened: a link that resolves outside the folder, a broken
-or looping link, a pipe or device, and a name that is not valid UTF-8 or
-holds a control character (a line break, an escape), shown with those
-characters escaped. Links to folders are not followed (reported as skipped).
-A file over the size limit is refused before it is hashed. A source that
-fails this way keeps what was indexed for it, like any file that cannot be
-read.
+The scan (``ingest.scanning``) keeps only regular files inside the corpus
+folder and refuses links out of it, pipes and unprintable names; a file over
+the size limit is refused before it is hashed. A source that fails this way
+keeps what was indexed for it, like any file that cannot be read. What the
+run did comes back as an ``IngestReport`` (``ingest.sync_report``).
 """
 
 from __future__ import annotations
 
-import errno
-import fnmatch
 import logging
-import os
-import stat
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from chatbot.catalog import (
     CatalogKeywordIndex,
@@ -76,7 +68,9 @@ from ingest.access_rules import AccessRules, load_access_rules
 from ingest.chunking import Chunker
 from ingest.identity import DocumentRules, identify, load_rules, opening_text, rules_path
 from ingest.isolation import DocumentLoader, limits_from, open_loader
-from ingest.loaders import check_size, file_sha256, is_supported
+from ingest.loaders import check_size, file_sha256
+from ingest.scanning import printable, scan_corpus
+from ingest.sync_report import FileFailure, IngestReport, Tally
 
 log = logging.getLogger(__name__)
 
@@ -90,55 +84,6 @@ UNFINISHED = "unfinished"
 
 Progress = Callable[[str, int, int], None]
 """Called after each file with (source, files done, files total)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FileFailure:
-    source: str
-    reason: str
-    hint: str
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedFile:
-    source: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class IngestReport:
-    """What one ``sync`` did. Counts are files unless they say otherwise."""
-
-    files_seen: int  # supported files found in the folder
-    added: int
-    updated: int
-    unchanged: int
-    removed: int  # sources dropped because their file is gone
-    failed: tuple[FileFailure, ...]
-    skipped: tuple[SkippedFile, ...]  # unsupported file types
-    pages: int  # PDF pages read in this run
-    chunks_written: int
-    chunks_deleted: int
-    seconds: float
-    rebuilt: bool = False
-    relabelled: int = 0  # unchanged files whose identity (label, period, version) changed
-    regrouped: int = 0  # unchanged files whose access groups changed (no re-embedding)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def summary(self) -> str:
-        """One line for logs and the CLI."""
-        return (
-            f"{self.files_seen} files ({self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged), {self.pages} pages, "
-            f"{self.chunks_written} chunks written, {self.chunks_deleted} chunks deleted, "
-            + (f"{self.relabelled} relabelled, " if self.relabelled else "")
-            + (f"{self.regrouped} with new access groups, " if self.regrouped else "")
-            + f"{self.removed} removed, {len(self.skipped)} skipped, "
-            f"{len(self.failed)} failed, {self.seconds:.1f}s"
-        )
 
 
 class Ingestor:
@@ -215,9 +160,11 @@ class Ingestor:
         if recheck_identity:
             self._keywords.set_meta(META_IDENTITY, UNFINISHED)
 
-        files, skipped, refused = self._scan(corpus_dir, exclude={rules_file, access_file})
+        files, skipped, refused = scan_corpus(
+            corpus_dir, self._settings.exclude, exclude={rules_file, access_file}
+        )
         catalog = self._keywords.catalog()
-        tally = _Tally(failed=list(refused))
+        tally = Tally(failed=list(refused))
 
         # A source refused by the scan keeps its chunks, like an unreadable file.
         gone = (set(catalog) | self._keywords.sources()) - set(files) - {f.source for f in refused}
@@ -250,21 +197,11 @@ class Ingestor:
 
         self._keywords.set_meta(META_CHUNKING, signature)
         self._keywords.set_meta(META_IDENTITY, rules.signature())
-        return IngestReport(
+        return tally.report(
             files_seen=total + len(refused),
-            added=tally.added,
-            updated=tally.updated,
-            unchanged=tally.unchanged,
-            removed=tally.removed,
-            failed=tuple(tally.failed),
-            skipped=tuple(skipped),
-            pages=tally.pages,
-            chunks_written=tally.chunks_written,
-            chunks_deleted=tally.chunks_deleted,
+            skipped=skipped,
             seconds=time.perf_counter() - started,
             rebuilt=rebuild,
-            relabelled=tally.relabelled,
-            regrouped=tally.regrouped,
         )
 
     def status(self) -> IndexStatus:
@@ -315,55 +252,6 @@ class Ingestor:
             log.warning("the keyword index is empty but the vector index is not: clearing it")
             self._vectors.clear()
 
-    def _scan(
-        self, corpus_dir: Path, exclude: set[Path] | frozenset[Path] = frozenset()
-    ) -> tuple[dict[str, Path], list[SkippedFile], list[FileFailure]]:
-        """(source -> path to read, skipped, refused) for the corpus folder;
-        see the module docstring for what is refused."""
-        files: dict[str, Path] = {}
-        skipped: list[SkippedFile] = []
-        refused: list[FileFailure] = []
-        patterns = list(self._settings.exclude)
-        root = corpus_dir.resolve()
-        never = {p.resolve() for p in exclude}
-
-        def unreadable_folder(exc: OSError) -> None:
-            where = Path(exc.filename or corpus_dir)
-            source = printable(_relative(where, corpus_dir))
-            reason = f"cannot read the folder ({exc.strerror or type(exc).__name__})"
-            refused.append(FileFailure(source, reason, "check that the ingesting user may read it"))
-
-        for base_name, dirnames, filenames in os.walk(corpus_dir, onerror=unreadable_folder):
-            base = Path(base_name)
-            rel_root = base.relative_to(corpus_dir).as_posix()
-            kept: list[str] = []
-            # Prune excluded folders (e.g. ".git") instead of walking them.
-            for name in sorted(dirnames):
-                source = _join(rel_root, name)
-                if _excluded(source, patterns):
-                    continue
-                if (base / name).is_symlink():  # os.walk does not follow it either
-                    skipped.append(SkippedFile(printable(source), _FOLDER_LINK))
-                    continue
-                kept.append(name)
-            dirnames[:] = kept
-            for name in sorted(filenames):
-                source = _join(rel_root, name)
-                path = base / name
-                if _excluded(source, patterns) or path in exclude:
-                    continue
-                if not is_supported(path):
-                    reason = f"unsupported file type '{printable(path.suffix)}'"
-                    skipped.append(SkippedFile(printable(source), reason))
-                    continue
-                outcome = _inspect(path, source, root)
-                if isinstance(outcome, FileFailure):
-                    refused.append(outcome)
-                elif outcome not in never:  # not a link to the rules or access file
-                    # Read through the link (its name, not its target's, gives the format).
-                    files[source] = path
-        return dict(sorted(files.items())), skipped, refused
-
     def _sync_file(
         self,
         source: str,
@@ -371,7 +259,7 @@ class Ingestor:
         record: DocumentRecord | None,
         rechunk_all: bool,
         rules: _Rules,
-        tally: _Tally,
+        tally: Tally,
         loader: DocumentLoader,
     ) -> None:
         check_size(path, source, self._settings.max_file_mb)
@@ -430,7 +318,7 @@ class Ingestor:
         tally.chunks_deleted += deleted
         log.info("%s: %d chunks written, %d stale removed", source, len(chunks), deleted)
 
-    def _regroup(self, record: DocumentRecord, groups: tuple[str, ...], tally: _Tally) -> None:
+    def _regroup(self, record: DocumentRecord, groups: tuple[str, ...], tally: Tally) -> None:
         """Give an unchanged document new access groups, in place."""
         if record.groups == groups:
             return
@@ -482,20 +370,6 @@ class Ingestor:
         return len(ids)
 
 
-@dataclass(slots=True)
-class _Tally:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    pages: int = 0
-    chunks_written: int = 0
-    chunks_deleted: int = 0
-    relabelled: int = 0
-    regrouped: int = 0
-    failed: list[FileFailure] = field(default_factory=list)
-
-
 @dataclass(frozen=True, slots=True)
 class _Rules:
     """The corpus's identity and access rules for one run."""
@@ -503,90 +377,3 @@ class _Rules:
     documents: DocumentRules
     recheck_identity: bool
     access: AccessRules
-
-
-_FOLDER_LINK = "a link to a folder: links to folders are not followed"
-_LINK_HINT = "copy the file into the corpus folder, or remove the link"
-_NAME_HINT = "rename the file (and its folders) to UTF-8 without line breaks or control characters"
-_NOT_REGULAR_HINT = "remove it from the corpus folder; only regular files are read"
-
-
-def _inspect(path: Path, source: str, root: Path) -> Path | FileFailure:
-    """Where a supported file found by the scan really is (links resolved), or
-    why it is not to be read."""
-    shown = printable(source)
-    if shown != source:
-        reason = (
-            "the file name is not valid UTF-8"
-            if _has_undecodable(source)
-            else "the file name holds a line break or control character"
-        )
-        return FileFailure(shown, reason, _NAME_HINT)
-    try:
-        info = os.stat(path)  # follows links
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return FileFailure(source, "the link is part of a loop of links", "fix or remove it")
-        if path.is_symlink():
-            missing = printable(os.readlink(path))
-            reason = f"the link points to a file that does not exist ({missing})"
-            return FileFailure(source, reason, "fix or remove the link")
-        return FileFailure(
-            source,
-            f"cannot read the file ({exc.strerror or type(exc).__name__})",
-            "check that it exists and that the ingesting user may read it",
-        )
-    target = path
-    if path.is_symlink():
-        target = Path(os.path.realpath(path))
-        if not target.is_relative_to(root):
-            reason = f"links outside the corpus folder (to {printable(str(target))})"
-            return FileFailure(source, reason, _LINK_HINT)
-    if not stat.S_ISREG(info.st_mode):
-        return FileFailure(
-            source, "not a regular file (a pipe, socket or device)", _NOT_REGULAR_HINT
-        )
-    return target
-
-
-def _has_undecodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def printable(text: str) -> str:
-    """``text`` safe to store and print on one line: bytes that were not UTF-8
-    (held as surrogates by ``os.fsdecode``) and control characters (line
-    breaks, escapes) written as backslash escapes. Sources and failure reasons
-    pass through it; a file name that it changes is refused by the scan."""
-    if _has_undecodable(text):
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if not any(unicodedata.category(ch) == "Cc" for ch in text):
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
-        for ch in text
-    )
-
-
-def _relative(path: Path, corpus_dir: Path) -> str:
-    try:
-        return path.relative_to(corpus_dir).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _join(rel_root: str, name: str) -> str:
-    return name if rel_root in ("", ".") else f"{rel_root}/{name}"
-
-
-def _excluded(source: str, patterns: Sequence[str]) -> bool:
-    """True when the relative path, or any one of its parts, matches a pattern."""
-    parts = PurePosixPath(source).parts
-    return any(
-        fnmatch.fnmatchcase(source, pattern) or any(fnmatch.fnmatchcase(p, pattern) for p in parts)
-        for pattern in patterns
-    )

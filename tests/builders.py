@@ -30,7 +30,7 @@ from tests.fakes_llm import ScriptedGenerator
 
 if TYPE_CHECKING:
     from chatbot.compose import Stores
-    from ingest.sync import IngestReport
+    from ingest.sync_report import IngestReport
 
 IN_CORPUS = "When was the GenA.I. Sandbox launched?"
 IN_CORPUS_REPLY = "The Sandbox was launched in August 2024 by the HKMA [1]."

@@ -32,7 +32,7 @@ from chatbot.errors import BoundaryError, IngestionBusyError
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
     from chatbot.catalog import DocumentRecord
-    from ingest.sync import IngestReport
+    from ingest.sync_report import IngestReport
 
 log = logging.getLogger(__name__)
 

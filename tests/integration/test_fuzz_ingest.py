@@ -30,7 +30,8 @@ from chatbot.access import PUBLIC
 from chatbot.adapters.st_embedder import SentenceTransformerEmbedder
 from chatbot.compose import build_keyword_index, build_vector_index
 from chatbot.settings import Settings
-from ingest.sync import Ingestor, printable
+from ingest.scanning import printable
+from ingest.sync import Ingestor
 from tests.fuzz_corpus import (
     OUTSIDE_CANARY,
     FuzzFile,

@@ -18,7 +18,8 @@ from chatbot.errors import ConfigurationError
 from chatbot.protocols import ChatMessage
 from chatbot.settings import IngestSettings
 from ingest.access_rules import AccessRules, AccessRulesError, load_access_rules
-from ingest.sync import Ingestor, IngestReport
+from ingest.sync import Ingestor
+from ingest.sync_report import IngestReport
 from tests.builders import (
     IN_CORPUS,
     IN_CORPUS_REPLY,

@@ -11,7 +11,8 @@ from chatbot.access import PUBLIC
 from chatbot.domain import Chunk
 from chatbot.errors import ConfigurationError
 from chatbot.settings import IngestSettings
-from ingest.sync import Ingestor, IngestReport
+from ingest.sync import Ingestor
+from ingest.sync_report import IngestReport
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.samples import POLICY_PAGE_1, POLICY_PAGE_2, write_pdf
 
