@@ -197,27 +197,11 @@ class PostgresAuditStore:
         return self._clock()
 
     def purge(self) -> int:
-        cutoff = retention_cutoff(self.now(), self._retention_days)
-        if cutoff is None:
-            return 0
-        purged: list[int] = []
-
-        def delete(conn: psycopg.Connection[Any]) -> None:
-            # One purger at a time: replicas purging together would otherwise
-            # wait on each other's row locks.
-            self._lock(conn, "purge")
-            for table in ("denials", "failures", "interactions"):
-                done = conn.execute(
-                    f'DELETE FROM {self._s}.{table} WHERE "timestamp" < %s', (cutoff,)
-                )
-            purged.append(done.rowcount)
-
-        self._db.write("purge", delete)
-        return purged[0]
+        return self._purge(wait=True)
 
     def record(self, interaction: Interaction) -> None:
         self._insert("interactions", INTERACTION_FIELDS, interaction, "record an interaction in")
-        self.purge()
+        self._purge(wait=False)
 
     def record_denial(self, denial: Denial) -> None:
         self._insert("denials", DENIAL_FIELDS, denial, "record a denial in")
@@ -295,12 +279,38 @@ class PostgresAuditStore:
             {"floor": since.astimezone(UTC) if since is not None else _EVER},
         )
 
-    def _lock(self, conn: psycopg.Connection[Any], what: str) -> None:
-        """A transaction advisory lock on ``what`` in this schema."""
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (f"boundary-audit-{what}:{self._schema}",),
-        )
+    def _purge(self, *, wait: bool) -> int:
+        """Delete what is past retention, one purger at a time (replicas purging
+        together would wait on each other's row locks). After a write
+        (``wait`` False) a purge another process is running already does the
+        work, so this one is skipped rather than queued behind it."""
+        cutoff = retention_cutoff(self.now(), self._retention_days)
+        if cutoff is None:
+            return 0
+        purged = [0]
+
+        def delete(conn: psycopg.Connection[Any]) -> None:
+            if not self._lock(conn, "purge", wait=wait):
+                return
+            for table in ("denials", "failures", "interactions"):
+                done = conn.execute(
+                    f'DELETE FROM {self._s}.{table} WHERE "timestamp" < %s', (cutoff,)
+                )
+            purged[0] = done.rowcount
+
+        self._db.write("purge", delete)
+        return purged[0]
+
+    def _lock(self, conn: psycopg.Connection[Any], what: str, *, wait: bool = True) -> bool:
+        """A transaction advisory lock on ``what`` in this schema; without
+        ``wait``, False when another transaction holds it."""
+        key = (f"boundary-audit-{what}:{self._schema}",)
+        if wait:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", key)
+            return True
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", key)
+        got = row.fetchone()
+        return got is not None and bool(got[0])
 
     def _migrate(self) -> None:
         def migrate(conn: psycopg.Connection[Any]) -> None:

@@ -279,3 +279,21 @@ def test_replicas_opening_together_migrate_once(postgres_url: str) -> None:
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute(f"SELECT key, value FROM {name}.meta").fetchall()
     assert rows == [("schema_version", "1")]
+
+
+def test_a_write_skips_the_purge_another_replica_is_running(postgres_url: str) -> None:
+    name = schema()
+    when = [datetime.now(UTC) - timedelta(days=400)]
+    store = PostgresAuditStore(postgres_url, schema=name, retention_days=365, clock=lambda: when[0])
+    store.record(interaction(1, when[0]))
+    when[0] = datetime.now(UTC)
+    with psycopg.connect(postgres_url) as other:  # holds the purge lock, as a purging replica
+        other.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"boundary-audit-purge:{name}",),
+        )
+        store.record(interaction(2, when[0]))  # does not wait for it
+        assert [i.id for i in store.interactions()] == ["i-1", "i-2"]
+    assert store.purge() == 1  # the lock is free again: the next purge does it
+    assert [i.id for i in store.interactions()] == ["i-2"]
+    store.close()
