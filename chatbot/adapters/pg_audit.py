@@ -5,7 +5,8 @@ It keeps the contract of ``chatbot.adapters.sqlite_audit`` (the suite in
 ``tests/contracts/test_audit_contracts.py`` runs against both): the same
 records, oldest first, ``since`` inclusive, ties broken by id (interactions,
 failures; byte order, as SQLite) or by arrival (feedback, denials), and the
-same retention purge on open and after each interaction.
+same retention purge on open and after each interaction (skipped while
+another replica's purge runs: that one does the work).
 
 Tables, in one schema (``CHATBOT_AUDIT__POSTGRES_SCHEMA``, default
 ``boundary_audit``)::
