@@ -8,9 +8,9 @@ So ``load_document`` runs in a long-lived worker process:
   loaded (threads, gigabytes). It is launched the way multiprocessing's
   "spawn" method launches one, minus spawn's re-import of the parent's
   ``__main__`` (which would load the CLI, or crash a script without a
-  ``__main__`` guard): ``python -c`` that imports this module and
-  ``ingest.loaders`` (pypdf only when a PDF comes), talking over a socket pair
-  with ``multiprocessing.connection``;
+  ``__main__`` guard): ``python -c`` that runs ``ingest.worker.serve`` and
+  imports the parser (``ingest.loaders``; pypdf only when a PDF comes),
+  talking over a socket pair with ``multiprocessing.connection``;
 - started lazily, on the first file that needs parsing, reused for the files
   after it, and stopped when the sync ends (``with open_loader(...)``);
 - its address space is capped with ``RLIMIT_AS`` as it starts, so an
@@ -18,7 +18,7 @@ So ``load_document`` runs in a long-lived worker process:
   of exhausting the machine; its CPU time is capped per file too, so a worker
   whose parent has gone away cannot spin for ever;
 - the parent waits for each file's result at most ``timeout_s`` seconds,
-  except that a file being OCR'd reports each page it has read
+  except that a file being OCR'd reports each page Tesseract has read
   (``ingest.ocr.set_progress``), and each report is logged and gives the
   file another ``timeout_s`` (CPU limit included): a 100-page scan is slow,
   not stuck.
@@ -31,6 +31,8 @@ report).
 
 Log records the parser emits (pypdf's repairs, the loaders' notes) are sent
 back with each result and logged in the parent, so verbosity works as before.
+This module is the parent's side; the worker's, and the messages between
+them, are in ``ingest.worker``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import contextlib
 import logging
 import os
 import pickle
-import resource
 import signal
 import socket
 import subprocess
@@ -56,6 +57,7 @@ from chatbot.errors import ConfigurationError, IngestionError
 from ingest.blocks import LoadedDocument
 from ingest.loaders import load_document
 from ingest.ocr import OcrOptions, set_progress
+from ingest.worker import BOOT, EXIT_MEMORY, LOGGERS, replay
 
 if TYPE_CHECKING:
     from chatbot.settings import IngestSettings
@@ -67,10 +69,7 @@ Parse = Callable[..., LoadedDocument]
 stand-in with its signature. Runs in the worker, so it must be a module-level
 function."""
 
-_EXIT_MEMORY = 3  # the worker's exit status after a MemoryError it could not report
 _START_TIMEOUT_S = 60.0  # a bare interpreter importing the loaders takes well under 1 s
-_RECORDS_PER_FILE = 20  # log records sent back per file; the rest are counted
-_MB = 1024 * 1024
 
 TIMEOUT_HINT = (
     "check that the file opens normally in its usual program; if it is simply very "
@@ -210,7 +209,7 @@ class IsolatedLoader:
         reply = self._reply(worker, source)
         status, payload, records, rss_kb = reply
         self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, rss_kb / 1024)
-        _replay(records)
+        replay(records)
         if status == "ok":
             doc: LoadedDocument = payload
             return doc
@@ -229,7 +228,7 @@ class IsolatedLoader:
         parent_end, child_end = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(child_end.fileno())],
+                [sys.executable, "-c", BOOT, str(child_end.fileno())],
                 pass_fds=(child_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 # The parent's import path, so the worker finds this package and
@@ -247,7 +246,7 @@ class IsolatedLoader:
             child_end.close()  # the worker's copy only: its death then reads as EOF here
         worker = _Worker(process, Connection(parent_end.detach()))
         started = time.perf_counter()
-        levels = {name: logging.getLogger(name).getEffectiveLevel() for name in _LOGGERS}
+        levels = {name: logging.getLogger(name).getEffectiveLevel() for name in LOGGERS}
         try:
             worker.conn.send((self._limits.memory_mb, self._limits.timeout_s, self._parse, levels))
             ready = worker.conn.poll(_START_TIMEOUT_S)
@@ -297,7 +296,7 @@ class IsolatedLoader:
         # It died without answering: the exit status says how.
         self._discard(worker)
         code = worker.process.returncode
-        if code == _EXIT_MEMORY:
+        if code == EXIT_MEMORY:
             raise self._memory_error(source)
         if code is not None and code < 0:
             number = -code
@@ -349,126 +348,6 @@ def open_loader(
     if limits.memory_mb <= 0:
         return InProcessLoader(limits, parse)
     return IsolatedLoader(limits, parse)
-
-
-def _replay(records: list[Any]) -> None:
-    for name, level, message in records:
-        logging.getLogger(name).log(level, "%s", message)
-
-
-# -- inside the worker -----------------------------------------------------
-
-_LOGGERS = ("", "pypdf", "ingest")
-
-
-class _Collect(logging.Handler):
-    """Keeps the current file's log records, to send back with its result."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[tuple[str, int, str]] = []
-        self.dropped = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if len(self.records) >= _RECORDS_PER_FILE:
-            self.dropped += 1
-            return
-        try:
-            message = record.getMessage()
-        except Exception:  # a record that cannot format must not fail the file
-            message = str(record.msg)
-        self.records.append((record.name, record.levelno, message[:500]))
-
-    def take(self) -> list[tuple[str, int, str]]:
-        records, self.records = self.records, []
-        if self.dropped:
-            records.append(("ingest.isolation", logging.DEBUG, f"{self.dropped} more records"))
-            self.dropped = 0
-        return records
-
-
-def _peak_rss_kb() -> float:
-    """This process's peak resident memory, in KB. Linux's VmHWM starts afresh
-    at exec; ru_maxrss would report the parent's peak from before the exec."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def _limit_cpu(timeout_s: float) -> None:
-    """Let this file use at most about twice the parent's timeout in CPU time.
-    The parent normally kills the worker first (wall clock >= CPU time); this
-    stops a worker whose parent died from spinning for ever (SIGXCPU)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = usage.ru_utime + usage.ru_stime
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    soft = int(used + 2 * timeout_s + 5)
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-
-
-_BOOT = "import sys; from ingest.isolation import serve; serve(int(sys.argv[1]))"
-
-
-def serve(fd: int) -> None:
-    """The worker's main loop, on the socket ``fd``: a set-up message (limits,
-    parser, log levels), then one request (path, source, max_file_mb, OCR options) at a
-    time, one reply (status, payload, log records, peak RSS in KB) each,
-    after any number of ("progress", (source, done, total), [], 0.0) messages.
-    ``None`` asks it to exit."""
-    # Ctrl-C reaches the whole process group; the parent handles it and stops us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = Connection(fd)
-    memory_mb, timeout_s, parse, levels = conn.recv()
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * _MB, memory_mb * _MB))
-    collect = _Collect()
-    root = logging.getLogger()
-    root.handlers[:] = [collect]
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-    conn.send("ready")
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return  # the parent has gone
-        if request is None:
-            return
-        path, source, max_file_mb, ocr = request
-        _limit_cpu(timeout_s)
-        status: str
-        payload: Any
-
-        def progress(name: str, done: int, total: int) -> None:
-            conn.send(("progress", (name, done, total), [], 0.0))
-            _limit_cpu(timeout_s)
-
-        set_progress(progress)
-        try:
-            status, payload = "ok", parse(Path(path), source, max_file_mb=max_file_mb, ocr=ocr)
-        except IngestionError as exc:
-            status, payload = "failed", (exc.source, exc.reason, exc.hint)
-        except MemoryError:
-            status, payload = "memory", None
-        except Exception as exc:  # a loader bug, RecursionError on deep nesting...
-            status, payload = "error", f"{type(exc).__name__}: {exc}"[:300]
-        records = collect.take()
-        try:
-            conn.send((status, payload, records, _peak_rss_kb()))
-        except MemoryError:
-            os._exit(_EXIT_MEMORY)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # an odd result
-            conn.send(("error", f"unusable result ({type(exc).__name__})", records, 0.0))
-        except OSError:
-            return  # the parent has gone
-        if status == "memory":
-            return  # a fresh worker is cheaper than trusting a heap that ran dry
 
 
 __all__ = [

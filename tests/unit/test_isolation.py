@@ -1,4 +1,4 @@
-"""The parsing worker: results, limits, crashes (``ingest.isolation``).
+"""The parsing worker: results, limits, crashes (``ingest.isolation``, ``ingest.worker``).
 
 The deliberately bad parsers below run inside the worker process, which
 imports them from this module by name, so they live at module level, and the
@@ -65,6 +65,17 @@ def chatty(path: Path, source: str, *, max_file_mb: float, **_: object) -> Loade
     return _doc(source, "chatty")
 
 
+def slow_scan(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
+    """Three OCR pages of 1.2 s each, reported as ``ingest.ocr.ocr_pages`` does."""
+    from ingest import ocr
+
+    for page in range(1, 4):
+        time.sleep(1.2)
+        if ocr._progress is not None:
+            ocr._progress(source, page, 3)
+    return _doc(source, "scanned")
+
+
 def heavy_modules(path: Path, source: str, *, max_file_mb: float, **_: object) -> LoadedDocument:
     heavy = ("torch", "sentence_transformers", "chromadb", "transformers", "ingest.cli")
     return _doc(source, ",".join(m for m in heavy if m in sys.modules))
@@ -86,6 +97,19 @@ def test_the_worker_returns_what_load_document_returns(note: Path, tmp_path: Pat
             assert loader.load(path, path.name) == load_document(path, path.name, max_file_mb=5)
         assert loader.stats.starts == 1 and loader.stats.files == 2
         assert 0 < loader.stats.peak_rss_mb < LIMITS.memory_mb
+
+
+def test_each_ocr_page_read_gives_the_file_another_timeout(
+    note: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = ParseLimits(timeout_s=2.0, memory_mb=512, max_file_mb=5)
+    with (
+        caplog.at_level(logging.INFO, logger="ingest.isolation"),
+        IsolatedLoader(limits, parse=slow_scan) as loader,
+    ):
+        assert loader.load(note, "scan.pdf").title == "scanned"  # 3.6 s in all, 1.2 s a page
+    assert "scan.pdf: OCR page 1 of 3" in caplog.text
+    assert "scan.pdf: OCR page 3 of 3" in caplog.text
 
 
 def test_an_unusable_file_fails_as_it_would_in_process(tmp_path: Path) -> None:
