@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from chatbot.catalog import StoredChunk
 from chatbot.domain import Chunk
 from chatbot.settings import IngestSettings, Settings
-from ingest.check import CheckReport, PendingReason, Problem, ProblemKind, check_index
+from ingest.check import check_index
+from ingest.check_report import CheckReport, PendingReason, Problem, ProblemKind
 from ingest.cli import EXIT_ERROR, EXIT_INCONSISTENT, main
 from ingest.sync import Ingestor
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
