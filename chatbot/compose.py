@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from chatbot.answer.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
@@ -183,11 +183,6 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
 
     cfg = settings.llm
-    server: Literal["vllm", "llama.cpp"] = "vllm"
-    if cfg.mode == "embedded":
-        from chatbot.llm.server import EmbeddedServer
-
-        server = EmbeddedServer(settings.embedded).engine
     return OpenAIChatGenerator(
         base_url or llm_base_url(settings),
         cfg.api_key.get_secret_value(),
@@ -197,7 +192,6 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
         max_tokens=cfg.max_tokens,
         temperature=cfg.temperature,
         seed=cfg.seed,
-        server=server,
     )
 
 
