@@ -1,6 +1,7 @@
 """Shared test builders: the fake pipeline over a few fixed passages, an
-assistant on it, and parts that fail the way real ones do. Test modules import
-these from here, never from each other."""
+assistant on it, parts that fail the way real ones do, and a corpus file
+loaded (or refused) as ingestion would. Test modules import these from here,
+never from each other."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from chatbot.access import Principal, Roles
 from chatbot.answer.judge import SupportJudge
@@ -21,10 +24,12 @@ from chatbot.catalog import DocumentRecord, IndexStatus
 from chatbot.channels.web_auth import WebAccess
 from chatbot.directory import ChatDirectory
 from chatbot.domain import Chunk, Passage
-from chatbot.errors import EmbedderError, RerankerError
+from chatbot.errors import EmbedderError, IngestionError, RerankerError
 from chatbot.protocols import Embedder, Reranker
 from chatbot.settings import AuthSettings, GateSettings, RetrievalSettings, Settings
 from chatbot.signin import SignIn
+from ingest.blocks import LoadedDocument
+from ingest.loaders import load_document
 from tests.fakes import HashEmbedder, InMemoryKeywordIndex, InMemoryVectorIndex
 from tests.fakes_llm import ScriptedGenerator
 
@@ -327,3 +332,23 @@ def chat_directory(folder: Path, text: str = CHAT_DIRECTORY) -> ChatDirectory:
     path = folder / "directory.toml"
     path.write_text(text, encoding="utf-8")
     return ChatDirectory.load(path)
+
+
+# -- loading a corpus file -----------------------------------------------------
+
+MAX_FILE_MB = 50.0
+
+
+def load_file(path: Path, max_file_mb: float = MAX_FILE_MB) -> LoadedDocument:
+    """``path`` read as ingestion reads it, shown by its file name."""
+    return load_document(path, path.name, max_file_mb=max_file_mb)
+
+
+def load_failure(path: Path, max_file_mb: float = MAX_FILE_MB) -> IngestionError:
+    """The ``IngestionError`` that loading ``path`` must raise, checked to name
+    the file and to say what to do."""
+    with pytest.raises(IngestionError) as info:
+        load_file(path, max_file_mb)
+    assert info.value.source == path.name
+    assert info.value.hint, "every failure tells the operator what to do"
+    return info.value

@@ -10,6 +10,7 @@ import pytest
 from chatbot.errors import IngestionError
 from ingest.loaders import file_sha256, is_supported, load_document
 from ingest.pdf import _pdf_headings
+from tests.builders import load_failure, load_file
 from tests.samples import (
     POLICY_PAGE_1,
     POLICY_PAGE_2,
@@ -19,27 +20,12 @@ from tests.samples import (
     write_pdf,
 )
 
-MAX_MB = 50.0
-
-
-def load(path: Path, max_file_mb: float = MAX_MB):  # type: ignore[no-untyped-def]
-    return load_document(path, path.name, max_file_mb=max_file_mb)
-
-
-def failure(path: Path, max_file_mb: float = MAX_MB) -> IngestionError:
-    with pytest.raises(IngestionError) as info:
-        load(path, max_file_mb)
-    assert info.value.source == path.name
-    assert info.value.hint, "every failure tells the operator what to do"
-    return info.value
-
-
 # -- formats -----------------------------------------------------------------
 
 
 def test_pdf_one_block_per_page_with_numbers_and_title(tmp_path: Path) -> None:
     path = write_pdf(tmp_path / "policy.pdf", [POLICY_PAGE_1, POLICY_PAGE_2], title="DPS Guide")
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "DPS Guide"
     assert doc.pages == 2
     assert [b.page for b in doc.blocks] == [1, 2]
@@ -49,7 +35,7 @@ def test_pdf_one_block_per_page_with_numbers_and_title(tmp_path: Path) -> None:
 
 
 def test_pdf_headings_and_section_carried_across_pages(tmp_path: Path) -> None:
-    doc = load(write_pdf(tmp_path / "p.pdf", [POLICY_PAGE_1, POLICY_PAGE_2]))
+    doc = load_file(write_pdf(tmp_path / "p.pdf", [POLICY_PAGE_1, POLICY_PAGE_2]))
     first, second = doc.blocks
     assert [h for _, h in first.headings] == ["1. Deposit Protection", "2. Eligible Deposits"]
     assert first.section == ""
@@ -87,13 +73,15 @@ def test_pdf_heading_guess_rejects_wrapped_lines() -> None:
 
 
 def test_pdf_title_falls_back_to_first_heading_then_stem(tmp_path: Path) -> None:
-    assert load(write_pdf(tmp_path / "a.pdf", [POLICY_PAGE_1])).title == "1. Deposit Protection"
+    assert (
+        load_file(write_pdf(tmp_path / "a.pdf", [POLICY_PAGE_1])).title == "1. Deposit Protection"
+    )
     plain = write_pdf(tmp_path / "notes-2024.pdf", ["just a sentence of body text."])
-    assert load(plain).title == "notes-2024"
+    assert load_file(plain).title == "notes-2024"
 
 
 def test_pdf_whitespace_is_normalised(tmp_path: Path) -> None:
-    doc = load(write_pdf(tmp_path / "w.pdf", ["Wide     gaps   here.\n\n\n\nNext paragraph."]))
+    doc = load_file(write_pdf(tmp_path / "w.pdf", ["Wide     gaps   here.\n\n\n\nNext paragraph."]))
     assert doc.blocks[0].text == "Wide gaps here.\nNext paragraph."
 
 
@@ -104,7 +92,7 @@ def test_pdf_running_headers_and_page_footers_are_dropped(tmp_path: Path) -> Non
         f"{header}\n{POLICY_PAGE_2}\nPage 2 of 3",
         f"{header}\nAnnex\nTables follow.\nPage 3 of 3",
     ]
-    doc = load(write_pdf(tmp_path / "r.pdf", pages))
+    doc = load_file(write_pdf(tmp_path / "r.pdf", pages))
     for block in doc.blocks:
         assert header not in block.text and "Page " not in block.text
     assert doc.blocks[0].text.startswith("1. Deposit Protection")
@@ -112,13 +100,13 @@ def test_pdf_running_headers_and_page_footers_are_dropped(tmp_path: Path) -> Non
 
 
 def test_a_line_on_one_page_only_is_kept(tmp_path: Path) -> None:
-    doc = load(write_pdf(tmp_path / "k.pdf", [f"Intro\n{POLICY_PAGE_1}", POLICY_PAGE_2]))
+    doc = load_file(write_pdf(tmp_path / "k.pdf", [f"Intro\n{POLICY_PAGE_1}", POLICY_PAGE_2]))
     assert doc.blocks[0].text.startswith("Intro\n")
 
 
 def test_pdf_with_empty_owner_password_is_read(tmp_path: Path) -> None:
     path = write_encrypted_pdf(tmp_path / "perm.pdf", [POLICY_PAGE_1], user_password="")
-    assert "HKD 800,000" in load(path).blocks[0].text
+    assert "HKD 800,000" in load_file(path).blocks[0].text
 
 
 def test_markdown_sections_get_heading_paths(tmp_path: Path) -> None:
@@ -129,7 +117,7 @@ def test_markdown_sections_get_heading_paths(tmp_path: Path) -> None:
         "## Limits\n\nSee [the table](http://x/y) for limits.\n",
         encoding="utf-8",
     )
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "Card Guide"
     assert doc.pages == 0
     sections = [(b.section, b.text) for b in doc.blocks]
@@ -147,14 +135,14 @@ def test_markdown_inline_markup_is_removed(tmp_path: Path) -> None:
         "> **Note:** use `chatbot-ingest` and ![logo](x.png) __now__.\n\nA * B * C_d_e\n",
         encoding="utf-8",
     )
-    doc = load(path)
+    doc = load_file(path)
     assert doc.blocks[0].text == "Note: use chatbot-ingest and logo now.\n\nA * B * C_d_e"
 
 
 def test_markdown_with_several_top_headings_keeps_them_in_paths(tmp_path: Path) -> None:
     path = tmp_path / "parts.md"
     path.write_text("# Part A\n\n## Rules\n\nText A.\n\n# Part B\n\nText B.\n", encoding="utf-8")
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "Part A"
     assert [b.section for b in doc.blocks] == ["Part A > Rules", "Part B"]
 
@@ -166,7 +154,7 @@ def test_markdown_setext_headings_and_front_matter(tmp_path: Path) -> None:
         "Details\n-------\n\nBody two.\n\n---\n\nAfter rule.\n",
         encoding="utf-8",
     )
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "Front Title"
     assert [b.section for b in doc.blocks] == ["", "Details"]
     assert doc.blocks[1].text == "Details\n\nBody two.\n\nAfter rule."
@@ -181,7 +169,7 @@ def test_html_drops_scripts_keeps_headings(tmp_path: Path) -> None:
         "<li>Two</li></ul></body></html>",
         encoding="utf-8",
     )
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "Mortgage FAQ"
     joined = "\n".join(b.text for b in doc.blocks)
     assert "secret" not in joined and "color" not in joined
@@ -192,13 +180,13 @@ def test_html_drops_scripts_keeps_headings(tmp_path: Path) -> None:
 def test_html_title_falls_back_to_h1(tmp_path: Path) -> None:
     path = tmp_path / "x.htm"
     path.write_text("<h1>Branch Hours</h1><p>9 to 5.</p>", encoding="utf-8")
-    assert load(path).title == "Branch Hours"
+    assert load_file(path).title == "Branch Hours"
 
 
 def test_text_file_and_bom(tmp_path: Path) -> None:
     path = tmp_path / "note.txt"
     path.write_bytes("\ufeffFirst line.\r\nSecond  line.\n".encode())
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "note"
     assert doc.blocks[0].text == "First line.\nSecond line."
 
@@ -206,7 +194,7 @@ def test_text_file_and_bom(tmp_path: Path) -> None:
 def test_chinese_text_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "zh.md"
     path.write_text("# 存款保障\n\n存款保障計劃保障每名存款人最高80萬港元。\n", encoding="utf-8")
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "存款保障"
     assert "80萬港元" in doc.blocks[0].text
 
@@ -226,18 +214,18 @@ def test_supported_extensions() -> None:
 def test_corrupt_pdf(tmp_path: Path) -> None:
     path = tmp_path / "broken.pdf"
     path.write_bytes(pdf_bytes([POLICY_PAGE_1])[:300])
-    assert "damaged" in failure(path).reason
+    assert "damaged" in load_failure(path).reason
 
 
 def test_not_a_pdf_at_all(tmp_path: Path) -> None:
     path = tmp_path / "fake.pdf"
     path.write_bytes(b"<html>this was saved with the wrong name</html>")
-    assert "damaged" in failure(path).reason
+    assert "damaged" in load_failure(path).reason
 
 
 def test_encrypted_pdf(tmp_path: Path) -> None:
     path = write_encrypted_pdf(tmp_path / "locked.pdf", [POLICY_PAGE_1], user_password="s3cret")
-    error = failure(path)
+    error = load_failure(path)
     assert "password" in error.reason
     assert "decrypted copy" in error.hint
 
@@ -247,23 +235,23 @@ def test_empty_file(tmp_path: Path, content: bytes) -> None:
     for name in ("empty.txt", "empty.md", "empty.pdf"):
         path = tmp_path / name
         path.write_bytes(content)
-        assert "empty" in failure(path).reason
+        assert "empty" in load_failure(path).reason
 
 
 def test_markdown_with_only_headings_has_no_text(tmp_path: Path) -> None:
     path = tmp_path / "h.md"
     path.write_text("# Title\n\n## Section\n", encoding="utf-8")
-    assert "no text" in failure(path).reason
+    assert "no text" in load_failure(path).reason
 
 
 def test_image_only_pdf(tmp_path: Path) -> None:
-    error = failure(write_image_only_pdf(tmp_path / "scan.pdf", pages=3))
+    error = load_failure(write_image_only_pdf(tmp_path / "scan.pdf", pages=3))
     assert "no extractable text" in error.reason and "3 pages" in error.reason
     assert "ocrmypdf" in error.hint
 
 
 def test_pdf_with_some_blank_pages_keeps_the_others(tmp_path: Path) -> None:
-    doc = load(write_pdf(tmp_path / "gaps.pdf", [POLICY_PAGE_1, "", POLICY_PAGE_2]))
+    doc = load_file(write_pdf(tmp_path / "gaps.pdf", [POLICY_PAGE_1, "", POLICY_PAGE_2]))
     assert [b.page for b in doc.blocks] == [1, 3]
     assert doc.pages == 3
 
@@ -271,7 +259,7 @@ def test_pdf_with_some_blank_pages_keeps_the_others(tmp_path: Path) -> None:
 def test_oversized_file(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("word " * 5000, encoding="utf-8")
-    error = failure(path, max_file_mb=0.01)
+    error = load_failure(path, max_file_mb=0.01)
     assert "over the 0.01 MB limit" in error.reason
     assert "CHATBOT_INGEST__MAX_FILE_MB" in error.hint
 
@@ -279,7 +267,7 @@ def test_oversized_file(tmp_path: Path) -> None:
 def test_non_utf8_text_is_rejected_not_guessed(tmp_path: Path) -> None:
     path = tmp_path / "big5.txt"
     path.write_bytes("存款保障計劃".encode("big5"))
-    error = failure(path)
+    error = load_failure(path)
     assert "not valid UTF-8" in error.reason
     assert "UTF-8" in error.hint
 
@@ -288,7 +276,7 @@ def test_unreadable_path(tmp_path: Path) -> None:
     # A folder with a file's name: reading it fails like an unreadable file.
     path = tmp_path / "folder.txt"
     path.mkdir()
-    assert "cannot read" in failure(path).reason
+    assert "cannot read" in load_failure(path).reason
     with pytest.raises(IngestionError, match="cannot read"):
         file_sha256(path, "folder.txt")
 
@@ -306,7 +294,7 @@ def test_file_without_read_permission() -> None:
         path.write_text("restricted", encoding="utf-8")
         path.chmod(0o000)
         if os.geteuid() != 0:
-            assert "Permission denied" in failure(path).reason
+            assert "Permission denied" in load_failure(path).reason
             return
         pid = os.fork()
         if pid == 0:  # child: never return into pytest
@@ -343,7 +331,7 @@ def test_file_without_read_permission() -> None:
 def test_text_with_nul_bytes_is_rejected(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "notes.md"
     path.write_bytes(data)
-    error = failure(path)
+    error = load_failure(path)
     assert "NUL bytes" in error.reason and "UTF-8" in error.hint
 
 
@@ -362,7 +350,7 @@ def test_markdown_takes_linear_time_on_unclosed_markup(tmp_path: Path, text: str
     path = tmp_path / "probe.md"
     path.write_text(f"A sentence.\n\n{text}\n", "utf-8")
     started = time.perf_counter()
-    load(path)
+    load_file(path)
     assert time.perf_counter() - started < 3
 
 
@@ -383,7 +371,7 @@ def test_html_takes_linear_time_on_markup_left_open(tmp_path: Path, tail: str) -
     path = tmp_path / "probe.html"
     path.write_text(f"<p>A sentence.</p>{tail}", "utf-8")
     started = time.perf_counter()
-    doc = load(path)
+    doc = load_file(path)
     assert time.perf_counter() - started < 3
     assert doc.blocks[0].text.startswith("A sentence.")
 
@@ -395,11 +383,11 @@ def test_html_marked_sections_that_break_htmlparser_are_skipped(
     # The standard library raises AssertionError on these.
     path = tmp_path / "page.html"
     path.write_text(f"<p>Before.</p>{declaration}<p>After.</p>", "utf-8")
-    assert "Before." in load(path).blocks[0].text
+    assert "Before." in load_file(path).blocks[0].text
 
 
 def test_a_huge_title_is_cut(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text(f"<title>{'T' * 100_000}</title><p>Text.</p>", "utf-8")
-    title = load(path).title
+    title = load_file(path).title
     assert len(title) == 200 and title.endswith("…")

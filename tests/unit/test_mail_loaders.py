@@ -14,29 +14,15 @@ import openpyxl
 import pytest
 
 import ingest.mail
-from chatbot.errors import IngestionError
-from ingest.blocks import LoadedDocument
 from ingest.chunking import Chunker
 from ingest.loaders import load_document
+from tests.builders import MAX_FILE_MB, load_failure, load_file
 from tests.fakes import HashEmbedder
 from tests.msg_writer import Tree, build_cfb, build_msg
 
-MAX_MB = 50.0
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
 DATE = "Mon, 03 Mar 2025 09:30:00 +0800"
 RED, BLACK = 0, 1  # MS-CFB 2.6.1 directory entry colour flag
-
-
-def load(path: Path) -> LoadedDocument:
-    return load_document(path, path.name, max_file_mb=MAX_MB)
-
-
-def failure(path: Path) -> IngestionError:
-    with pytest.raises(IngestionError) as info:
-        load(path)
-    assert info.value.source == path.name
-    assert info.value.hint, "every failure tells the operator what to do"
-    return info.value
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -86,7 +72,7 @@ def circular(*, html: bool = True) -> EmailMessage:
 
 
 def test_eml_envelope_then_plain_body(tmp_path: Path) -> None:
-    doc = load(write(tmp_path / "circular.eml", circular().as_bytes()))
+    doc = load_file(write(tmp_path / "circular.eml", circular().as_bytes()))
     assert doc.title == "Circular: GenAI training"
     (block,) = doc.blocks
     assert block.text == (
@@ -110,7 +96,7 @@ def test_eml_html_only_body_is_its_visible_text(tmp_path: Path) -> None:
         "<body><p>Only the <b>approved</b> assistant may be used.</p></body></html>",
         subtype="html",
     )
-    (block,) = load(write(tmp_path / "notice.eml", message.as_bytes())).blocks
+    (block,) = load_file(write(tmp_path / "notice.eml", message.as_bytes())).blocks
     assert block.text.endswith("\n\nOnly the approved assistant may be used.")
     assert "color" not in block.text and "track" not in block.text and "<" not in block.text
 
@@ -123,14 +109,14 @@ def test_eml_html_body_keeps_its_heading(tmp_path: Path) -> None:
         "<html><body><h1>Assistant Outage Friday</h1><p>It will be down all day.</p></body></html>",
         subtype="html",
     )
-    (block,) = load(write(tmp_path / "notice.eml", message.as_bytes())).blocks
+    (block,) = load_file(write(tmp_path / "notice.eml", message.as_bytes())).blocks
     assert "Assistant Outage Friday" in block.text
 
 
 def test_eml_attachment_is_read_as_its_own_part(tmp_path: Path) -> None:
     message = circular()
     message.add_attachment(limits_docx(), *DOCX_TYPE, filename="limits.docx")
-    doc = load(write(tmp_path / "circular.eml", message.as_bytes()))
+    doc = load_file(write(tmp_path / "circular.eml", message.as_bytes()))
     mail, *parts = doc.blocks
     assert mail.part == ""
     assert "Attachments: limits.docx" in mail.text
@@ -148,7 +134,7 @@ def test_eml_unsupported_and_broken_attachments_are_listed(
     message.add_attachment(b"PK\x05\x06" + bytes(18), "application", "zip", filename="slides.zip")
     message.add_attachment(b"not really a docx", *DOCX_TYPE, filename="broken.docx")
     message.add_attachment(b"Read me too.", "text", "plain", filename="notes.txt")
-    doc = load(write(tmp_path / "circular.eml", message.as_bytes()))
+    doc = load_file(write(tmp_path / "circular.eml", message.as_bytes()))
     mail, notes = doc.blocks
     (listed,) = [line for line in mail.text.splitlines() if line.startswith("Attachments: ")]
     assert listed == (
@@ -167,7 +153,7 @@ def test_eml_attached_message_is_read_with_its_own_attachment(tmp_path: Path) ->
     inner.add_attachment(b"Deep attachment text.", "text", "plain", filename="deep.txt")
     message = circular(html=False)
     message.add_attachment(inner)
-    doc = load(write(tmp_path / "circular.eml", message.as_bytes()))
+    doc = load_file(write(tmp_path / "circular.eml", message.as_bytes()))
     mail, attached, deep = doc.blocks
     assert "Attachments: attached-message.eml" in mail.text
     assert attached.part == "Earlier note (attached-message.eml)"
@@ -179,7 +165,7 @@ def test_eml_attached_message_is_read_with_its_own_attachment(tmp_path: Path) ->
 def test_eml_attachment_names_lose_their_paths(tmp_path: Path) -> None:
     message = circular(html=False)
     message.add_attachment(b"Text.", "text", "plain", filename="../../etc/notes.txt")
-    _mail, part = load(write(tmp_path / "circular.eml", message.as_bytes())).blocks
+    _mail, part = load_file(write(tmp_path / "circular.eml", message.as_bytes())).blocks
     assert "/" not in part.part and part.part.endswith("notes.txt")
 
 
@@ -198,7 +184,7 @@ def test_eml_attachments_nested_too_deep_are_listed_not_read(tmp_path: Path) -> 
     deepest.add_attachment(b"Too deep.", "text", "plain", filename="deep.txt")
     middle.add_attachment(deepest)
     outer.add_attachment(middle)
-    blocks = load(write(tmp_path / "nested.eml", outer.as_bytes())).blocks
+    blocks = load_file(write(tmp_path / "nested.eml", outer.as_bytes())).blocks
     assert [b.text.splitlines()[0] for b in blocks] == [
         "Subject: Circular: GenAI training",
         "Subject: Second",
@@ -215,7 +201,7 @@ def test_eml_attachments_over_the_limit(tmp_path: Path, monkeypatch: pytest.Monk
         message.add_attachment(
             f"Note {number}.".encode(), "text", "plain", filename=f"{number}.txt"
         )
-    mail, *parts = load(write(tmp_path / "many.eml", message.as_bytes())).blocks
+    mail, *parts = load_file(write(tmp_path / "many.eml", message.as_bytes())).blocks
     assert [p.part for p in parts] == ["0.txt", "1.txt"]
     assert "Attachments: 0.txt; 1.txt; 2 more (not read: over the limit)" in mail.text
 
@@ -226,14 +212,14 @@ def test_eml_attachments_over_the_limit(tmp_path: Path, monkeypatch: pytest.Monk
     ids=["binary", "png"],
 )
 def test_garbage_named_eml_fails(tmp_path: Path, data: bytes) -> None:
-    error = failure(write(tmp_path / "scan.eml", data))
+    error = load_failure(write(tmp_path / "scan.eml", data))
     assert "does not look like an e-mail" in error.reason
 
 
 def test_empty_looking_eml_fails(tmp_path: Path) -> None:
-    error = failure(write(tmp_path / "blank.eml", b"\n\n\n   \n"))
+    error = load_failure(write(tmp_path / "blank.eml", b"\n\n\n   \n"))
     assert error.reason == "the file is empty"
-    error = failure(write(tmp_path / "headers.eml", b"X-Nothing: here\n\n"))
+    error = load_failure(write(tmp_path / "headers.eml", b"X-Nothing: here\n\n"))
     assert "does not look like an e-mail" in error.reason
     assert "saved as .eml" in error.hint
 
@@ -316,7 +302,7 @@ def test_msg_envelope_body_and_attachment(tmp_path: Path) -> None:
         date=DATE,
         attachments=[("limits.docx", limits_docx()), ("logo.gif", b"GIF89a" + bytes(40))],
     )
-    doc = load(write(tmp_path / "circular.msg", data))
+    doc = load_file(write(tmp_path / "circular.msg", data))
     assert doc.title == "Circular: GenAI training"
     mail, *parts = doc.blocks
     assert mail.text == (
@@ -334,7 +320,7 @@ def test_msg_envelope_body_and_attachment(tmp_path: Path) -> None:
 def test_msg_with_a_large_attachment(tmp_path: Path) -> None:
     text = "Line of the attached guidance on prompt limits.\n" * 500  # over 4096 bytes
     data = build_msg("Guidance", "See the attachment.", attachments=[("guide.txt", text.encode())])
-    _mail, part = load(write(tmp_path / "guidance.msg", data)).blocks
+    _mail, part = load_file(write(tmp_path / "guidance.msg", data)).blocks
     assert part.part == "guide.txt"
     assert part.text == text.strip()
 
@@ -342,7 +328,7 @@ def test_msg_with_a_large_attachment(tmp_path: Path) -> None:
 def test_msg_html_body_when_there_is_no_plain_body(tmp_path: Path) -> None:
     html = "<html><body><p>Only the <i>approved</i> assistant may be used.</p></body></html>"
     data = build_msg("Notice", "", html=html)
-    (mail,) = load(write(tmp_path / "notice.msg", data)).blocks
+    (mail,) = load_file(write(tmp_path / "notice.msg", data)).blocks
     assert mail.text.endswith("\n\nOnly the approved assistant may be used.")
 
 
@@ -350,7 +336,7 @@ def test_msg_xlsx_attachment_sheet_is_a_part(tmp_path: Path) -> None:
     data = build_msg(
         "Limits", "The limits are attached.", attachments=[("limits.xlsx", limits_xlsx())]
     )
-    mail, sheet = load(write(tmp_path / "limits.msg", data)).blocks
+    mail, sheet = load_file(write(tmp_path / "limits.msg", data)).blocks
     assert "Attachments: limits.xlsx" in mail.text
     assert (sheet.part, sheet.unit, sheet.page, sheet.section) == (
         "limits.xlsx",
@@ -373,7 +359,7 @@ def test_msg_ansi_properties_and_short_attachment_name(tmp_path: Path) -> None:
             "__properties_version1.0": bytes(8),
         },
     }
-    doc = load(write(tmp_path / "old.msg", build_cfb(tree)))
+    doc = load_file(write(tmp_path / "old.msg", build_cfb(tree)))
     assert doc.title == "Café circular"
     mail, part = doc.blocks
     assert mail.text == (
@@ -397,31 +383,31 @@ def test_msg_embedded_outlook_item_is_not_dropped_silently(tmp_path: Path) -> No
             },
         },
     }
-    (mail, *_parts) = load(write(tmp_path / "fwd.msg", build_cfb(tree))).blocks
+    (mail, *_parts) = load_file(write(tmp_path / "fwd.msg", build_cfb(tree))).blocks
     assert "Earlier note" in mail.text
 
 
 def test_non_ole_file_named_msg(tmp_path: Path) -> None:
-    error = failure(write(tmp_path / "mail.msg", circular().as_bytes()))
+    error = load_failure(write(tmp_path / "mail.msg", circular().as_bytes()))
     assert error.reason == "the file is not an Outlook message (not an OLE compound file)"
     assert "Outlook Message Format" in error.hint
 
 
 def test_ole_file_without_message_properties(tmp_path: Path) -> None:
-    error = failure(write(tmp_path / "other.msg", build_cfb({"WordDocument": b"x" * 100})))
+    error = load_failure(write(tmp_path / "other.msg", build_cfb({"WordDocument": b"x" * 100})))
     assert error.reason == "the mail has no text and no readable attachment"
 
 
 @pytest.mark.parametrize("keep", [600, 1024, 1536])
 def test_truncated_msg_fails_cleanly(tmp_path: Path, keep: int) -> None:
     data = build_msg("Subject", "Body " * 50, attachments=[("a.txt", b"attachment " * 2000)])
-    error = failure(write(tmp_path / "cut.msg", data[:keep]))
+    error = load_failure(write(tmp_path / "cut.msg", data[:keep]))
     assert error.reason
 
 
 def test_msg_cut_inside_an_attachment_is_damaged_not_read_partially(tmp_path: Path) -> None:
     data = build_msg("Subject", "Body " * 50, attachments=[("a.txt", b"attachment " * 2000)])
-    error = failure(write(tmp_path / "cut.msg", data[: len(data) // 2]))
+    error = load_failure(write(tmp_path / "cut.msg", data[: len(data) // 2]))
     assert "the Outlook message is damaged" in error.reason
 
 
@@ -434,7 +420,7 @@ def test_attachment_chunks_are_titled_by_the_part_and_name_the_mail(tmp_path: Pa
     doc = load_document(
         write(tmp_path / "circular.eml", message.as_bytes()),
         "circulars/circular.eml",
-        max_file_mb=MAX_MB,
+        max_file_mb=MAX_FILE_MB,
     )
     chunks = Chunker(HashEmbedder().token_length, chunk_tokens=200, chunk_overlap=0).chunk(doc)
     own = [c for c in chunks if "31 March" in c.text]
@@ -456,7 +442,7 @@ def test_attachment_chunks_are_titled_by_the_part_and_name_the_mail(tmp_path: Pa
 def test_oversized_mail_headers_are_refused_before_parsing(tmp_path: Path) -> None:
     subject = "=?utf-8?q?-?= " * 6_000  # the email package's slow path: ~84 KB
     data = f"Subject: {subject}\r\nFrom: a@b.invalid\r\n\r\nBody.\r\n".encode()
-    error = failure(write(tmp_path / "long.eml", data))
+    error = load_failure(write(tmp_path / "long.eml", data))
     assert "headers are over 64 KB" in error.reason
 
 
@@ -465,7 +451,7 @@ def test_an_unknown_charset_is_read_as_utf8_not_failed(tmp_path: Path) -> None:
         b"Subject: Charset\r\nFrom: a@b.invalid\r\nContent-Type: text/plain; "
         b'charset="x-no-such-charset"\r\n\r\nThe limit is 80 prompts a day.\r\n'
     )
-    doc = load(write(tmp_path / "odd.eml", data))
+    doc = load_file(write(tmp_path / "odd.eml", data))
     assert "The limit is 80 prompts a day." in doc.blocks[0].text
 
 
@@ -478,7 +464,7 @@ def test_nul_padding_in_msg_strings_does_not_reach_the_text(tmp_path: Path) -> N
         to="All",
         date="Mon, 02 Jun 2025 09:00:00 +0800",
     )
-    doc = load(write(tmp_path / "padded.msg", data))
+    doc = load_file(write(tmp_path / "padded.msg", data))
     assert all("\x00" not in block.text for block in doc.blocks)
     assert "Body with padding inside." in doc.blocks[0].text
 
@@ -490,5 +476,5 @@ def test_a_mail_nested_thousands_deep_fails_with_a_clear_reason(
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr("ingest.loaders.load_mail", deep)
-    error = failure(write(tmp_path / "deep.eml", b"Subject: x\r\n\r\nbody\r\n"))
+    error = load_failure(write(tmp_path / "deep.eml", b"Subject: x\r\n\r\nbody\r\n"))
     assert error.reason.startswith("the file is nested too deeply to read safely")

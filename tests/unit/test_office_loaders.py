@@ -16,25 +16,9 @@ from pptx import Presentation
 from pptx.util import Inches
 
 import ingest.office
-from chatbot.errors import IngestionError
-from ingest.blocks import LoadedDocument
-from ingest.loaders import load_document
 from ingest.tables import MAX_CELL_CHARS, cell_text, table_lines, table_text
+from tests.builders import load_failure, load_file
 from tests.msg_writer import build_cfb
-
-MAX_MB = 50.0
-
-
-def load(path: Path) -> LoadedDocument:
-    return load_document(path, path.name, max_file_mb=MAX_MB)
-
-
-def failure(path: Path) -> IngestionError:
-    with pytest.raises(IngestionError) as info:
-        load(path)
-    assert info.value.source == path.name
-    assert info.value.hint, "every failure tells the operator what to do"
-    return info.value
 
 
 def saved(document: object) -> bytes:
@@ -73,7 +57,7 @@ def policy_docx() -> bytes:
 def test_docx_heading_styles_become_section_paths(tmp_path: Path) -> None:
     path = tmp_path / "records.docx"
     path.write_bytes(policy_docx())
-    doc = load(path)
+    doc = load_file(path)
     assert [b.section for b in doc.blocks] == [
         "",
         "Scope",
@@ -90,7 +74,7 @@ def test_docx_heading_styles_become_section_paths(tmp_path: Path) -> None:
 def test_docx_core_title_is_the_title(tmp_path: Path) -> None:
     path = tmp_path / "records.docx"
     path.write_bytes(policy_docx())
-    assert load(path).title == "GenAI Records Policy"
+    assert load_file(path).title == "GenAI Records Policy"
 
 
 def test_docx_without_core_title_takes_its_first_heading(tmp_path: Path) -> None:
@@ -100,7 +84,7 @@ def test_docx_without_core_title_takes_its_first_heading(tmp_path: Path) -> None
     document.add_paragraph("Eighty prompts a day.")
     path = tmp_path / "limits.docx"
     path.write_bytes(saved(document))
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "Usage Limits"
     assert [(b.section, b.text) for b in doc.blocks] == [("", "Eighty prompts a day.")]
 
@@ -108,7 +92,7 @@ def test_docx_without_core_title_takes_its_first_heading(tmp_path: Path) -> None
 def test_docx_table_becomes_header_value_lines(tmp_path: Path) -> None:
     path = tmp_path / "records.docx"
     path.write_bytes(policy_docx())
-    text = load(path).blocks[2].text
+    text = load_file(path).blocks[2].text
     assert text.endswith(
         "Business unit | Daily prompt limit | Owner\n"
         "Business unit: Treasury; Daily prompt limit: 80; Owner: Ops\n"
@@ -123,7 +107,7 @@ def test_docx_merged_cells_are_not_duplicated(tmp_path: Path) -> None:
     table.cell(1, 1).merge(table.cell(1, 2)).text = "Only with CIO approval"
     path = tmp_path / "merged.docx"
     path.write_bytes(saved(document))
-    text = load(path).blocks[0].text
+    text = load_file(path).blocks[0].text
     assert text.count("Only with CIO approval") == 1
     assert "Use: Drafting; Permitted: Only with CIO approval" in text
 
@@ -136,7 +120,7 @@ def test_docx_equal_neighbouring_cells_are_both_kept(tmp_path: Path) -> None:
     )
     path = tmp_path / "matrix.docx"
     path.write_bytes(saved(document))
-    assert "Use: Drafting; Permitted: Yes; Needs approval: Yes" in load(path).blocks[0].text
+    assert "Use: Drafting; Permitted: Yes; Needs approval: Yes" in load_file(path).blocks[0].text
 
 
 # -- PowerPoint ----------------------------------------------------------------
@@ -163,7 +147,7 @@ def committee_pptx() -> bytes:
 def test_pptx_one_block_per_slide_with_number_unit_and_title(tmp_path: Path) -> None:
     path = tmp_path / "deck.pptx"
     path.write_bytes(committee_pptx())
-    doc = load(path)
+    doc = load_file(path)
     assert doc.pages == 2
     assert [(b.page, b.unit, b.section) for b in doc.blocks] == [
         (1, "slide", "AI Committee"),
@@ -175,7 +159,7 @@ def test_pptx_one_block_per_slide_with_number_unit_and_title(tmp_path: Path) -> 
 def test_pptx_slide_text_tables_groups_and_notes(tmp_path: Path) -> None:
     path = tmp_path / "deck.pptx"
     path.write_bytes(committee_pptx())
-    first, second = load(path).blocks
+    first, second = load_file(path).blocks
     assert first.text == "AI Committee\n\nCharter and members\n\nNotes: Mention the quorum of five."
     assert second.text.count("Usage Limits") == 1, "the title leads the slide, once"
     assert second.text.startswith("Usage Limits\n\n")
@@ -206,7 +190,7 @@ def limits_xlsx() -> bytes:
 def test_xlsx_one_block_per_sheet(tmp_path: Path) -> None:
     path = tmp_path / "limits.xlsx"
     path.write_bytes(limits_xlsx())
-    doc = load(path)
+    doc = load_file(path)
     assert doc.pages == 2
     assert [(b.page, b.unit, b.section) for b in doc.blocks] == [
         (1, "sheet", "Limits"),
@@ -218,7 +202,7 @@ def test_xlsx_one_block_per_sheet(tmp_path: Path) -> None:
 def test_xlsx_header_row_and_numbers(tmp_path: Path) -> None:
     path = tmp_path / "limits.xlsx"
     path.write_bytes(limits_xlsx())
-    limits, figures = load(path).blocks
+    limits, figures = load_file(path).blocks
     assert limits.text == (
         "Limits\n\n"
         "Business unit | Daily prompt limit | Share\n"
@@ -233,7 +217,7 @@ def test_xlsx_over_the_cell_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ingest.office, "MAX_CELLS", 5)
     path = tmp_path / "limits.xlsx"
     path.write_bytes(limits_xlsx())
-    error = failure(path)
+    error = load_failure(path)
     assert "more than 5 cells" in error.reason and "'Limits'" in error.reason
     assert "split the workbook" in error.hint
 
@@ -245,7 +229,7 @@ def test_xlsx_over_the_cell_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_not_a_zip(tmp_path: Path, suffix: str, program: str) -> None:
     path = tmp_path / f"notes{suffix}"
     path.write_bytes(b"just some text, not an Office file")
-    error = failure(path)
+    error = load_failure(path)
     assert f"not a valid {program} file" in error.reason
     assert f"save it again as {suffix}" in error.hint
 
@@ -254,7 +238,7 @@ def test_ole_container_named_docx_is_password_protected(tmp_path: Path) -> None:
     # An encrypted Office file is an OLE compound file holding the encrypted package.
     path = tmp_path / "secret.docx"
     path.write_bytes(build_cfb({"EncryptionInfo": b"\x04\x00\x04\x00", "EncryptedPackage": b"x"}))
-    error = failure(path)
+    error = load_failure(path)
     assert "password-protected" in error.reason and "old binary Word format" in error.reason
     assert "remove the password" in error.hint
 
@@ -271,7 +255,7 @@ def test_zip_bomb_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bomb.docx"
     path.write_bytes(buffer.getvalue())
     assert path.stat().st_size < 2 << 20
-    error = failure(path)
+    error = load_failure(path)
     assert re.search(r"would unpack to 30\d MB from 0\.\d MB \(a zip bomb", error.reason)
 
 
@@ -286,7 +270,7 @@ def test_corrupt_docx_with_broken_xml(tmp_path: Path) -> None:
             archive.writestr(info, data)
     path = tmp_path / "broken.docx"
     path.write_bytes(buffer.getvalue())
-    error = failure(path)
+    error = load_failure(path)
     assert error.reason.startswith("the Word file is damaged or of another kind (")
     assert "open it in Word and save it again as .docx" in error.hint
 
@@ -353,7 +337,7 @@ def test_a_part_holding_more_data_than_it_declares_is_refused(tmp_path: Path) ->
     # shrink the declared size of document.xml in its central-directory entry
     entry = raw.rfind(b"PK\x01\x02", 0, raw.rfind(b"word/document.xml"))
     raw[entry + 24 : entry + 28] = (2048).to_bytes(4, "little")
-    error = failure(write_bytes(tmp_path / "liar.docx", bytes(raw)))
+    error = load_failure(write_bytes(tmp_path / "liar.docx", bytes(raw)))
     assert "holds more data than it declares" in error.reason
 
 
@@ -371,6 +355,6 @@ def test_rows_past_a_stale_sheet_dimension_are_read(tmp_path: Path) -> None:
             if info.filename.startswith("xl/worksheets/sheet"):
                 data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:A1"/>', data)
             archive.writestr(info, data)
-    doc = load(write_bytes(tmp_path / "stale.xlsx", buffer.getvalue()))
-    full = load(write_bytes(tmp_path / "fresh.xlsx", limits_xlsx()))
+    doc = load_file(write_bytes(tmp_path / "stale.xlsx", buffer.getvalue()))
+    full = load_file(write_bytes(tmp_path / "fresh.xlsx", limits_xlsx()))
     assert [b.text for b in doc.blocks] == [b.text for b in full.blocks]
