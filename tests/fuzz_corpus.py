@@ -19,8 +19,9 @@ entity would expand to).
 
 Everything is built here, byte by byte (PDFs by hand, with computed xref
 offsets, or with pypdf's writer for encryption, scripts and attachments; zips
-and OLE compound files by hand; Office files by their libraries, then zipped
-again by hand with fixed dates; images with Pillow), from a seeded
+by hand; OLE compound files and Outlook messages with ``tests.msg_writer``,
+then damaged by hand; Office files by their libraries, then zipped again by
+hand with fixed dates; images with Pillow), from a seeded
 ``random.Random``: the same seed writes the same bytes (but for pypdf's
 random file ids, and the Office files that name the outside folder's path).
 Files that may index carry one short sentence each, so indexing them stays
@@ -38,7 +39,6 @@ import base64
 import codecs
 import functools
 import io
-import itertools
 import os
 import random
 import re
@@ -46,10 +46,13 @@ import struct
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from tests.msg_writer import MAGIC as OLE_MAGIC
+from tests.msg_writer import build_cfb, build_msg
 
 Expect = Literal["fail", "may", "index", "skip"]
 
@@ -1715,104 +1718,8 @@ def office_bombs(c: _Corpus) -> None:
 
 # -- OLE compound files (encrypted Office, legacy Office, Outlook .msg) -----
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-OLE_MIN_STREAM = 4096  # the mini stream cutoff: smaller streams would go in the mini stream
-_FREE, _END, _FAT_SECTOR, _NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
-OleTree = Mapping[str, bytes | Mapping[str, bytes]]
-_DIRENT = "<64sHBBIII16sIQQIQ"
-
-
-@dataclass(slots=True)
-class _OleEntry:
-    name: str
-    kind: int  # 5 the root, 1 a storage, 2 a stream
-    data: bytes = b""
-    children: list[int] = field(default_factory=list)
-    right: int = _NONE
-    child: int = _NONE
-    start: int = _END
-
-
-def _dirent(entry: _OleEntry) -> bytes:
-    name = entry.name.encode("utf-16-le") + b"\0\0"
-    return struct.pack(
-        _DIRENT,
-        name,
-        len(name),
-        entry.kind,
-        1,  # black
-        _NONE,  # left sibling: siblings are chained to the right
-        entry.right,
-        entry.child,
-        b"\0" * 16,  # CLSID
-        0,  # state bits
-        0,  # created
-        0,  # modified
-        entry.start,
-        len(entry.data),
-    )
-
-
-def build_cfb(tree: OleTree) -> bytes:
-    """A compound file (MS-CFB version 3, 512-byte sectors) whose root storage
-    holds ``tree``: stream names to data, storage names to their streams.
-
-    Every stream must be at least ``OLE_MIN_STREAM`` bytes, so all of them
-    live in regular sectors and there is no mini stream to write: callers
-    pad. Siblings are chained as right children (a valid, lopsided tree);
-    the FAT is listed in the header (109 sectors, about 7 MB)."""
-    entries = [_OleEntry("Root Entry", 5)]
-
-    def enter(parent: int, node: OleTree | Mapping[str, bytes]) -> None:
-        for name, value in node.items():
-            entries[parent].children.append(len(entries))
-            if isinstance(value, bytes):
-                if len(value) < OLE_MIN_STREAM:
-                    raise ValueError(f"stream {name!r} is under {OLE_MIN_STREAM} bytes")
-                entries.append(_OleEntry(name, 2, value))
-            else:
-                entries.append(_OleEntry(name, 1))
-                enter(len(entries) - 1, value)
-
-    enter(0, tree)
-    for entry in entries:
-        ordered = sorted(
-            entry.children, key=lambda i: (len(entries[i].name), entries[i].name.upper())
-        )
-        entry.child = ordered[0] if ordered else _NONE
-        for left, right in itertools.pairwise(ordered):
-            entries[left].right = right
-    sectors = [-(-len(entry.data) // 512) for entry in entries]
-    n_dir = -(-len(entries) // 4)
-    n_fat = 1
-    while n_fat * 128 < n_fat + n_dir + sum(sectors):
-        n_fat += 1
-    if n_fat > 109:
-        raise ValueError("too large for the header's FAT list")
-    fat = [_FAT_SECTOR] * n_fat
-
-    def chain(count: int) -> int:
-        first = len(fat)  # sector numbers follow the FAT's own sectors
-        fat.extend(range(first + 1, first + count))
-        fat.append(_END)
-        return first
-
-    first_dir = chain(n_dir)
-    for entry, count in zip(entries, sectors, strict=True):
-        if count:
-            entry.start = chain(count)
-    fat += [_FREE] * (n_fat * 128 - len(fat))
-    directory = b"".join(_dirent(e) for e in entries)
-    unused = struct.pack(_DIRENT, b"", 0, 0, 0, _NONE, _NONE, _NONE, b"\0" * 16, 0, 0, 0, 0, 0)
-    directory += unused * (-len(entries) % 4)
-    header = struct.pack(
-        "<8s16sHHHHH6sIIIIIIIII109I", OLE_MAGIC, b"\0" * 16, 0x3E, 3, 0xFFFE, 9, 6, b"\0" * 6,
-        0, n_fat, first_dir, 0, OLE_MIN_STREAM, _END, 0, _END, 0,
-        *range(n_fat), *[_FREE] * (109 - n_fat),
-    )  # fmt: skip
-    body = [struct.pack(f"<{len(fat)}I", *fat), directory]
-    body += [e.data + b"\0" * (-len(e.data) % 512) for e in entries if e.data]
-    return header + b"".join(body)
+# Well-formed compound files come from ``tests.msg_writer``; what is made
+# here is what no writer would make: lying headers, loops, truncations.
 
 
 def office_ole(c: _Corpus) -> None:
@@ -1945,44 +1852,11 @@ def eml(
     return "".join(out).encode()
 
 
-def _msg_text(value: str) -> bytes:
-    """A PT_UNICODE property, padded with NULs (which readers strip)."""
-    data = value.encode("utf-16-le")
-    return data + b"\0" * max(0, OLE_MIN_STREAM - len(data))
-
-
-def build_msg(
-    subject: str,
-    body: str | None,
-    attachments: tuple[tuple[str, bytes], ...] = (),
-    *,
-    html: str | None = None,
-) -> bytes:
-    """An Outlook message: the property streams ``ingest.mail`` reads, in a
-    compound file; each attachment (name, data of 4096 bytes or more) in a
-    storage of its own."""
-    tree: dict[str, bytes | Mapping[str, bytes]] = {
-        "__substg1.0_0037001F": _msg_text(subject),
-        "__substg1.0_0C1A001F": _msg_text("Fuzz Sender"),
-        "__substg1.0_0C1F001F": _msg_text("fuzz@example.com"),
-        "__substg1.0_0E04001F": _msg_text("staff@example.com"),
-        "__substg1.0_007D001F": _msg_text("Date: Mon, 03 Mar 2025 09:30:00 +0800\r\n"),
-    }
-    if body is not None:
-        tree["__substg1.0_1000001F"] = _msg_text(body)
-    if html is not None:
-        data = html.encode()
-        tree["__substg1.0_10130102"] = data + b"\0" * max(0, OLE_MIN_STREAM - len(data))
-    for number, (name, data) in enumerate(attachments):
-        tree[f"__attach_version1.0_#{number:08X}"] = {
-            "__substg1.0_3707001F": _msg_text(name),
-            "__substg1.0_37010102": data,
-        }
-    return build_cfb(tree)
-
-
-def _padded(data: bytes, filler: bytes = b"\n") -> bytes:
-    return data + filler * max(0, OLE_MIN_STREAM - len(data))
+def mute_msg() -> bytes:
+    """An Outlook message with no word in it, with one attachment: what the
+    hostile .msg files are cut from. ``tests.msg_writer`` puts the FAT in
+    sector 0 (at offset 512) and the root storage first in the directory."""
+    return build_msg(MUTE, MUTE, attachments=(("a.txt", MUTE.encode()),))
 
 
 def mail_broken(c: _Corpus) -> None:
@@ -2152,20 +2026,19 @@ def mail_msg(c: _Corpus) -> None:
     ):
         c.add(c.name(kind, ".msg"), data, kind, "fail", note, damaged)
     docx = good_office(".docx", MUTE)
-    sound = build_msg(MUTE, c.sentence(), (("notes.txt", _padded(MUTE.encode())),))
+    sound = build_msg(MUTE, c.sentence(), attachments=(("notes.txt", MUTE.encode()),))
     c.add(c.name(kind, ".msg"), sound, kind, "index", "a sound message")
     html = build_msg(MUTE, None, html=f"<p>{c.sentence()}</p><script>alert(1)</script>")
     c.add(c.name(kind, ".msg"), html, kind, "index", "an HTML body only", lacks="alert")
-    attached = build_msg(
-        MUTE, c.sentence(), (("report.docx", docx[:6000]), ("fw.msg", OLE_MAGIC + bytes(5000)))
-    )
+    broken = (("report.docx", docx[:6000]), ("fw.msg", OLE_MAGIC + bytes(5000)))
+    attached = build_msg(MUTE, c.sentence(), attachments=broken)
     note = "a truncated docx and a broken msg attached"
     c.add(c.name(kind, ".msg"), attached, kind, "index", note, holds="not read")
     nul = build_msg(f"{MUTE}\0{MUTE}", f"{c.sentence()}\0\0\0{MUTE}\0")
     c.add(c.name(kind, ".msg"), nul, kind, "index", "NUL characters in the subject and the body")
     empty = build_msg("", "")
     c.add(c.name(kind, ".msg"), empty, kind, "fail", "no subject, no body", "no text")
-    mute = build_msg(MUTE, MUTE, (("a.txt", _padded(MUTE.encode())),))
+    mute = mute_msg()
     for _ in range(10):
         cut = c.rng.randrange(1, len(mute))
         c.add(c.name(kind, ".msg"), mute[:cut], kind, "may", f"cut at {cut}")
@@ -2205,7 +2078,7 @@ def mail_msg(c: _Corpus) -> None:
     struct.pack_into("<I", ring, directory + 76, 0)
     c.add(c.name(kind, ".msg"), bytes(ring), kind, "may", "the root storage is its own child")
     many = tuple((f"part{n}.bin", bytes(4096)) for n in range(60))
-    data = build_msg(MUTE, c.sentence(), many)
+    data = build_msg(MUTE, c.sentence(), attachments=many)
     c.add(c.name(kind, ".msg"), data, kind, "index", "60 attachments", holds="over the limit")
 
 

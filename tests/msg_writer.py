@@ -215,7 +215,7 @@ def _properties(header: bytes, streams: Mapping[str, bytes], fixed: Mapping[int,
 
 def build_msg(
     subject: str,
-    body: str,
+    body: str | None,
     *,
     sender: str = "Compliance Office",
     address: str = "compliance@example.com",
@@ -224,17 +224,19 @@ def build_msg(
     html: str | None = None,
     attachments: Sequence[tuple[str, bytes]] = (),
 ) -> bytes:
-    """An Outlook message with the given envelope, body and attachments
-    (file name, data), as Outlook writes it (Unicode string properties)."""
+    """An Outlook message with the given envelope, body (None: no plain-text
+    body at all) and attachments (file name, data), as Outlook writes it
+    (Unicode string properties)."""
     headers = f"From: {sender} <{address}>\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n"
     streams: dict[str, bytes] = {
         "__substg1.0_0037001F": _utf16(subject),
-        "__substg1.0_1000001F": _utf16(body),
         "__substg1.0_0C1A001F": _utf16(sender),
         "__substg1.0_0C1F001F": _utf16(address),
         "__substg1.0_0E04001F": _utf16(to),
         "__substg1.0_007D001F": _utf16(headers),
     }
+    if body is not None:
+        streams["__substg1.0_1000001F"] = _utf16(body)
     if html is not None:
         streams["__substg1.0_10130102"] = html.encode("utf-8")
     tree: dict[str, bytes | Tree] = dict(streams)

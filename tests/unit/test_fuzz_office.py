@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import random
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -55,28 +56,18 @@ def test_the_hand_made_zip_reads_back() -> None:
         assert archive.comment == b"note"
 
 
-def test_the_compound_file_reads_back_with_olefile() -> None:
-    tree: fc.OleTree = {
-        "first": b"a" * 5000,
-        "Storage": {"inner": bytes(range(256)) * 16},
-        "zz": b"z" * 4096,
-    }
-    with olefile.OleFileIO(io.BytesIO(fc.build_cfb(tree))) as ole:
-        assert ole.openstream("first").read() == b"a" * 5000
-        assert ole.openstream(["Storage", "inner"]).read() == bytes(range(256)) * 16
-        assert ole.openstream("zz").read() == b"z" * 4096
-        assert sorted(ole.listdir()) == [["Storage", "inner"], ["first"], ["zz"]]
-    with pytest.raises(ValueError, match="under 4096"):
-        fc.build_cfb({"small": b"x"})
-
-
-def test_the_msg_reads_as_a_mail_with_its_attachment() -> None:
-    attached = fc._padded(b"The attached note names the vault code.")
-    data = fc.build_msg("Quarterly notice", SENTENCE, (("notes.txt", attached),))
-    text = _text(data, ".msg")
-    assert "Subject: Quarterly notice" in text
-    assert SENTENCE in text
-    assert "The attached note names the vault code." in text
+def test_the_msg_the_hostile_ones_are_cut_from_has_the_layout_they_assume() -> None:
+    """``mail_msg`` damages fields by offset: the header's first FAT sector and
+    directory start, the FAT in sector 0, the root storage's child link."""
+    data = fc.mute_msg()
+    assert data[:8] == fc.OLE_MAGIC
+    assert struct.unpack_from("<I", data, 76)[0] == 0  # DIFAT[0]: the FAT is sector 0
+    directory = 512 + 512 * struct.unpack_from("<I", data, 48)[0]
+    assert data[directory : directory + 20].decode("utf-16-le") == "Root Entry"
+    assert struct.unpack_from("<I", data, directory + 76)[0] != 0xFFFFFFFF  # it has children
+    with olefile.OleFileIO(io.BytesIO(data)) as ole:
+        assert ["__attach_version1.0_#00000000", "__substg1.0_3707001F"] in ole.listdir()
+    assert "Attachments: a.txt" in _text(data, ".msg")
 
 
 def test_a_mail_notes_the_attachment_it_could_not_read() -> None:
