@@ -1,6 +1,6 @@
 """Hostile and malformed files through the real ``chatbot-ingest`` (issue 15).
 
-The sample corpus is indexed first; then 900 bad files (``tests.fuzz_corpus``:
+The sample corpus is indexed first; then 900 bad files (``tests.fuzz``:
 PDF, text, Markdown, HTML, Word, PowerPoint, Excel, e-mail, images and scans)
 and four new good documents are added and the CLI runs again, as a subprocess,
 with the real embedder, Chroma on disk and SQLite. It must not crash: exit
@@ -32,15 +32,10 @@ from chatbot.compose import build_keyword_index, build_vector_index
 from chatbot.settings import Settings
 from ingest.scanning import printable
 from ingest.sync import Ingestor
-from tests.fuzz_corpus import (
-    OUTSIDE_CANARY,
-    FuzzFile,
-    counts_by_expect,
-    counts_by_kind,
-    eml,
-    generate,
-    good_office,
-)
+from tests.fuzz import generate
+from tests.fuzz.corpus import OUTSIDE_CANARY, FuzzFile, counts_by_expect, counts_by_kind
+from tests.fuzz.mail import eml
+from tests.fuzz.office import good_office
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.real, pytest.mark.slow]
 
