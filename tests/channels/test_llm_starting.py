@@ -165,6 +165,7 @@ def test_embedded_server_status_before_during_and_after_a_failed_start(tmp_path:
         log_file=tmp_path / "vllm.log",
         model_dir=tmp_path / "no-such-model",
         port=1,  # nothing listens there
+        engine="vllm",
     )
     server = EmbeddedServer(settings, cpu=parse_cpuinfo("flags : avx2"))
     before = server.status()

@@ -1,6 +1,7 @@
 """The Generator / JsonGenerator contract (chatbot.protocols), run against the
 scripted fake and, marked real and llm, against the OpenAI-compatible adapter
-on the embedded vLLM server."""
+on the embedded server (vLLM or llama.cpp, as this CPU's profile chooses) and
+on llama.cpp forced (the engine of CPUs without bf16 hardware)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,22 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=[pytest.mark.real, pytest.mark.llm])])
+REAL = [pytest.mark.real, pytest.mark.llm]
+
+
+@pytest.fixture(
+    params=["fake", pytest.param("real", marks=REAL), pytest.param("llama.cpp", marks=REAL)]
+)
 def generator(request: pytest.FixtureRequest) -> Any:
     if request.param == "fake":
         return ScriptedGenerator("Paris.", json_replies=[{"city": "Paris"}])
+    from chatbot.adapters.openai_generator import OpenAIChatGenerator
     from chatbot.compose import build_generator
     from chatbot.settings import Settings
 
+    if request.param == "llama.cpp":
+        server = request.getfixturevalue("llama_cpp_server")
+        return OpenAIChatGenerator(server.base_url, "", server="llama.cpp", max_tokens=64)
     base_url: str = request.getfixturevalue("embedded_llm")
     return build_generator(Settings(), base_url=base_url)
 

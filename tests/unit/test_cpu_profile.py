@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.llm.cpu import choose_profile, detect, parse_cpuinfo
+from chatbot.errors import ConfigurationError
+from chatbot.llm.cpu import LLAMA_CPP_STARTUP_S, choose_profile, detect, parse_cpuinfo
 from chatbot.llm.server import EmbeddedServer
 from chatbot.settings import EmbeddedLLMSettings
 
@@ -82,6 +83,20 @@ def test_only_amx_pays_for_compilation() -> None:
     assert eager == {name: name != "amx" for name in FLAGS}
 
 
+def test_llama_cpp_where_the_cpu_has_no_bf16_hardware() -> None:
+    engines = {
+        name: choose_profile(parse_cpuinfo(cpuinfo("x", flags))).engine
+        for name, flags in FLAGS.items()
+    }
+    assert engines == {
+        "amx": "vllm",
+        "avx512_bf16": "vllm",
+        "avx512": "llama.cpp",
+        "avx2": "llama.cpp",
+        "baseline": "llama.cpp",
+    }
+
+
 def server_on(detected: str, tmp_path: Path, **settings: object) -> EmbeddedServer:
     cfg = EmbeddedLLMSettings(
         cache_dir=tmp_path / "models", log_file=tmp_path / "vllm.log", **settings
@@ -89,8 +104,28 @@ def server_on(detected: str, tmp_path: Path, **settings: object) -> EmbeddedServ
     return EmbeddedServer(cfg, cpu=parse_cpuinfo(cpuinfo("x", FLAGS[detected])))
 
 
-def test_the_vllm_command_follows_the_profile_of_an_avx2_cpu(tmp_path: Path) -> None:
+def test_an_avx2_cpu_serves_the_gguf_on_llama_cpp(tmp_path: Path) -> None:
     server = server_on("avx2", tmp_path)
+    gguf = tmp_path / "model.gguf"
+    command = server.command(gguf)
+    assert server.engine == "llama.cpp" and "llama.cpp" in server.describe()
+    assert command[1:3] == ["-m", "chatbot.llm.llama_server"]
+    assert command[command.index("--model") + 1] == str(gguf)
+    assert command[command.index("--n-ctx") + 1] == "4096"
+    assert command[command.index("--alias") + 1] == "boundary-local"
+    assert server.startup_timeout_s == LLAMA_CPP_STARTUP_S and server.places == 1
+
+
+def test_llama_cpp_cannot_serve_a_hugging_face_folder(tmp_path: Path) -> None:
+    server = server_on("avx2", tmp_path, model_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="CHATBOT_EMBEDDED__ENGINE=vllm"):
+        server.model_dir()
+
+
+def test_the_vllm_command_follows_the_profile_of_an_avx2_cpu_when_forced(
+    tmp_path: Path,
+) -> None:
+    server = server_on("avx2", tmp_path, engine="vllm")
     command = server.command(tmp_path / "model")
     assert command[command.index("--dtype") + 1] == "float32"
     assert "--enforce-eager" in command
@@ -106,7 +141,12 @@ def test_the_vllm_command_follows_the_profile_of_an_amx_cpu(tmp_path: Path) -> N
 
 def test_settings_override_the_profile(tmp_path: Path) -> None:
     server = server_on(
-        "avx2", tmp_path, dtype="bfloat16", enforce_eager=False, startup_timeout_s=99
+        "avx2",
+        tmp_path,
+        engine="vllm",
+        dtype="bfloat16",
+        enforce_eager=False,
+        startup_timeout_s=99,
     )
     command = server.command(tmp_path / "model")
     assert command[command.index("--dtype") + 1] == "bfloat16"
@@ -116,11 +156,12 @@ def test_settings_override_the_profile(tmp_path: Path) -> None:
 
 def test_a_forced_cpu_class_replaces_the_detected_one(tmp_path: Path) -> None:
     server = server_on("amx", tmp_path, cpu_class="avx2")
-    assert server.profile.cpu_class == "avx2"
-    assert "--enforce-eager" in server.command(tmp_path / "model")
+    assert server.profile.cpu_class == "avx2" and server.engine == "llama.cpp"
+    assert server.command(tmp_path / "model")[1:3] == ["-m", "chatbot.llm.llama_server"]
     assert "avx2" in server.describe()
 
 
 def test_batched_tokens_never_below_the_model_length(tmp_path: Path) -> None:
-    command = server_on("avx2", tmp_path, max_model_len=8192).command(tmp_path / "model")
+    server = server_on("avx2", tmp_path, max_model_len=8192, engine="vllm")
+    command = server.command(tmp_path / "model")
     assert command[command.index("--max-num-batched-tokens") + 1] == "8192"
