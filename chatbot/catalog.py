@@ -191,3 +191,15 @@ def dominant_language(languages: Sequence[str]) -> str:
     if not counts:
         return "und"
     return max(counts.items(), key=lambda item: item[1])[0]
+
+
+def visible_status(catalog: Catalog, audience: Audience) -> IndexStatus:
+    """Index totals over the documents ``audience`` may see."""
+    records = [r for r in catalog.catalog().values() if audience.allows(r.groups)]
+    return IndexStatus(
+        documents=len(records),
+        pages=sum(r.pages for r in records),
+        chunks=sum(r.chunks for r in records),
+        last_ingested_at=max((r.ingested_at for r in records), default=None),
+        embedder=catalog.get_meta("embedder"),  # what IndexStatus.embedder reads
+    )

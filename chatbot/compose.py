@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Literal
 
 from chatbot.answer.answerability import Calibration, find_calibration
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
-from chatbot.settings import IngestSettings, Settings
+from chatbot.settings import IngestSettings, RetrievalSettings, Settings
 
 if TYPE_CHECKING:
-    from chatbot.access import Audience
     from chatbot.adapters.chroma_index import ChromaVectorIndex
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
     from chatbot.adapters.pg_keyword import PostgresKeywordIndex
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from chatbot.answer.pipeline import Pipeline
     from chatbot.answer.reading import ReaderPolicy
     from chatbot.audit import AuditStore
-    from chatbot.catalog import Catalog, CatalogKeywordIndex, ClearableVectorIndex, IndexStatus
+    from chatbot.catalog import CatalogKeywordIndex, ClearableVectorIndex
     from chatbot.channels.web_auth import WebAccess
     from chatbot.directory import ChatDirectory
     from chatbot.protocols import Embedder, Generator, Reader, Reranker
@@ -122,17 +121,6 @@ def limit_answering_threads(settings: Settings) -> None:
     limit_torch_threads(settings.embedder.answer_threads)
 
 
-def build_ingestor(settings: Settings) -> Ingestor:
-    from ingest.sync import Ingestor
-
-    return Ingestor(
-        embedder=build_embedder(settings),
-        vector_index=build_vector_index(settings),
-        keyword_index=build_keyword_index(settings),
-        settings=ingest_settings(settings),
-    )
-
-
 @dataclass
 class Stores:
     """The embedder and both indexes, built once and shared by ingestion and
@@ -150,6 +138,10 @@ def build_stores(settings: Settings) -> Stores:
         vectors=build_vector_index(settings),
         keywords=build_keyword_index(settings),
     )
+
+
+def build_ingestor(settings: Settings) -> Ingestor:
+    return ingestor_for(build_stores(settings), settings)
 
 
 def ingestor_for(stores: Stores, settings: Settings) -> Ingestor:
@@ -243,27 +235,17 @@ def build_reader(settings: Settings) -> tuple[Reader, ReaderPolicy] | None:
     cfg = settings.reader
     if not cfg.enabled:
         return None
-    from chatbot.adapters.reader import PACKAGED_READER, TransformerReader, read_config
+    from chatbot.adapters.reader import (
+        PACKAGED_READER,
+        TransformerReader,
+        read_config,
+        shipped_thresholds,
+    )
     from chatbot.answer.reading import ReaderPolicy
 
     folder = cfg.folder or PACKAGED_READER
     info = read_config(folder)
-    shipped = info.get("thresholds", {})
-    try:
-        reject = (
-            cfg.reject_below if cfg.reject_below is not None else float(shipped["reject_below"])
-        )
-        confident = (
-            cfg.confident_above
-            if cfg.confident_above is not None
-            else float(shipped["confident_above"])
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"{folder}/reader.json has no usable thresholds ({exc}): set "
-            "CHATBOT_READER__REJECT_BELOW and CHATBOT_READER__CONFIDENT_ABOVE, or run "
-            "`chatbot-train-reader calibrate`"
-        ) from exc
+    reject, confident = shipped_thresholds(info, folder, cfg.reject_below, cfg.confident_above)
     policy = ReaderPolicy(reject, max(reject, confident), frozenset(cfg.languages))
     log.info(
         "answerability reader: %s (reject below %.2f, judge skipped from %.2f)",
@@ -312,6 +294,18 @@ def build_audit(settings: Settings) -> AuditStore | None:
     return open_audit(settings) if settings.audit.enabled else None
 
 
+def retrieval_for(settings: Settings) -> RetrievalSettings:
+    """The retrieval settings, with the passage budget the embedded engine is
+    best served with (``ServingChoice.passage_budget``) unless one is set."""
+    retrieval = settings.retrieval
+    if settings.llm.mode != "embedded" or "passage_token_budget" in retrieval.model_fields_set:
+        return retrieval
+    from chatbot.llm.choice import ServingChoice
+
+    budget = ServingChoice(settings.embedded).passage_budget
+    return retrieval.model_copy(update={"passage_token_budget": budget}) if budget else retrieval
+
+
 def build_pipeline(
     settings: Settings,
     base_url: str | None = None,
@@ -342,7 +336,7 @@ def build_pipeline(
         vectors=stores.vectors,
         keywords=stores.keywords,
         generator=generator,
-        retrieval=settings.retrieval,
+        retrieval=retrieval_for(settings),
         gate=settings.gate,
         max_question_chars=settings.max_question_chars,
         calibration=load_calibration(settings, index_path),
@@ -397,17 +391,6 @@ def load_calibration(settings: Settings, index_path: Path | None = None) -> Cali
     return calibration
 
 
-def status_line(stores: Stores, model: str) -> str:
-    """One line for UIs and logs: documents, pages, chunks, models, last ingestion."""
-    status = stores.keywords.status()
-    last = status.last_ingested_at
-    when = last.strftime("%Y-%m-%d %H:%M UTC") if last else "never"
-    return (
-        f"{status.documents} documents · {status.pages} pages · {status.chunks} chunks · "
-        f"embedder {status.embedder or stores.embedder.name} · LLM {model} · last ingested {when}"
-    )
-
-
 def build_web_access(settings: Settings) -> WebAccess:
     """Sign-in and roles for the web UI and the API. In local mode the one
     user holds ``AuthSettings.local_groups``, else every group the access
@@ -433,17 +416,3 @@ def build_directory(settings: Settings) -> ChatDirectory:
     from chatbot.directory import ChatDirectory
 
     return ChatDirectory.load(settings.auth.directory_file)
-
-
-def visible_status(catalog: Catalog, audience: Audience) -> IndexStatus:
-    """Index totals over the documents ``audience`` may see."""
-    from chatbot.catalog import IndexStatus
-
-    records = [r for r in catalog.catalog().values() if audience.allows(r.groups)]
-    return IndexStatus(
-        documents=len(records),
-        pages=sum(r.pages for r in records),
-        chunks=sum(r.chunks for r in records),
-        last_ingested_at=max((r.ingested_at for r in records), default=None),
-        embedder=catalog.get_meta("embedder"),  # what IndexStatus.embedder reads
-    )

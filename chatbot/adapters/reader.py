@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.answer.reading import Calibration, PassageReading, Reading, Span, best_span, combine
 from chatbot.domain import Passage
-from chatbot.errors import EmbedderError, ReaderError
+from chatbot.errors import ConfigurationError, EmbedderError, ReaderError
 from chatbot.llm.cpu import detect
 
 if TYPE_CHECKING:
@@ -232,6 +232,30 @@ def write_config(folder: Path, calibration: Calibration, **extra: Any) -> Path:
     }
     path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def shipped_thresholds(
+    info: dict[str, Any],
+    folder: Path,
+    reject_below: float | None = None,
+    confident_above: float | None = None,
+) -> tuple[float, float]:
+    """(reject below, confident above): the given values, else those shipped
+    in ``reader.json``. A ``ConfigurationError`` names the settings to set
+    when neither is there."""
+    shipped = info.get("thresholds", {})
+    try:
+        reject = reject_below if reject_below is not None else float(shipped["reject_below"])
+        confident = (
+            confident_above if confident_above is not None else float(shipped["confident_above"])
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{folder}/reader.json has no usable thresholds ({exc}): set "
+            "CHATBOT_READER__REJECT_BELOW and CHATBOT_READER__CONFIDENT_ABOVE, or run "
+            "`chatbot-train-reader calibrate`"
+        ) from exc
+    return reject, confident
 
 
 def read_config(folder: Path) -> dict[str, Any]:

@@ -285,7 +285,8 @@ def main(host: str | None, port: int | None) -> None:
     """
     import uvicorn
 
-    from chatbot.compose import build_web_access, visible_status
+    from chatbot.catalog import visible_status
+    from chatbot.compose import build_web_access
 
     configure_logging(1)
     settings = Settings()

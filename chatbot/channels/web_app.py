@@ -67,7 +67,7 @@ def create_web_app(
 ) -> FastAPI:
     """UI + API (+ Slack) in one FastAPI app, ready for uvicorn. ``llm_status``
     is the embedded server's state, shown on the page and in /health."""
-    from chatbot.compose import visible_status
+    from chatbot.catalog import visible_status
 
     app = create_app(
         assistant,

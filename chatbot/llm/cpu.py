@@ -156,6 +156,13 @@ class ServingProfile:
 # and the one-time check of the file's checksum.
 LLAMA_CPP_STARTUP_S = 120.0
 
+# Passage tokens in a prompt on llama.cpp, where reading the prompt (about
+# 45-75 tokens/s on two AVX2 cores) is most of an answer's time: on the own
+# set's answerable questions 600 shows the gold page as often as the default
+# 900 (96.5%), with the same gate decisions and a quarter fewer prompt tokens;
+# 450 drops to 86% (benchmarks/prompt_recall.py).
+LLAMA_CPP_PASSAGE_BUDGET = 600
+
 # Four sequences cover the web UI plus an evaluation run on two cores; more
 # only queue on the same cores. 4096 batched tokens hold one whole prompt
 # (max_model_len), so a long prompt is read in one step.

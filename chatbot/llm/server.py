@@ -35,15 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
-from chatbot.llm.cpu import (
-    LLAMA_CPP_STARTUP_S,
-    CpuFeatures,
-    Engine,
-    ServingProfile,
-    choose_profile,
-    detect,
-    profile_for,
-)
+from chatbot.llm.choice import ServingChoice
 from chatbot.llm.launch import (
     StartupProgress,
     end_process_group,
@@ -56,7 +48,6 @@ from chatbot.llm.launch import (
 )
 from chatbot.llm.status import LLMState, LLMStatus
 from chatbot.llm.weights import ensure_gguf, ensure_model
-from chatbot.settings import EmbeddedLLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +55,10 @@ SERVED_NAME = "boundary-local"
 
 
 @dataclass
-class EmbeddedServer:
-    """A vLLM CPU server process owned by this program (or adopted)."""
+class EmbeddedServer(ServingChoice):
+    """The embedded LLM server process (vLLM or llama.cpp, as ``ServingChoice``
+    decides) owned by this program, or adopted."""
 
-    settings: EmbeddedLLMSettings
-    cpu: CpuFeatures | None = None
     process: subprocess.Popen[bytes] | None = None
     adopted: bool = False
     _lock_file: IO[str] | None = field(default=None, repr=False)
@@ -80,72 +70,6 @@ class EmbeddedServer:
     _note: str = field(default="", repr=False)  # why it is restarting, while it does
     _restarts: list[float] = field(default_factory=list, repr=False)
     _quiet_since: float | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.cpu is None:
-            self.cpu = detect()
-
-    @property
-    def profile(self) -> ServingProfile:
-        """The serving profile: the forced class's, else the detected CPU's."""
-        forced = self.settings.cpu_class
-        assert self.cpu is not None
-        return choose_profile(self.cpu) if forced == "auto" else profile_for(forced)
-
-    @property
-    def engine(self) -> Engine:
-        """Which server runs the model: the setting, else the profile's choice."""
-        chosen = self.settings.engine
-        return self.profile.engine if chosen == "auto" else chosen
-
-    @property
-    def places(self) -> int:
-        """Answers the server writes at once: llama.cpp's server one, vLLM the
-        profile's batch of sequences (the admission control's default places)."""
-        return 1 if self.engine == "llama.cpp" else self.profile.max_num_seqs
-
-    @property
-    def dtype(self) -> str:
-        return self.profile.dtype if self.settings.dtype == "auto" else self.settings.dtype
-
-    @property
-    def enforce_eager(self) -> bool:
-        chosen = self.settings.enforce_eager
-        return self.profile.enforce_eager if chosen is None else chosen
-
-    @property
-    def startup_timeout_s(self) -> float:
-        chosen = self.settings.startup_timeout_s
-        if chosen is not None:
-            return chosen
-        return LLAMA_CPP_STARTUP_S if self.engine == "llama.cpp" else self.profile.startup_budget_s
-
-    def describe(self) -> str:
-        """The CPU and the configuration chosen for it, for the console and benchmarks."""
-        assert self.cpu is not None
-        mode = "eager" if self.enforce_eager else "compiled"
-        s = self.settings
-        overridden = [
-            name
-            for name, value in (
-                ("engine", s.engine != "auto"),
-                ("cpu_class", s.cpu_class != "auto"),
-                ("dtype", s.dtype != "auto"),
-                ("enforce_eager", s.enforce_eager is not None),
-                ("startup_timeout_s", s.startup_timeout_s is not None),
-            )
-            if value
-        ]
-        why = f"set by CHATBOT_EMBEDDED__: {', '.join(overridden)}; " if overridden else ""
-        serving = (
-            "llama.cpp on the 4-bit GGUF"
-            if self.engine == "llama.cpp"
-            else f"vLLM {self.dtype}, {mode}"
-        )
-        return (
-            f"CPU {self.cpu.describe()}; serving {serving}, "
-            f"start-up budget {self.startup_timeout_s:.0f}s ({why}{self.profile.why})"
-        )
 
     def fail(self, reason: str) -> None:
         """Record that start-up failed (shown by ``status``)."""

@@ -90,6 +90,7 @@ class Reopens(logging.Handler):
 
 def _answer(real: bool) -> int:
     from chatbot.access import Audience
+    from chatbot.catalog import visible_status
     from chatbot.compose import (
         Stores,
         build_examiner,
@@ -97,7 +98,6 @@ def _answer(real: bool) -> int:
         build_stores,
         build_vector_index,
         limit_answering_threads,
-        visible_status,
     )
     from chatbot.errors import BoundaryError
     from chatbot.settings import Settings
