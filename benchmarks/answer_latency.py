@@ -77,6 +77,15 @@ def naive_answer(pipeline: Pipeline, generator: Generator, question: str) -> flo
     return time.perf_counter() - started
 
 
+def forget_prompt(generator: Generator) -> None:
+    """Leave the server holding an unrelated prompt, as after another user's
+    question. llama.cpp keeps the last prompt's state and reuses its longest
+    common prefix (vLLM's cache salt does not reach it), so without this the
+    baseline would reuse the prompt the pipeline had just sent, or the other
+    way round. Not timed."""
+    "".join(generator.stream([ChatMessage("user", "Reply with the word ok.")]))
+
+
 def refused_at_gate(pipeline: Pipeline, questions: Sequence[str]) -> list[str]:
     """The questions the scope check or the gate refuses (found with no LLM call)."""
     return [q for q in questions if out_of_scope(q) is not None or pipeline.examine(q).refusal]
@@ -153,7 +162,10 @@ def main(limit: int, startup: bool) -> None:
         cited: list[float] = []
         naive: list[float] = []
         calls_per_answer: list[int] = []
+        single_context = server is not None and server.engine == "llama.cpp"
         for question in answerable:
+            if single_context:
+                forget_prompt(baseline)
             before = generator.total
             started = time.perf_counter()
             outcome = pipeline.answer(question)
@@ -161,6 +173,8 @@ def main(limit: int, startup: bool) -> None:
             if isinstance(outcome, Answer):
                 cited.append(elapsed)
                 calls_per_answer.append(generator.total - before)
+            if single_context:
+                forget_prompt(baseline)
             naive.append(naive_answer(pipeline, baseline, question))
             click.echo(
                 f"  {type(outcome).__name__:7s} {elapsed:6.2f}s  naive {naive[-1]:6.2f}s  "
