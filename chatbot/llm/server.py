@@ -321,14 +321,8 @@ class EmbeddedServer(ServingChoice):
                     f"during start-up; see {self.settings.log_file}"
                 )
                 raise GeneratorUnavailableError(self._failure)
-            if healthy(self.root_url):
-                log.info(
-                    "LLM server healthy at %s after %.0fs",
-                    self.root_url,
-                    time.monotonic() - started,
-                )
-                self._ready = True
-                return
+            # Stages first, so that a server up within one poll still has its
+            # start-up named on the console (llama.cpp takes about two seconds).
             stage = progress.poll()
             if stage is not None:
                 log.info(
@@ -337,14 +331,23 @@ class EmbeddedServer(ServingChoice):
                     time.monotonic() - started,
                     budget,
                 )
-            time.sleep(1.0)
+            if healthy(self.root_url):
+                log.info(
+                    "LLM server healthy at %s after %.1fs",
+                    self.root_url,
+                    time.monotonic() - started,
+                )
+                self._ready = True
+                return
+            time.sleep(0.5)
         self.stop()
         self._failure = (
             f"the LLM server on port {self.settings.port} did not become healthy within "
             f"{budget:.0f}s (the budget for a {self.profile.cpu_class} CPU); see "
             f"{self.settings.log_file} for where it stopped, then raise "
             "CHATBOT_EMBEDDED__STARTUP_TIMEOUT_S, or serve a smaller model "
-            "(CHATBOT_EMBEDDED__MODEL=qwen2.5-coder-0.5b-instruct) or a remote vLLM "
+            "(CHATBOT_EMBEDDED__MODEL=qwen2.5-coder-0.5b-instruct), the 4-bit GGUF on "
+            "llama.cpp (CHATBOT_EMBEDDED__ENGINE=llama.cpp) or a remote vLLM "
             "(CHATBOT_LLM__MODE=remote)"
         )
         raise GeneratorUnavailableError(self._failure)
