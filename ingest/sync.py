@@ -8,12 +8,12 @@ For every supported file under the corpus folder:
   unreadable keeps its previous, good chunks and is reported as failed;
 - recorded but no longer in the folder: removed from both indexes.
 
-Write order, per file: keyword index (new chunks), vector index (new chunks),
-vector index (delete stale), keyword index (delete stale), catalog. The
-keyword index therefore always knows every chunk id that may be in the vector
-index (by source), and the catalog is written last: a run that dies mid-file
-leaves that file looking changed, and the next run redoes it, removing any
-stale ids it finds under its source.
+Write order, per file (``ingest.index_writes``): keyword index (new chunks),
+vector index (new chunks), vector index (delete stale), keyword index (delete
+stale), catalog. The files of one embedding pool (``ingest.embed_queue``) go
+through each step together, with one call per index. A run that dies
+mid-write leaves those files looking changed, and the next run redoes them,
+removing any stale ids it finds under their sources.
 
 The embedder's name is stored with the index; vectors from two models cannot
 be compared, so a different embedder stops the run until ``--rebuild``.
@@ -36,6 +36,11 @@ Files are parsed in a worker process with a time and a memory limit per file
 (``ingest.isolation``; ``parse_memory_mb = 0`` parses in-process), started on
 the first file that needs parsing and stopped when the sync ends, so a file
 that hangs, bloats or crashes the parser fails alone.
+
+Chunks are embedded several files at a time on a thread of their own
+(``ingest.embed_queue``), and each file is written, in order and with the
+write order above, while the next pool embeds; a file counts as done (in the
+progress and the catalog) once it is written.
 
 The scan (``ingest.scanning``) keeps only regular files inside the corpus
 folder and refuses links out of it, pipes and unprintable names; a file over
@@ -66,7 +71,9 @@ from chatbot.protocols import Embedder
 from chatbot.settings import IngestSettings
 from ingest.access_rules import AccessRules, load_access_rules
 from ingest.chunking import Chunker
+from ingest.embed_queue import EmbedQueue
 from ingest.identity import DocumentRules, identify, load_rules, opening_text, rules_path
+from ingest.index_writes import IndexWrites, Replacement
 from ingest.isolation import DocumentLoader, limits_from, open_loader
 from ingest.loaders import check_size, file_sha256
 from ingest.scanning import printable, scan_corpus
@@ -99,6 +106,7 @@ class Ingestor:
         self._embedder = embedder
         self._vectors = vector_index
         self._keywords = keyword_index
+        self._writes = IndexWrites(keyword_index, vector_index)
         self._settings = settings
         self._chunker = Chunker(
             embedder.token_length, settings.chunk_tokens, settings.chunk_overlap
@@ -170,16 +178,30 @@ class Ingestor:
         gone = (set(catalog) | self._keywords.sources()) - set(files) - {f.source for f in refused}
         for source in sorted(gone):
             old = catalog[source].chunk_ids if source in catalog else ()
-            tally.chunks_deleted += self._delete_source(source, old)
+            tally.chunks_deleted += self._writes.delete_source(source, old)
             self._keywords.forget_document(source)
             tally.removed += 1
             log.info("%s: removed (file is gone)", source)
 
         total = len(files)
+        done = 0
+
+        def finished(source: str) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(source, done, total)
+
+        def write(batch: list[tuple[_Pending, list[list[float]]]]) -> None:
+            self._write_files(batch, tally)
+            for pending, _ in batch:
+                finished(pending.source)
+
+        queue = EmbedQueue[_Pending](self._embedder.embed, write)
         with open_loader(limits_from(self._settings)) as loader:
-            for done, (source, path) in enumerate(files.items(), start=1):
+            for source, path in files.items():
                 try:
-                    self._sync_file(
+                    pending = self._prepare_file(
                         source,
                         path,
                         catalog.get(source),
@@ -192,8 +214,12 @@ class Ingestor:
                     log.warning("%s: %s", source, exc)
                     failure = FileFailure(exc.source, printable(exc.reason), printable(exc.hint))
                     tally.failed.append(failure)
-                if progress is not None:
-                    progress(source, done, total)
+                    pending = None
+                if pending is None:
+                    finished(source)
+                else:
+                    queue.put(pending, [c.indexed_text() for c in pending.chunks])
+            queue.finish()
 
         self._keywords.set_meta(META_CHUNKING, signature)
         self._keywords.set_meta(META_IDENTITY, rules.signature())
@@ -252,7 +278,7 @@ class Ingestor:
             log.warning("the keyword index is empty but the vector index is not: clearing it")
             self._vectors.clear()
 
-    def _sync_file(
+    def _prepare_file(
         self,
         source: str,
         path: Path,
@@ -261,7 +287,9 @@ class Ingestor:
         rules: _Rules,
         tally: Tally,
         loader: DocumentLoader,
-    ) -> None:
+    ) -> _Pending | None:
+        """Everything for one file short of embedding and writing its chunks:
+        ``None`` when the file is done with (unchanged, or only regrouped)."""
         check_size(path, source, self._settings.max_file_mb)
         file_hash = file_sha256(path, source)
         same_file = record is not None and record.file_hash == file_hash and not rechunk_all
@@ -274,14 +302,14 @@ class Ingestor:
             record = replace(record, groups=groups)
         if same_file and record is not None and not rules.recheck_identity:
             tally.unchanged += 1
-            return
+            return None
         # Everything that can fail on a bad file happens before any write.
         doc = loader.load(path, source)
         identity = identify(source, doc.title, opening_text(doc), rules.documents)
         if same_file and record is not None:
             if (record.title, record.context) == (identity.title, identity.context):
                 tally.unchanged += 1
-                return
+                return None
             tally.relabelled += 1
             log.info("%s: identity changed to %r", source, identity.context.label)
         chunks = [
@@ -292,11 +320,11 @@ class Ingestor:
             raise IngestionError(
                 source, "no indexable text after cleaning", "check the file's content"
             )
-        vectors = self._embedder.embed([c.indexed_text() for c in chunks])
-        old_ids = record.chunk_ids if record is not None else ()
-        deleted = self._replace(source, chunks, vectors, old_ids)
-        self._keywords.record_document(
-            DocumentRecord(
+        return _Pending(
+            source=source,
+            chunks=chunks,
+            previous=record,
+            record=DocumentRecord(
                 source=source,
                 file_hash=doc.file_hash,
                 title=identity.title,
@@ -307,67 +335,64 @@ class Ingestor:
                 context=identity.context,
                 period_from=identity.period_from,
                 groups=groups,
-            )
+            ),
         )
-        if record is None:
-            tally.added += 1
-        else:
-            tally.updated += 1
-        tally.pages += doc.pages
-        tally.chunks_written += len(chunks)
-        tally.chunks_deleted += deleted
-        log.info("%s: %d chunks written, %d stale removed", source, len(chunks), deleted)
+
+    def _write_files(
+        self, batch: Sequence[tuple[_Pending, Sequence[Sequence[float]]]], tally: Tally
+    ) -> None:
+        """Replace several files' chunks in both indexes together, then record
+        each file (``IndexWrites`` keeps the write order for each of them)."""
+        deleted = self._writes.replace_documents(
+            [
+                Replacement(
+                    p.source,
+                    p.chunks,
+                    vectors,
+                    p.previous.chunk_ids if p.previous is not None else (),
+                )
+                for p, vectors in batch
+            ]
+        )
+        for (pending, _), stale in zip(batch, deleted, strict=True):
+            self._keywords.record_document(replace(pending.record, ingested_at=datetime.now(UTC)))
+            if pending.previous is None:
+                tally.added += 1
+            else:
+                tally.updated += 1
+            tally.pages += pending.record.pages
+            tally.chunks_written += len(pending.chunks)
+            tally.chunks_deleted += stale
+            log.info(
+                "%s: %d chunks written, %d stale removed",
+                pending.source,
+                len(pending.chunks),
+                stale,
+            )
 
     def _regroup(self, record: DocumentRecord, groups: tuple[str, ...], tally: Tally) -> None:
         """Give an unchanged document new access groups, in place."""
         if record.groups == groups:
             return
-        ids = list(
-            dict.fromkeys([*record.chunk_ids, *self._keywords.ids_for_source(record.source)])
-        )
-        # Crash safety: until both indexes are relabelled the record says the
-        # file is unfinished (no hash matches ""), so a run killed in between
-        # re-indexes it next time, even if the access file was changed back
-        # meanwhile (the old groups in the record would then look right).
-        self._keywords.record_document(replace(record, file_hash=""))
-        self._keywords.relabel(ids, groups)
-        self._vectors.relabel(ids, groups)
-        self._keywords.record_document(replace(record, groups=groups))
+        count = self._writes.regroup(record, groups)
         tally.regrouped += 1
         log.info(
             "%s: access groups %s -> %s (%d chunks relabelled)",
             record.source,
             list(record.groups) or "none",
             list(groups) or "none",
-            len(ids),
+            count,
         )
 
-    def _replace(
-        self,
-        source: str,
-        chunks: Sequence[Chunk],
-        vectors: Sequence[Sequence[float]],
-        old_ids: Sequence[str],
-    ) -> int:
-        """Write ``chunks`` for ``source`` and remove its other ids; returns how
-        many stale ids were removed. Order: see the module docstring."""
-        new_ids = {c.id for c in chunks}
-        stale = [
-            i
-            for i in dict.fromkeys([*old_ids, *self._keywords.ids_for_source(source)])
-            if i not in new_ids
-        ]
-        self._keywords.upsert(chunks)
-        self._vectors.upsert(chunks, vectors)
-        self._vectors.delete_ids(stale)
-        self._keywords.delete_ids(stale)
-        return len(stale)
 
-    def _delete_source(self, source: str, recorded: Sequence[str]) -> int:
-        ids = list(dict.fromkeys([*recorded, *self._keywords.ids_for_source(source)]))
-        self._vectors.delete_ids(ids)
-        self._keywords.delete_ids(ids)
-        return len(ids)
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A file read and chunked, waiting for its vectors (``EmbedQueue``)."""
+
+    source: str
+    chunks: list[Chunk]
+    previous: DocumentRecord | None
+    record: DocumentRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -399,3 +399,38 @@ def test_pipes_and_oversized_files_are_not_read(
     assert failed["pipe.txt"] == "not a regular file (a pipe, socket or device)"
     assert "over the 0.01 MB limit" in failed["huge.txt"]
     assert "huge.txt" not in hashed and "pipe.txt" not in hashed
+
+
+class FailingEmbedder(HashEmbedder):
+    """Raises on the call that embeds any text containing ``poison``."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__()
+        self.poison = poison
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls += 1
+        if any(self.poison in t for t in texts):
+            raise RuntimeError("embedder failed")
+        return super().embed(texts)
+
+
+def test_files_are_embedded_in_pools_and_a_failed_pool_is_redone_next_run(
+    parts: Parts, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(6):
+        (corpus_dir / f"note{n}.txt").write_text(f"Note {n}: desk rule number {n}.\n", "utf-8")
+    (corpus_dir / "note3.txt").write_text("Note 3: poison pill.\n", "utf-8")
+    monkeypatch.setattr("ingest.embed_queue.POOL_TEXTS", 2)
+    embedder = FailingEmbedder("poison")
+    with pytest.raises(RuntimeError, match="embedder failed"):
+        parts.ingestor(embedder).sync(corpus_dir)
+    # Pools of two files: the first (note0, note1) was written before the
+    # second (note2, note3) failed; nothing after it was recorded.
+    assert set(parts.keywords.catalog()) == {"note0.txt", "note1.txt"}
+    parts.assert_consistent()
+    (corpus_dir / "note3.txt").write_text("Note 3: desk rule number 3.\n", "utf-8")
+    report = parts.sync(corpus_dir)
+    assert (report.added, report.unchanged) == (4, 2) and report.ok
+    parts.assert_consistent()
