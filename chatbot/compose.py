@@ -175,7 +175,7 @@ def build_generator(settings: Settings, base_url: str | None = None) -> OpenAICh
     from chatbot.adapters.openai_generator import OpenAIChatGenerator
 
     cfg = settings.llm
-    server: Literal["vllm", "llama.cpp"] = "vllm"
+    server: Literal["vllm", "llama.cpp"] = cfg.server
     if cfg.mode == "embedded":
         from chatbot.llm.server import EmbeddedServer
 

@@ -56,6 +56,13 @@ class LLMSettings(BaseModel):
     )
     temperature: float = Field(0.0, description="Sampling temperature; 0 for reproducible answers.")
     seed: int = Field(0, description="Sampling seed sent to the server.")
+    server: Literal["vllm", "llama.cpp"] = Field(
+        "vllm",
+        description="Which kind of remote server base_url points at, for the support "
+        "judge's JSON reply: 'vllm' (structured outputs, a regex) or 'llama.cpp' "
+        "(llama-cpp-python's or llama-server's JSON schema grammar). Ignored in embedded "
+        "mode, where the project knows which server it started.",
+    )
 
 
 class EmbeddedLLMSettings(BaseModel):

@@ -152,3 +152,31 @@ def test_error_status_is_unavailable(server: Server) -> None:
     server.status = 503
     with pytest.raises(GeneratorUnavailableError, match="HTTP 503"):
         complete(server)
+
+
+@pytest.mark.parametrize(
+    ("kind", "constraint"),
+    [("vllm", "structured_outputs"), ("llama.cpp", "response_format")],
+)
+def test_remote_server_kind_decides_how_the_judge_asks_for_json(
+    server: Server, monkeypatch: pytest.MonkeyPatch, kind: str, constraint: str
+) -> None:
+    from chatbot.compose import build_generator
+    from chatbot.settings import Settings
+
+    monkeypatch.setenv("CHATBOT_LLM__MODE", "remote")
+    monkeypatch.setenv("CHATBOT_LLM__BASE_URL", server.url)
+    monkeypatch.setenv("CHATBOT_LLM__MODEL", "m")
+    monkeypatch.setenv("CHATBOT_LLM__SERVER", kind)
+    generator = build_generator(Settings(_env_file=None))  # type: ignore[call-arg]
+    server.text = '{"answer":"August 2024","supported":true}'
+    assert generator.complete_json(MESSAGES, SCHEMA, name="probe", max_tokens=33) == {
+        "answer": "August 2024",
+        "supported": True,
+    }
+    request = server.requests[0]
+    assert constraint in request
+    if kind == "llama.cpp":
+        # A grammar from the schema itself, not vLLM's regex extension.
+        assert request["response_format"] == {"type": "json_object", "schema": SCHEMA}
+        assert "structured_outputs" not in request
