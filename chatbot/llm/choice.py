@@ -10,6 +10,7 @@ once, and the start-up budget. ``chatbot.llm.server.EmbeddedServer`` is a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from chatbot.llm.cpu import (
     LLAMA_CPP_PASSAGE_BUDGET,
@@ -44,9 +45,14 @@ class ServingChoice:
 
     @property
     def engine(self) -> Engine:
-        """Which server runs the model: the setting, else the profile's choice."""
+        """Which server runs the model: the setting, else llama.cpp for a GGUF
+        file of the bank's own (``model_dir``), else the profile's choice."""
         chosen = self.settings.engine
-        return self.profile.engine if chosen == "auto" else chosen
+        if chosen != "auto":
+            return chosen
+        if is_gguf(self.settings.model_dir):
+            return "llama.cpp"
+        return self.profile.engine
 
     @property
     def places(self) -> int:
@@ -96,6 +102,8 @@ class ServingChoice:
         why = f"set by CHATBOT_EMBEDDED__: {', '.join(overridden)}; " if overridden else ""
         # The profile's reason speaks of its own engine; a forced other one has none.
         reason = self.profile.why if self.engine == self.profile.engine else "engine forced"
+        if is_gguf(s.model_dir) and s.engine == "auto":
+            reason = "CHATBOT_EMBEDDED__MODEL_DIR is a GGUF file, which llama.cpp serves"
         serving = (
             "llama.cpp on the 4-bit GGUF"
             if self.engine == "llama.cpp"
@@ -105,3 +113,8 @@ class ServingChoice:
             f"CPU {self.cpu.describe()}; serving {serving}, "
             f"start-up budget {self.startup_timeout_s:.0f}s ({why}{reason})"
         )
+
+
+def is_gguf(path: Path | None) -> bool:
+    """Whether ``model_dir`` names a GGUF file rather than a model folder."""
+    return path is not None and path.suffix.lower() == ".gguf"

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from chatbot.errors import ConfigurationError, GeneratorUnavailableError
-from chatbot.llm.choice import ServingChoice
+from chatbot.llm.choice import ServingChoice, is_gguf
 from chatbot.llm.launch import (
     StartupProgress,
     end_process_group,
@@ -191,15 +191,30 @@ class EmbeddedServer(ServingChoice):
     def model_dir(self) -> Path:
         """What the engine loads: the GGUF file for llama.cpp, the safetensors
         folder for vLLM (built from the packaged GGUF the first time)."""
+        own = self.settings.model_dir
         if self.engine == "llama.cpp":
-            if self.settings.model_dir is not None:
+            if own is None:
+                return ensure_gguf(self.settings.cache_dir, self.settings.model)
+            if not is_gguf(own):
                 raise ConfigurationError(
-                    "CHATBOT_EMBEDDED__MODEL_DIR is a Hugging Face-format folder, which "
-                    "llama.cpp cannot serve; set CHATBOT_EMBEDDED__ENGINE=vllm to serve it"
+                    f"CHATBOT_EMBEDDED__MODEL_DIR={own} is a Hugging Face-format folder, "
+                    "which llama.cpp cannot serve; set CHATBOT_EMBEDDED__ENGINE=vllm to serve "
+                    "it, or point MODEL_DIR at a .gguf file"
                 )
-            return ensure_gguf(self.settings.cache_dir, self.settings.model)
-        if self.settings.model_dir is not None:
-            folder = self.settings.model_dir
+            if not own.is_file():
+                raise ConfigurationError(
+                    f"CHATBOT_EMBEDDED__MODEL_DIR={own}: no such GGUF file; point it at "
+                    "an existing .gguf file"
+                )
+            return own
+        if is_gguf(own):
+            raise ConfigurationError(
+                f"CHATBOT_EMBEDDED__MODEL_DIR={own} is a GGUF file, which vLLM cannot serve "
+                "on a CPU; set CHATBOT_EMBEDDED__ENGINE=llama.cpp (or auto), or point "
+                "MODEL_DIR at a Hugging Face-format folder"
+            )
+        if own is not None:
+            folder = own
             if not (folder / "config.json").is_file():
                 raise ConfigurationError(
                     f"CHATBOT_EMBEDDED__MODEL_DIR={folder} has no config.json; point it at a "

@@ -75,8 +75,9 @@ class EmbeddedLLMSettings(BaseModel):
     )
     model_dir: Path | None = Field(
         None,
-        description="Your own Hugging Face-format model folder (safetensors, config, "
-        "tokenizer) to serve instead of the packaged one.",
+        description="Your own model to serve instead of the packaged one: a Hugging "
+        "Face-format folder (safetensors, config, tokenizer) for vLLM, or a .gguf file, "
+        "which llama.cpp serves (engine 'auto' then picks llama.cpp).",
     )
     host: str = Field("127.0.0.1", description="Interface the embedded server binds to.")
     port: int = Field(8011, description="Port of the embedded server.")

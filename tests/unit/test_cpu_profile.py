@@ -122,6 +122,27 @@ def test_llama_cpp_cannot_serve_a_hugging_face_folder(tmp_path: Path) -> None:
         server.model_dir()
 
 
+def test_a_gguf_file_of_ones_own_is_served_by_llama_cpp_on_any_cpu(tmp_path: Path) -> None:
+    own = tmp_path / "bank-model.Q4_K_M.gguf"
+    own.write_bytes(b"GGUF")
+    for detected in ("amx", "avx2"):
+        server = server_on(detected, tmp_path, model_dir=own)
+        assert server.engine == "llama.cpp"
+        assert server.model_dir() == own  # as it is: no packaged checksum applies
+        assert "MODEL_DIR is a GGUF file" in server.describe()
+    missing = server_on("avx2", tmp_path, model_dir=tmp_path / "gone.gguf")
+    with pytest.raises(ConfigurationError, match="no such GGUF file"):
+        missing.model_dir()
+
+
+def test_vllm_forced_on_a_gguf_file_says_what_to_do(tmp_path: Path) -> None:
+    own = tmp_path / "bank-model.gguf"
+    own.write_bytes(b"GGUF")
+    server = server_on("amx", tmp_path, model_dir=own, engine="vllm")
+    with pytest.raises(ConfigurationError, match=r"CHATBOT_EMBEDDED__ENGINE=llama\.cpp"):
+        server.model_dir()
+
+
 def test_the_vllm_command_follows_the_profile_of_an_avx2_cpu_when_forced(
     tmp_path: Path,
 ) -> None:
