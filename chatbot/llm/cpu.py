@@ -189,7 +189,8 @@ _PROFILES: dict[CpuClass, ServingProfile] = {
         max_num_seqs=_SEQS,
         max_num_batched_tokens=_BATCHED,
         startup_budget_s=240.0,
-        why="AVX-512-BF16 has bf16 dot products but no AMX; eager avoids the inductor warm-up",
+        why="AVX-512-BF16 has bf16 dot products but no AMX: on a Zen 4 EPYC eager started in "
+        "66 s (compiled 142 s) and answered in 8.7 s (llama.cpp 20 s)",
     ),
     "avx512": ServingProfile(
         "avx512",
