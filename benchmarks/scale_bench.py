@@ -43,6 +43,8 @@ import click
 import numpy as np
 
 from chatbot.access import Audience
+from chatbot.adapters import sqlite_fts
+from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.compose import Stores, build_examiner
 from chatbot.domain import EVERYONE, Chunk
 from chatbot.settings import Settings
@@ -209,7 +211,7 @@ def backend(name: str, root: Path) -> Iterator[tuple[Stores, Settings, dict[str,
         yield Stores(SyntheticEmbedder(), vectors, keywords), settings, info
 
 
-def measure(stores: Stores, settings: Settings, asked: list[str]) -> dict[str, float]:
+def timed_pass(stores: Stores, settings: Settings, asked: list[str]) -> dict[str, float]:
     examiner = build_examiner(settings, stores, calibrated=False)
     everyone = Audience(frozenset({EVERYONE}))
     embedder = stores.embedder
@@ -230,9 +232,40 @@ def measure(stores: Stores, settings: Settings, asked: list[str]) -> dict[str, f
     return {
         "hybrid_gate_p50_ms": statistics.median(hybrid),
         "hybrid_gate_p95_ms": percentile(hybrid, 0.95),
+        "keyword_p50_ms": statistics.median(keyword),
         "keyword_p95_ms": percentile(keyword, 0.95),
         "dense_p95_ms": percentile(dense, 0.95),
     }
+
+
+@contextmanager
+def all_terms() -> Iterator[None]:
+    """SQLite keyword search without leaving out the terms in over half the
+    chunks (``sqlite_fts.worthless_terms``): the baseline for that pruning."""
+    saved = sqlite_fts.PRUNE_FROM_CHUNKS
+    sqlite_fts.PRUNE_FROM_CHUNKS = 2**62
+    try:
+        yield
+    finally:
+        sqlite_fts.PRUNE_FROM_CHUNKS = saved
+
+
+def measure(stores: Stores, settings: Settings, asked: list[str]) -> dict[str, float]:
+    row = timed_pass(stores, settings, asked)
+    if not isinstance(stores.keywords, SqliteKeywordIndex):
+        return row
+    everyone = Audience(frozenset({EVERYONE}))
+    with all_terms():
+        base = timed_pass(stores, settings, asked)
+        full = [
+            [h.chunk.id for h in stores.keywords.search(q, 20, audience=everyone)] for q in asked
+        ]
+    pruned = [[h.chunk.id for h in stores.keywords.search(q, 20, audience=everyone)] for q in asked]
+    # Hits the pruned search keeps of the full search's top 10.
+    kept = [len(set(a[:10]) & set(b)) / len(a[:10]) for a, b in zip(full, pruned, strict=True) if a]
+    row.update({f"all_terms_{k}": v for k, v in base.items()})
+    row["pruned_keeps_top10"] = statistics.mean(kept) if kept else 1.0
+    return row
 
 
 @click.command()
@@ -291,6 +324,15 @@ def main(sizes: str, queries: int, backends: str, out: Path | None) -> None:
                         f"chunks/s; disk {row['bytes_per_100k'] / 2**20:.0f} MiB per 100k; "
                         f"RSS {row['app_rss_mb']:.0f} MiB"
                     )
+                    if "all_terms_keyword_p95_ms" in row:
+                        click.echo(
+                            f"    with every term (baseline): hybrid+gate p95 "
+                            f"{row['all_terms_hybrid_gate_p95_ms']:.1f} ms, keyword p50/p95 "
+                            f"{row['all_terms_keyword_p50_ms']:.1f}/"
+                            f"{row['all_terms_keyword_p95_ms']:.1f} ms; pruned/full keyword "
+                            f"p95 {row['keyword_p95_ms'] / row['all_terms_keyword_p95_ms']:.2f}x; "
+                            f"pruned keeps {row['pruned_keeps_top10']:.1%} of the full top 10"
+                        )
         finally:
             shutil.rmtree(root, ignore_errors=True)
     click.echo("\nratios")

@@ -48,12 +48,12 @@ from chatbot.adapters.chunk_rows import context_json, row_to_chunk
 from chatbot.adapters.freshness import REFRESH_S
 from chatbot.adapters.sqlite_catalog import SqliteCatalog
 from chatbot.adapters.sqlite_connection import SqliteDatabase
-from chatbot.adapters.sqlite_fts import access_query, acl_text
+from chatbot.adapters.sqlite_fts import access_query, acl_text, worthless_terms
 from chatbot.adapters.sqlite_schema import CHUNK_COLUMNS, ROW, SEARCH_SQL
 from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
 from chatbot.domain import Chunk, groups_from_label
 from chatbot.protocols import Hit
-from chatbot.text import terms
+from chatbot.text import content_terms, terms
 
 # SQLite's default limit on host parameters is 32766 since 3.32; stay well below.
 _IN_BATCH = 500
@@ -121,8 +121,11 @@ class SqliteKeywordIndex:
                 self._delete_one(db, chunk_id)
 
     def search(self, query: str, k: int, *, audience: Audience) -> list[Hit]:
-        match = access_query(query, audience)
-        if not match or k <= 0:
+        if k <= 0 or not content_terms(query):
+            return []
+        total, frequencies = self.document_frequencies(content_terms(query))
+        match = access_query(query, audience, worthless_terms(total, frequencies))
+        if not match:
             return []
         rows = self._db.read(SEARCH_SQL, (match, k))
         # bm25() is negative, more negative is better; flip it. max() guards the

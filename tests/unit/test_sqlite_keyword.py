@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.access import PUBLIC
-from chatbot.adapters.sqlite_fts import fts_query
+from chatbot.adapters.sqlite_fts import fts_query, worthless_terms
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.adapters.sqlite_schema import SEARCH_SQL
 from chatbot.catalog import DocumentRecord
@@ -30,6 +30,37 @@ def test_fts_query_quotes_terms_and_drops_stopwords() -> None:
     assert fts_query("存款保障") == '"存款" OR "款保" OR "保障"'
     assert fts_query("the of and") == ""
     assert fts_query("NEAR(a b) OR x* deposit:") == '"near" OR "deposit"'
+
+
+def test_worthless_terms_are_those_in_over_half_the_chunks_of_a_large_index() -> None:
+    freqs = {"bank": 60_000, "deposit": 900, "hkma": 50_000}
+    assert worthless_terms(100_000, freqs) == {"bank"}  # a term in exactly half stays
+    assert worthless_terms(9_999, freqs) == set()  # small index: never
+    assert worthless_terms(100_000, {"bank": 60_000}) == set()  # something must stay
+
+
+def test_terms_in_most_chunks_are_left_out_without_changing_the_other_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = SqliteKeywordIndex(tmp_path / "kw.sqlite3")
+    index.upsert(
+        [
+            chunk(i, f"bank circular {i}" + (" deposit insurance" * (i % 3 + 1) if i < 3 else ""))
+            for i in range(20)
+        ]
+    )
+    before = [(h.chunk.id, h.score) for h in index.search("bank deposit", k=10, audience=PUBLIC)]
+    monkeypatch.setattr("chatbot.adapters.sqlite_fts.PRUNE_FROM_CHUNKS", 10)
+    after = [(h.chunk.id, h.score) for h in index.search("bank deposit", k=10, audience=PUBLIC)]
+    # "bank" is in every chunk: without it only the deposit chunks match, in
+    # the same order with the same scores; the bank-only chunks (score ~0) go.
+    assert len(before) == 10 and [i for i, _ in after] == [i for i, _ in before[:3]]
+    assert {i for i, _ in after} == {"id-0", "id-1", "id-2"}
+    for (_, old), (_, new) in zip(before, after, strict=False):
+        assert new == pytest.approx(old, rel=1e-4)
+    assert all(score < 1e-3 for _, score in before[3:])
+    # A question of common terms only is searched as it is.
+    assert len(index.search("bank circular", k=5, audience=PUBLIC)) == 5
 
 
 def test_search_plan_uses_the_inverted_index(tmp_path: Path) -> None:
