@@ -15,6 +15,11 @@ busy the model is.
 The expected wait comes from how long places have been held lately (an
 exponentially weighted mean, seeded with ``expected_s``), times the
 requests ahead, divided by the places.
+
+These places are this process's. Replicas in front of one LLM server share
+theirs with ``chatbot.adapters.pg_admission.SharedAdmission``
+(``CHATBOT_LLM__ADMISSION=postgres``): the same line here, plus one of the
+server's places, which every replica counts through PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from chatbot.errors import BusyError
@@ -33,7 +38,10 @@ _SMOOTHING = 0.2  # weight of the newest holding time in the running mean
 
 @dataclass(frozen=True, slots=True)
 class AdmissionState:
-    """A snapshot for /health and the logs."""
+    """A snapshot for /health and the logs. ``scope`` is "process" for places
+    counted here, "postgres:<group>" for places shared by replicas; then
+    ``shared_in_use`` is how many of them all replicas hold (-1: unknown) and
+    ``shared_problem`` why they are not being used, if PostgreSQL fails."""
 
     slots: int
     in_use: int
@@ -42,9 +50,13 @@ class AdmissionState:
     admitted: int
     turned_away: int
     mean_hold_s: float
+    scope: str = "process"
+    shared_in_use: int | None = None
+    shared_problem: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
+            "scope": self.scope,
             "slots": self.slots,
             "in_use": self.in_use,
             "waiting": self.waiting,
@@ -53,6 +65,11 @@ class AdmissionState:
             "turned_away": self.turned_away,
             "mean_hold_s": round(self.mean_hold_s, 2),
         }
+        if self.shared_in_use is not None:
+            out["shared_in_use"] = self.shared_in_use
+        if self.shared_problem is not None:
+            out["shared_problem"] = self.shared_problem
+        return out
 
 
 class Admission:
@@ -119,6 +136,7 @@ class Admission:
     def place(self) -> Iterator[None]:
         """Hold one place while the block runs; raises ``BusyError`` when
         none comes within ``wait_s`` (or clearly would not)."""
+        deadline = self._clock() + self.wait_s
         with self._cond:
             if self._in_use >= self.slots:
                 if self._waiting >= self.queue:
@@ -126,7 +144,6 @@ class Admission:
                 if self._expected_s(self._waiting + 1) > self.wait_s > 0:
                     raise self._busy("the expected wait is longer than the limit")
                 self._waiting += 1
-                deadline = self._clock() + self.wait_s
                 try:
                     while self._in_use >= self.slots:
                         remaining = deadline - self._clock()
@@ -137,15 +154,25 @@ class Admission:
                     self._waiting -= 1
             self._in_use += 1
             self._admitted += 1
-        started = self._clock()
         try:
-            yield
+            with self._wider_place(deadline):
+                started = self._clock()
+                try:
+                    yield
+                finally:
+                    held = self._clock() - started
+                    with self._cond:
+                        self._mean_hold_s += _SMOOTHING * (held - self._mean_hold_s)
         finally:
-            held = self._clock() - started
             with self._cond:
                 self._in_use -= 1
-                self._mean_hold_s += _SMOOTHING * (held - self._mean_hold_s)
                 self._cond.notify()
+
+    def _wider_place(self, deadline: float) -> AbstractContextManager[None]:
+        """A place beyond this process's (none here; the replicas' shared
+        places in ``chatbot.adapters.pg_admission``), taken by ``deadline``
+        or ``BusyError``. Only time inside it counts as holding time."""
+        return nullcontext()
 
 
 @contextmanager

@@ -209,7 +209,41 @@ def build_admission(settings: Settings) -> Admission | None:
             slots = EmbeddedServer(settings.embedded).places
         else:
             slots = 8
+    if cfg.admission == "postgres":
+        return _shared_admission(settings, slots)
     return Admission(slots, cfg.queue_size, cfg.queue_wait_s)
+
+
+def _shared_admission(settings: Settings, slots: int) -> Admission:
+    """Places every replica counts in PostgreSQL (``chatbot.adapters.pg_admission``)."""
+    cfg = settings.llm
+    candidates = [
+        (cfg.admission_postgres_url, "CHATBOT_LLM__ADMISSION_POSTGRES_URL"),
+        (settings.index.postgres_url, "CHATBOT_INDEX__POSTGRES_URL"),
+        (settings.audit.postgres_url, "CHATBOT_AUDIT__POSTGRES_URL"),
+    ]
+    given = [(u.get_secret_value(), name) for u, name in candidates if u is not None]
+    found = next(((u, name) for u, name in given if u.strip()), None)
+    if found is None:
+        raise ConfigurationError(
+            "CHATBOT_LLM__ADMISSION=postgres needs a PostgreSQL URL: set "
+            "CHATBOT_LLM__ADMISSION_POSTGRES_URL (or CHATBOT_INDEX__POSTGRES_URL, which it "
+            "then shares) to postgresql://user:password@host:5432/database"
+        )
+    try:
+        from chatbot.adapters.pg_admission import SharedAdmission
+    except ImportError as exc:
+        raise _missing("psycopg", exc) from exc
+    url, setting = found
+    return SharedAdmission(
+        url,
+        slots=slots,
+        queue=cfg.queue_size,
+        wait_s=cfg.queue_wait_s,
+        group=cfg.admission_group,
+        connect_timeout_s=settings.index.postgres_timeout_s,
+        url_setting=setting,
+    )
 
 
 def build_reranker(settings: Settings) -> Reranker | None:

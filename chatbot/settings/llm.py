@@ -40,9 +40,28 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(256, description="Most tokens the model may write per answer.")
     max_concurrent: int = Field(
         0,
-        description="Questions the LLM works on at once in this process (back-pressure, "
-        "see chatbot/admission.py). 0: the embedded server's batch size (4), or 8 for a "
-        "remote server; -1: no limit (every question goes straight to the server).",
+        description="Questions the LLM works on at once in this process, or in all "
+        "replicas with admission='postgres' (back-pressure, see chatbot/admission.py). "
+        "0: the embedded server's batch size (4), or 8 for a remote server; -1: no limit "
+        "(every question goes straight to the server).",
+    )
+    admission: Literal["process", "postgres"] = Field(
+        "process",
+        description="Who counts the max_concurrent places: 'process' (each app process its "
+        "own) or 'postgres' (every replica in admission_group shares them through "
+        "PostgreSQL advisory locks, so N replicas in front of one LLM server send it at "
+        "most max_concurrent questions at once; a dead replica's places are freed at once).",
+    )
+    admission_postgres_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL for admission='postgres' (never logged); unset, it uses "
+        "CHATBOT_INDEX__POSTGRES_URL, then CHATBOT_AUDIT__POSTGRES_URL. Nothing is created "
+        "there: the places are session advisory locks.",
+    )
+    admission_group: str = Field(
+        "default",
+        description="Name of the replicas that share one LLM server's places "
+        "(admission='postgres'); give replicas of another LLM server another name.",
     )
     queue_size: int = Field(
         8,

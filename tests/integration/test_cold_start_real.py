@@ -33,7 +33,6 @@ pytestmark = [pytest.mark.real, pytest.mark.llm, pytest.mark.slow]
 UI_REACHABLE_S = 120.0  # ingestion of the sample corpus, then uvicorn; no LLM wait
 
 
-
 @pytest.fixture
 def app_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, int, Path]]:
     ui_port, llm_port = free_port(), free_port()

@@ -94,7 +94,8 @@ def test_an_expected_wait_past_the_limit_is_told_at_once() -> None:
 
 
 def test_the_expected_wait_follows_how_long_places_are_held() -> None:
-    clock = iter([0.0, 10.0, 10.0, 30.0]).__next__
+    # each place reads the clock on arrival, when it starts and when it ends
+    clock = iter([0.0, 0.0, 10.0, 10.0, 10.0, 30.0]).__next__
     admission = Admission(slots=1, queue=2, wait_s=60.0, expected_s=0.0, clock=clock)
     with admission.place():
         pass  # held 10 s
