@@ -250,21 +250,44 @@ def all_terms() -> Iterator[None]:
         sqlite_fts.PRUNE_FROM_CHUNKS = saved
 
 
+@contextmanager
+def one_stage() -> Iterator[None]:
+    """SQLite keyword search with every question in one FTS5 stage (no
+    first stage through the rarest terms, ``sqlite_fts.RARE_TERMS``): the
+    baseline for the two-stage search."""
+    saved = sqlite_fts.RARE_TERMS
+    sqlite_fts.RARE_TERMS = 2**62
+    try:
+        yield
+    finally:
+        sqlite_fts.RARE_TERMS = saved
+
+
+def top_ids(stores: Stores, asked: list[str]) -> list[list[str]]:
+    everyone = Audience(frozenset({EVERYONE}))
+    return [[h.chunk.id for h in stores.keywords.search(q, 20, audience=everyone)] for q in asked]
+
+
+def keeps_top10(full: list[list[str]], other: list[list[str]]) -> float:
+    """Mean share of ``full``'s top 10 that ``other`` also returns."""
+    kept = [len(set(a[:10]) & set(b)) / len(a[:10]) for a, b in zip(full, other, strict=True) if a]
+    return statistics.mean(kept) if kept else 1.0
+
+
 def measure(stores: Stores, settings: Settings, asked: list[str]) -> dict[str, float]:
     row = timed_pass(stores, settings, asked)
     if not isinstance(stores.keywords, SqliteKeywordIndex):
         return row
-    everyone = Audience(frozenset({EVERYONE}))
-    with all_terms():
+    with all_terms(), one_stage():
         base = timed_pass(stores, settings, asked)
-        full = [
-            [h.chunk.id for h in stores.keywords.search(q, 20, audience=everyone)] for q in asked
-        ]
-    pruned = [[h.chunk.id for h in stores.keywords.search(q, 20, audience=everyone)] for q in asked]
-    # Hits the pruned search keeps of the full search's top 10.
-    kept = [len(set(a[:10]) & set(b)) / len(a[:10]) for a, b in zip(full, pruned, strict=True) if a]
+        full = top_ids(stores, asked)
+    with one_stage():
+        single = timed_pass(stores, settings, asked)
+        pruned = top_ids(stores, asked)
     row.update({f"all_terms_{k}": v for k, v in base.items()})
-    row["pruned_keeps_top10"] = statistics.mean(kept) if kept else 1.0
+    row.update({f"one_stage_{k}": v for k, v in single.items()})
+    row["pruned_keeps_top10"] = keeps_top10(full, pruned)
+    row["two_stage_keeps_top10"] = keeps_top10(pruned, top_ids(stores, asked))
     return row
 
 
@@ -332,6 +355,19 @@ def main(sizes: str, queries: int, backends: str, out: Path | None) -> None:
                             f"{row['all_terms_keyword_p95_ms']:.1f} ms; pruned/full keyword "
                             f"p95 {row['keyword_p95_ms'] / row['all_terms_keyword_p95_ms']:.2f}x; "
                             f"pruned keeps {row['pruned_keeps_top10']:.1%} of the full top 10"
+                        )
+                        keyword_ratio = row["keyword_p95_ms"] / row["one_stage_keyword_p95_ms"]
+                        hybrid_ratio = (
+                            row["hybrid_gate_p95_ms"] / row["one_stage_hybrid_gate_p95_ms"]
+                        )
+                        click.echo(
+                            f"    in one stage (baseline): hybrid+gate p95 "
+                            f"{row['one_stage_hybrid_gate_p95_ms']:.1f} ms, keyword p50/p95 "
+                            f"{row['one_stage_keyword_p50_ms']:.1f}/"
+                            f"{row['one_stage_keyword_p95_ms']:.1f} ms; two-stage/one-stage "
+                            f"keyword p95 {keyword_ratio:.2f}x, hybrid+gate p95 "
+                            f"{hybrid_ratio:.2f}x; two stages keep "
+                            f"{row['two_stage_keeps_top10']:.1%} of the one-stage top 10"
                         )
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -7,6 +7,8 @@ FTS5)."""
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 
 from chatbot.access import Audience
@@ -87,3 +89,97 @@ def worthless_terms(total: int, frequencies: Mapping[str, int]) -> set[str]:
         return set()
     common = {term for term, n in frequencies.items() if n > total * PRUNE_SHARE}
     return common if len(common) < len(frequencies) else set()
+
+
+# -- two-stage search for long questions on large indexes ---------------------
+
+RARE_TERMS = 10
+"""A question with more (not left-out) terms than this, on an index of at
+least ``PRUNE_FROM_CHUNKS`` chunks, is searched in two stages: FTS5 finds
+candidates through its ``RARE_TERMS`` rarest terms, and the candidates are
+then scored on every term (``bm25_scores``). Ranking every row that shares any
+of 20-35 Chinese bigrams was 90% of such a search at 100k chunks."""
+
+
+def rare_terms(total: int, kept: Sequence[str], frequencies: Mapping[str, int]) -> set[str] | None:
+    """The first-stage terms of a two-stage search (``RARE_TERMS``), or None
+    when one stage is as fast: a small index, a short question, or a term
+    FTS5 would split (scored in Python, every term must be one FTS5 token)."""
+    if total < PRUNE_FROM_CHUNKS or len(kept) <= RARE_TERMS:
+        return None
+    if any(fts_tokens(term) != [term] for term in kept):
+        return None
+    return set(sorted(kept, key=lambda t: (frequencies.get(t, 0), t))[:RARE_TERMS])
+
+
+def candidate_count(k: int) -> int:
+    """How many first-stage candidates are scored on every term for top ``k``."""
+    return max(50, 4 * k)
+
+
+# FTS5's unicode61 tokenizer as the index configures it (tokenchars . ' -):
+# a token is a run of letters, digits and those three.
+_FTS_TOKEN_RE = re.compile(r"(?:[^\W_]|[.'-])+")
+
+K1 = 1.2
+B = 0.75  # FTS5's bm25 constants (fts5_aux.c), fixed by SQLite
+
+
+def fts_tokens(text: str) -> list[str]:
+    """``text`` split as the index's FTS5 tokenizer splits it (the text is
+    already lower-case: the app indexes its own terms)."""
+    return _FTS_TOKEN_RE.findall(text)
+
+
+def decode_averages(block: bytes) -> tuple[int, int]:
+    """(rows, tokens in every column) from FTS5's averages record (rowid 1
+    of its ``_data`` table): SQLite varints, the row count first, then one
+    token total per column."""
+    values: list[int] = []
+    i = 0
+    while i < len(block):
+        value = 0
+        for j in range(9):
+            byte = block[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        values.append(value)
+    return values[0], sum(values[1:])
+
+
+def bm25_scores(
+    rows: Sequence[tuple[int, str, str]],
+    query_terms: Sequence[str],
+    frequencies: Mapping[str, int],
+    total_rows: int,
+    total_tokens: int,
+) -> dict[int, float]:
+    """The score FTS5's ``bm25(1.0, 0.0)`` gives each ``(rowid, terms, acl)``
+    row for ``query_terms`` (positive, higher is better): idf from the
+    documents holding each term (floored to 1e-6 as FTS5 does), term counts
+    from the terms column, length from both columns, the mean length from
+    the index's totals."""
+    avgdl = total_tokens / total_rows if total_rows else 1.0
+    idf = {}
+    for term in dict.fromkeys(query_terms):
+        hits = frequencies.get(term, 0)
+        value = math.log((0.5 + total_rows - hits) / (0.5 + hits))
+        idf[term] = value if value > 0 else 1e-6
+    scores: dict[int, float] = {}
+    for rowid, terms_text, acl in rows:
+        tokens = fts_tokens(terms_text)
+        length = len(tokens) + len(fts_tokens(acl))
+        counts: dict[str, int] = {}
+        for token in tokens:
+            if token in idf:
+                counts[token] = counts.get(token, 0) + 1
+        norm = K1 * (1 - B + B * length / avgdl)
+        scores[rowid] = sum(
+            idf[t] * (counts.get(t, 0) * (K1 + 1)) / (counts.get(t, 0) + norm) for t in idf
+        )
+    return scores

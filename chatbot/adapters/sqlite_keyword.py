@@ -48,8 +48,16 @@ from chatbot.adapters.chunk_rows import context_json, row_to_chunk
 from chatbot.adapters.freshness import REFRESH_S
 from chatbot.adapters.sqlite_catalog import SqliteCatalog
 from chatbot.adapters.sqlite_connection import SqliteDatabase
-from chatbot.adapters.sqlite_fts import access_query, acl_text, worthless_terms
-from chatbot.adapters.sqlite_schema import CHUNK_COLUMNS, ROW, SEARCH_SQL
+from chatbot.adapters.sqlite_fts import (
+    access_query,
+    acl_text,
+    bm25_scores,
+    candidate_count,
+    decode_averages,
+    rare_terms,
+    worthless_terms,
+)
+from chatbot.adapters.sqlite_schema import CANDIDATES_SQL, CHUNK_COLUMNS, ROW, SEARCH_SQL
 from chatbot.catalog import DocumentRecord, IndexStatus, StoredChunk
 from chatbot.domain import Chunk, groups_from_label
 from chatbot.protocols import Hit
@@ -124,7 +132,12 @@ class SqliteKeywordIndex:
         if k <= 0 or not content_terms(query):
             return []
         total, frequencies = self.document_frequencies(content_terms(query))
-        match = access_query(query, audience, worthless_terms(total, frequencies))
+        skip = worthless_terms(total, frequencies)
+        kept = [t for t in frequencies if t not in skip and frequencies[t] > 0]
+        rare = rare_terms(total, kept, frequencies)
+        if rare is not None:
+            return self._two_stage(query, k, audience, skip | (set(kept) - rare), kept, frequencies)
+        match = access_query(query, audience, skip)
         if not match:
             return []
         rows = self._db.read(SEARCH_SQL, (match, k))
@@ -133,6 +146,44 @@ class SqliteKeywordIndex:
         return [
             Hit(chunk=_row_to_chunk(row[:ROW]), score=max(0.0, -float(row[ROW]))) for row in rows
         ]
+
+    def _two_stage(
+        self,
+        query: str,
+        k: int,
+        audience: Audience,
+        skip: set[str],
+        kept: list[str],
+        frequencies: dict[str, int],
+    ) -> list[Hit]:
+        """Top ``k`` for a long question on a large index: candidates from
+        FTS5 through the rarest terms (all but ``skip``; within the audience,
+        as every search), each then scored on every kept term exactly as FTS5's
+        bm25 would (``sqlite_fts.bm25_scores``). What can differ from the
+        one-stage search: a chunk that shares only common terms with the
+        question and is not among the candidates."""
+        match = access_query(query, audience, skip)
+        if not match:
+            return []
+        with self._db.lock:
+            found = self._db.read(CANDIDATES_SQL, (match, candidate_count(k)))
+            averages = self._db.read("SELECT block FROM chunks_fts_data WHERE id = 1", ())
+            if not found or not averages:
+                return []
+            rowids = [row[0] for row in found]
+            marks = ",".join("?" * len(rowids))
+            texts = self._db.read(
+                f"SELECT rowid, terms, acl FROM chunks_fts WHERE rowid IN ({marks})", rowids
+            )
+            total_rows, total_tokens = decode_averages(averages[0][0])
+            scores = bm25_scores(texts, kept, frequencies, total_rows, total_tokens)
+            best = sorted(scores, key=lambda r: (-scores[r], r))[:k]
+            marks = ",".join("?" * len(best))
+            rows = self._db.read(
+                f"SELECT rowid, {CHUNK_COLUMNS} FROM chunks WHERE rowid IN ({marks})", best
+            )
+        chunks = {row[0]: _row_to_chunk(row[1:]) for row in rows}
+        return [Hit(chunk=chunks[r], score=max(0.0, scores[r])) for r in best if r in chunks]
 
     def relabel(self, ids: Sequence[str], groups: Sequence[str]) -> None:
         """Give the chunks ``ids`` the access ``groups`` (nothing else changes;

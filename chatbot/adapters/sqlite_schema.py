@@ -96,5 +96,9 @@ SEARCH_SQL = f"""
 """
 
 
+# The first stage of a long question's search (SqliteKeywordIndex._two_stage).
+CANDIDATES_SQL = "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
+
+
 # Stored in the FTS table's config; set on every open (idempotent).
 RANK = "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0)')"

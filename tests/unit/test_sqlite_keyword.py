@@ -12,13 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.access import PUBLIC
-from chatbot.adapters.sqlite_fts import fts_query, worthless_terms
+from chatbot.access import PUBLIC, Audience
+from chatbot.adapters.sqlite_fts import (
+    bm25_scores,
+    decode_averages,
+    fts_query,
+    fts_tokens,
+    rare_terms,
+    worthless_terms,
+)
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.adapters.sqlite_schema import SEARCH_SQL
 from chatbot.catalog import DocumentRecord
 from chatbot.domain import Chunk, DocumentContext
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
+from chatbot.text import content_terms
 
 
 def chunk(i: int, text: str) -> Chunk:
@@ -61,6 +69,73 @@ def test_terms_in_most_chunks_are_left_out_without_changing_the_other_scores(
     assert all(score < 1e-3 for _, score in before[3:])
     # A question of common terms only is searched as it is.
     assert len(index.search("bank circular", k=5, audience=PUBLIC)) == 5
+
+
+WORDS = (
+    "deposit insurance scheme bank capital liquidity ratio fintech sandbox 存款 保障 銀行 金融"
+).split()
+
+
+def varied_index(tmp_path: Path, count: int = 40) -> SqliteKeywordIndex:
+    """Chunks of different lengths and term counts, English and Chinese, one in
+    four restricted to the board."""
+    index = SqliteKeywordIndex(tmp_path / "kw.sqlite3")
+    chunks = []
+    for i in range(count):
+        words = [WORDS[(i * 7 + j * j) % len(WORDS)] for j in range(3 + i % 11)]
+        groups = ("board",) if i % 4 == 3 else ("everyone",)
+        chunks.append(replace(chunk(i, " ".join(words) + f" item{i}"), groups=groups))
+    index.upsert(chunks)
+    return index
+
+
+def test_bm25_in_python_scores_as_fts5_does(tmp_path: Path) -> None:
+    index = varied_index(tmp_path)
+    db = sqlite3.connect(index.path)
+    total_rows, total_tokens = decode_averages(
+        db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()[0]
+    )
+    assert total_rows == 40
+    rows = db.execute("SELECT rowid, terms, acl FROM chunks_fts").fetchall()
+    for question in ("deposit insurance for fintech capital", "存款保障 銀行", "ratio item7"):
+        kept = content_terms(question)
+        _, frequencies = index.document_frequencies(kept)
+        mine = bm25_scores(rows, kept, frequencies, total_rows, total_tokens)
+        theirs = db.execute(
+            "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?",
+            (f"terms : ({fts_query(question)})",),
+        ).fetchall()
+        assert theirs
+        for rowid, rank in theirs:
+            assert mine[rowid] == pytest.approx(-rank, rel=1e-9, abs=1e-12)
+    assert fts_tokens("u.s o'neil covid-19 中國") == ["u.s", "o'neil", "covid-19", "中國"]
+
+
+def test_long_questions_on_a_large_index_take_two_stages_with_the_same_top_k(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = varied_index(tmp_path)
+    question = "deposit insurance scheme capital liquidity ratio fintech sandbox 存款保障"
+    board = Audience(frozenset({"everyone", "board"}))
+    one_stage = {
+        who: [(h.chunk.id, h.score) for h in index.search(question, k=8, audience=who)]
+        for who in (PUBLIC, board)
+    }
+    monkeypatch.setattr("chatbot.adapters.sqlite_fts.PRUNE_FROM_CHUNKS", 10)
+    monkeypatch.setattr("chatbot.adapters.sqlite_fts.RARE_TERMS", 3)
+    _, frequencies = index.document_frequencies(content_terms(question))
+    assert rare_terms(40, list(frequencies), frequencies) is not None  # two stages now
+    for who, before in one_stage.items():
+        after = [(h.chunk.id, h.score) for h in index.search(question, k=8, audience=who)]
+        # every chunk is a candidate here (50 > 40), so nothing may differ
+        assert [i for i, _ in after] == [i for i, _ in before]
+        for (_, old), (_, new) in zip(before, after, strict=True):
+            assert new == pytest.approx(old, rel=1e-9)
+    public = {h.chunk.id for h in index.search(question, k=40, audience=PUBLIC)}
+    assert public and not any(int(i.split("-")[1]) % 4 == 3 for i in public)
+    # a term FTS5 would split is not scored in Python: one stage for it
+    assert rare_terms(40, ["o'neil", *frequencies], frequencies) is not None
+    assert rare_terms(40, ["a_b", *frequencies], frequencies) is None
 
 
 def test_search_plan_uses_the_inverted_index(tmp_path: Path) -> None:
