@@ -129,9 +129,10 @@ class SqliteKeywordIndex:
                 self._delete_one(db, chunk_id)
 
     def search(self, query: str, k: int, *, audience: Audience) -> list[Hit]:
-        if k <= 0 or not content_terms(query):
+        terms = content_terms(query)
+        if k <= 0 or not terms:
             return []
-        total, frequencies = self.document_frequencies(content_terms(query))
+        total, frequencies = self.document_frequencies(terms)
         skip = worthless_terms(total, frequencies)
         kept = [t for t in frequencies if t not in skip and frequencies[t] > 0]
         rare = rare_terms(total, kept, frequencies)
