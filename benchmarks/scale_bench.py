@@ -43,7 +43,7 @@ import click
 import numpy as np
 
 from chatbot.access import Audience
-from chatbot.adapters import sqlite_fts
+from chatbot.adapters import keyword_stages, sqlite_fts
 from chatbot.adapters.sqlite_keyword import SqliteKeywordIndex
 from chatbot.compose import Stores, build_examiner
 from chatbot.domain import EVERYONE, Chunk
@@ -253,14 +253,14 @@ def all_terms() -> Iterator[None]:
 @contextmanager
 def one_stage() -> Iterator[None]:
     """SQLite keyword search with every question in one FTS5 stage (no
-    first stage through the rarest terms, ``sqlite_fts.RARE_TERMS``): the
+    first stage through the rarest terms, ``keyword_stages``): the
     baseline for the two-stage search."""
-    saved = sqlite_fts.RARE_TERMS
-    sqlite_fts.RARE_TERMS = 2**62
+    saved = keyword_stages.RARE_TERMS
+    keyword_stages.RARE_TERMS = 2**62
     try:
         yield
     finally:
-        sqlite_fts.RARE_TERMS = saved
+        keyword_stages.RARE_TERMS = saved
 
 
 def top_ids(stores: Stores, asked: list[str]) -> list[list[str]]:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 
 from chatbot.access import Audience
+from chatbot.adapters import keyword_stages
 from chatbot.domain import EVERYONE
 from chatbot.text import content_terms
 
@@ -93,28 +94,17 @@ def worthless_terms(total: int, frequencies: Mapping[str, int]) -> set[str]:
 
 # -- two-stage search for long questions on large indexes ---------------------
 
-RARE_TERMS = 10
-"""A question with more (not left-out) terms than this, on an index of at
-least ``PRUNE_FROM_CHUNKS`` chunks, is searched in two stages: FTS5 finds
-candidates through its ``RARE_TERMS`` rarest terms, and the candidates are
-then scored on every term (``bm25_scores``). Ranking every row that shares any
-of 20-35 Chinese bigrams was 90% of such a search at 100k chunks."""
-
 
 def rare_terms(total: int, kept: Sequence[str], frequencies: Mapping[str, int]) -> set[str] | None:
-    """The first-stage terms of a two-stage search (``RARE_TERMS``), or None
-    when one stage is as fast: a small index, a short question, or a term
+    """The first-stage terms of a two-stage search (``keyword_stages``), or
+    None when one stage is as fast: a small index, a short question, or a term
     FTS5 would split (scored in Python, every term must be one FTS5 token)."""
-    if total < PRUNE_FROM_CHUNKS or len(kept) <= RARE_TERMS:
+    if total < keyword_stages.TWO_STAGE_FROM or len(kept) <= keyword_stages.RARE_TERMS:
         return None
     if any(fts_tokens(term) != [term] for term in kept):
         return None
-    return set(sorted(kept, key=lambda t: (frequencies.get(t, 0), t))[:RARE_TERMS])
-
-
-def candidate_count(k: int) -> int:
-    """How many first-stage candidates are scored on every term for top ``k``."""
-    return max(50, 4 * k)
+    ranked = sorted(kept, key=lambda t: (frequencies.get(t, 0), t))
+    return set(ranked[: keyword_stages.RARE_TERMS])
 
 
 # FTS5's unicode61 tokenizer as the index configures it (tokenchars . ' -):

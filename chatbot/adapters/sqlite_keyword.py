@@ -46,13 +46,13 @@ from typing import Any
 from chatbot.access import Audience
 from chatbot.adapters.chunk_rows import context_json, row_to_chunk
 from chatbot.adapters.freshness import REFRESH_S
+from chatbot.adapters.keyword_stages import candidate_count
 from chatbot.adapters.sqlite_catalog import SqliteCatalog
 from chatbot.adapters.sqlite_connection import SqliteDatabase
 from chatbot.adapters.sqlite_fts import (
     access_query,
     acl_text,
     bm25_scores,
-    candidate_count,
     decode_averages,
     rare_terms,
     worthless_terms,

@@ -122,7 +122,8 @@ def test_long_questions_on_a_large_index_take_two_stages_with_the_same_top_k(
         for who in (PUBLIC, board)
     }
     monkeypatch.setattr("chatbot.adapters.sqlite_fts.PRUNE_FROM_CHUNKS", 10)
-    monkeypatch.setattr("chatbot.adapters.sqlite_fts.RARE_TERMS", 3)
+    monkeypatch.setattr("chatbot.adapters.keyword_stages.TWO_STAGE_FROM", 10)
+    monkeypatch.setattr("chatbot.adapters.keyword_stages.RARE_TERMS", 3)
     _, frequencies = index.document_frequencies(content_terms(question))
     assert rare_terms(40, list(frequencies), frequencies) is not None  # two stages now
     for who, before in one_stage.items():
