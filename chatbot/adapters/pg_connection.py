@@ -76,6 +76,7 @@ class Database:
             timeout=connect_timeout_s,
             kwargs={"connect_timeout": self._timeout, "autocommit": True},
             check=ConnectionPool.check_connection,
+            configure=_configure,
             open=False,
             name=name,
         )
@@ -181,3 +182,11 @@ class Database:
             # try on a fresh one covers a server restart between requests.
             log.warning("PostgreSQL read failed (%s); retrying once", first_line(exc))
             return run()
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Each new pooled connection: no JIT compilation. Every statement here
+    is short; the planner's cost of the keyword search (a join over CTEs it
+    cannot estimate) passed ``jit_above_cost`` and JIT took 30-650 ms of a
+    3 ms search (``benchmarks/scale_bench.py``, 3,000 chunks)."""
+    conn.execute("SET jit = off")

@@ -18,6 +18,9 @@ Tables (in one PostgreSQL schema, ``CHATBOT_INDEX__POSTGRES_SCHEMA``)::
                terms' index entries and never the chunks table
     stats      one row: number of chunks and of terms, for BM25's average
                length (kept by each write, in its transaction)
+    frequencies  each term's number of chunks (BM25's document frequency,
+               kept by each write in its transaction; writes take turns
+               through an advisory lock so they cannot deadlock on it)
     documents  the ingestion catalog, one row per source file
     meta       settings the index was built with (embedder, chunking, schema)
 
@@ -36,6 +39,10 @@ top k. A chunk with no group has the empty label, which matches no audience
 After a large write (a fifth of the index or more) the adapter runs
 ``VACUUM (ANALYZE)`` on the postings, so the planner knows their size and
 index-only scans need no heap visits; autovacuum does the same later anyway.
+
+Long questions on a large index are searched in two stages
+(``keyword_stages``: candidates through the rarest terms, then scored on
+every term), in the same statement (``pg_schema.SEARCH_SQL``).
 
 Connections come from a pool (``psycopg_pool``); every statement sees what
 other processes committed, so replicas never need a restart to see new
@@ -67,7 +74,9 @@ from typing import Any
 import psycopg
 
 from chatbot.access import Audience
+from chatbot.adapters import keyword_stages
 from chatbot.adapters.chunk_rows import context_json, row_to_chunk
+from chatbot.adapters.keyword_stages import candidate_count
 from chatbot.adapters.pg_catalog import PostgresCatalog
 from chatbot.adapters.pg_connection import Database, describe_url
 from chatbot.adapters.pg_labels import LabelIds, normal_groups
@@ -85,6 +94,10 @@ from chatbot.protocols import Hit
 from chatbot.text import content_terms, terms
 
 log = logging.getLogger(__name__)
+
+# First key of the transaction advisory lock that makes writes take turns
+# ("Bw"; the schema's own locks use "Bd", ``pg_schema``).
+WRITE_LOCK_CLASS = 0x4277
 
 
 class PostgresKeywordIndex:
@@ -145,8 +158,14 @@ class PostgresKeywordIndex:
         groups = [normal_groups(c.groups) for c in unique]
         total = 0
 
+        chunk_counts: Counter[str] = Counter()
+        for tf in counted:
+            chunk_counts.update(tf.keys())
+        new_terms = sorted(chunk_counts)
+
         def write(conn: psycopg.Connection[Any]) -> None:
             nonlocal total
+            self._serialise(conn)
             self._remove(conn, [c.id for c in unique])
             label = {g: self._labels.id_of(conn, g) for g in set(groups)}
             rows = conn.execute(
@@ -186,6 +205,13 @@ class PostgresKeywordIndex:
                     row_id, lid = rid[chunk.id], label[g]
                     for term, n in tf.items():
                         copy.write_row((term, row_id, n, dl, lid))
+            conn.execute(
+                f"INSERT INTO {self._s}.frequencies (term, chunks) "
+                "SELECT * FROM unnest(%s::text[], %s::int[]) "
+                f"ON CONFLICT (term) DO UPDATE SET chunks = {self._s}.frequencies.chunks "
+                "+ excluded.chunks",
+                (new_terms, [chunk_counts[t] for t in new_terms]),
+            )
             # The count after this write, for ``_maintain``, without another
             # round trip (it includes what other processes committed before).
             stats = conn.execute(
@@ -200,8 +226,14 @@ class PostgresKeywordIndex:
         self._maintain(total)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
-        if ids:
-            self._db.write("write to", lambda conn: self._remove(conn, list(dict.fromkeys(ids))))
+        if not ids:
+            return
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            self._serialise(conn)
+            self._remove(conn, list(dict.fromkeys(ids)))
+
+        self._db.write("write to", write)
 
     def search(self, query: str, k: int, *, audience: Audience) -> list[Hit]:
         wanted = list(dict.fromkeys(content_terms(query)))
@@ -209,7 +241,14 @@ class PostgresKeywordIndex:
             return []
         rows = self._db.read(
             SEARCH_SQL.format(s=self._s),
-            {"terms": wanted, "groups": sorted(audience.groups), "k": k},
+            {
+                "terms": wanted,
+                "groups": sorted(audience.groups),
+                "k": k,
+                "rare": keyword_stages.RARE_TERMS,
+                "two_stage_from": keyword_stages.TWO_STAGE_FROM,
+                "candidates": candidate_count(k),
+            },
         )
         return [Hit(chunk=_row_to_chunk(row[:-1]), score=max(0.0, float(row[-1]))) for row in rows]
 
@@ -237,7 +276,7 @@ class PostgresKeywordIndex:
         unique = list(dict.fromkeys(terms))
         total = int(self._db.read(f"SELECT chunks FROM {self._s}.stats", {})[0][0])
         rows = self._db.read(
-            f"SELECT term, count(*) FROM {self._s}.postings WHERE term = ANY(%(t)s) GROUP BY term",
+            f"SELECT term, chunks FROM {self._s}.frequencies WHERE term = ANY(%(t)s)",
             {"t": unique},
         )
         found = {str(term): int(n) for term, n in rows}
@@ -289,6 +328,7 @@ class PostgresKeywordIndex:
         def reset(conn: psycopg.Connection[Any]) -> None:
             conn.execute(
                 f"TRUNCATE {self._s}.postings, {self._s}.chunks, {self._s}.labels, "
+                f"{self._s}.frequencies, "
                 f"{self._s}.documents, {self._s}.meta RESTART IDENTITY"
             )
             conn.execute(f"UPDATE {self._s}.stats SET chunks = 0, terms = 0")
@@ -350,6 +390,7 @@ class PostgresKeywordIndex:
         try:
             self._db.run(f"VACUUM (ANALYZE) {self._s}.postings")
             self._db.run(f"ANALYZE {self._s}.chunks")
+            self._db.run(f"ANALYZE {self._s}.frequencies")
         except psycopg.Error as exc:
             log.warning("VACUUM of the keyword index failed (autovacuum will do it): %s", exc)
             return
@@ -357,7 +398,23 @@ class PostgresKeywordIndex:
             "vacuumed the keyword index (%d chunks) in %.1fs", total, time.monotonic() - started
         )
 
+    def _serialise(self, conn: psycopg.Connection[Any]) -> None:
+        """Writes to the postings take turns (until their transaction ends),
+        so two writers can never deadlock on the rows of ``frequencies``
+        they both change. Ingestion runs already take turns
+        (``ingestion_lock``); this covers every other writer."""
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (WRITE_LOCK_CLASS, self._schema)
+        )
+
     def _remove(self, conn: psycopg.Connection[Any], ids: list[str]) -> None:
+        conn.execute(
+            f"UPDATE {self._s}.frequencies f SET chunks = f.chunks - d.n FROM ("
+            f"SELECT p.term, count(*) AS n FROM {self._s}.postings p "
+            f"JOIN {self._s}.chunks c ON c.rid = p.rid WHERE c.id = ANY(%s) GROUP BY p.term"
+            ") AS d WHERE f.term = d.term",
+            (ids,),
+        )
         removed = conn.execute(
             f"DELETE FROM {self._s}.chunks WHERE id = ANY(%s) RETURNING length", (ids,)
         ).fetchall()

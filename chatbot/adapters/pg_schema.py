@@ -24,7 +24,7 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _LOCK_CLASS = 0x4264
 _MIGRATE = "migrate:"
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 # BM25 parameters, the same as SQLite FTS5's bm25() uses, so both backends
 # rank alike.
@@ -94,50 +94,89 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # Document frequencies kept by every write (counting a common term's
+        # postings at each search cost milliseconds per term at 100k chunks
+        # and grows with the corpus); filled from the postings once here.
+        "2",
+        """
+        CREATE TABLE IF NOT EXISTS {s}.frequencies (
+            term text PRIMARY KEY,
+            chunks integer NOT NULL
+        );
+        INSERT INTO {s}.frequencies (term, chunks)
+            SELECT term, count(*) FROM {s}.postings GROUP BY term
+            ON CONFLICT (term) DO UPDATE SET chunks = excluded.chunks;
+        """,
+    ),
 )
 
-TABLES = ("meta", "labels", "chunks", "postings", "stats", "documents")
+TABLES = ("meta", "labels", "chunks", "postings", "stats", "frequencies", "documents")
 
 CHUNK_COLUMNS = (
     "id, text, source, title, page, section, language, content_hash, file_hash, position, "
     "context, groups"
 )
 
-# Score every chunk that holds a question term and that the audience may see,
-# before the cut to k, with the corpus statistics kept in ``stats``; then
-# read back only the k winners. Each term's postings are read from the
-# covering index (term, rid) INCLUDE (tf, dl, label): the chunk's length and
-# access label sit in the posting, so ranking never visits the chunks table;
-# ``allowed`` is the few distinct labels that share a group with the
-# audience. Document frequencies are counted from the postings themselves
-# (corpus-wide, like SQLite's), so they never drift from what is stored.
+# The top k chunks for the question's terms that the audience may see, by
+# BM25 with the corpus statistics kept in ``stats`` and ``frequencies``
+# (corpus-wide, like SQLite's), in two stages (``keyword_stages``): the
+# ``%(rare)s`` rarest terms (all of them below ``%(two_stage_from)s`` chunks)
+# find ``%(candidates)s`` candidates; when that was every term their score
+# is final, otherwise each candidate is scored on every term, one index
+# probe per (term, candidate) (``LIMIT 1`` keeps the planner from turning
+# the probes into a scan of every candidate's postings). Postings are read
+# from the covering index (term, rid) INCLUDE (tf, dl, label): the chunk's
+# length and access label sit in the posting, so ranking never visits the
+# chunks table; ``allowed`` is the few distinct labels that share a group
+# with the audience, applied before any cut. Only the k winners' chunks are
+# read. (``LIMIT 1`` on ``st`` tells the planner it is one row.)
+_TERM_SCORE = f"idf * p.tf * ({K1} + 1) / (p.tf + {K1} * (1 - {B} + {B} * p.dl / st.avgdl))"
 SEARCH_SQL = f"""
 WITH q AS (SELECT DISTINCT unnest(%(terms)s::text[]) AS term),
 allowed AS (SELECT id FROM {{s}}.labels WHERE groups && %(groups)s::text[]),
 st AS MATERIALIZED (SELECT greatest(chunks, 1)::float8 AS n,
               greatest(terms::float8 / greatest(chunks, 1), 1e-9) AS avgdl
-       FROM {{s}}.stats),
-df AS MATERIALIZED (SELECT q.term,
-              (SELECT count(*) FROM {{s}}.postings c WHERE c.term = q.term)::float8 AS df
-       FROM q),
-scored AS (
-    SELECT p.rid,
-           sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))
-               * p.tf * ({K1} + 1)
-               / (p.tf + {K1} * (1 - {B} + {B} * p.dl / st.avgdl))) AS score
-    FROM df
+       FROM {{s}}.stats LIMIT 1),
+df AS MATERIALIZED (
+    SELECT q.term, f.chunks,
+           ln(1 + (st.n - f.chunks + 0.5) / (f.chunks + 0.5)) AS idf
+    FROM q JOIN {{s}}.frequencies f ON f.term = q.term CROSS JOIN st
+    WHERE f.chunks > 0),
+first AS MATERIALIZED (
+    SELECT term, idf FROM df ORDER BY chunks, term
+    LIMIT (SELECT CASE WHEN st.n >= %(two_stage_from)s THEN %(rare)s::bigint END FROM st)),
+candidates AS MATERIALIZED (
+    SELECT p.rid, sum({_TERM_SCORE}) AS score
+    FROM first
     CROSS JOIN st
     JOIN LATERAL (
-        SELECT x.rid, x.tf, x.dl, x.label FROM {{s}}.postings x WHERE x.term = df.term
+        SELECT x.rid, x.tf, x.dl, x.label FROM {{s}}.postings x WHERE x.term = first.term
     ) AS p ON true
-    WHERE df.df > 0 AND p.label IN (SELECT id FROM allowed)
+    WHERE p.label IN (SELECT id FROM allowed)
     GROUP BY p.rid
     ORDER BY score DESC, p.rid
-    LIMIT %(k)s
-)
-SELECT {", ".join("c." + col for col in CHUNK_COLUMNS.split(", "))}, scored.score
-FROM scored JOIN {{s}}.chunks c ON c.rid = scored.rid
-ORDER BY scored.score DESC, scored.rid
+    LIMIT %(candidates)s
+),
+scored AS (
+    SELECT rid, score FROM candidates
+    WHERE (SELECT count(*) FROM first) = (SELECT count(*) FROM df)
+    UNION ALL
+    SELECT c.rid, sum({_TERM_SCORE}) AS score
+    FROM candidates c
+    CROSS JOIN df
+    CROSS JOIN st
+    JOIN LATERAL (
+        SELECT x.tf, x.dl FROM {{s}}.postings x WHERE x.term = df.term AND x.rid = c.rid
+        LIMIT 1
+    ) AS p ON true
+    WHERE (SELECT count(*) FROM first) < (SELECT count(*) FROM df)
+    GROUP BY c.rid
+),
+best AS (SELECT rid, score FROM scored ORDER BY score DESC, rid LIMIT %(k)s)
+SELECT {", ".join("c." + col for col in CHUNK_COLUMNS.split(", "))}, best.score
+FROM best JOIN {{s}}.chunks c ON c.rid = best.rid
+ORDER BY best.score DESC, best.rid
 """
 
 

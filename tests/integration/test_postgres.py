@@ -13,15 +13,18 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from chatbot.access import PUBLIC
+from chatbot.access import PUBLIC, Audience
 from chatbot.adapters.pg_connection import describe_url
 from chatbot.adapters.pg_keyword import PostgresKeywordIndex
+from chatbot.domain import Chunk
 from chatbot.errors import BoundaryError, ConfigurationError, IndexMissingError
+from chatbot.text import content_terms, terms
 from tests.builders import dps_chunk as make_chunk
 
 pytestmark = [pytest.mark.real, pytest.mark.postgres]
@@ -156,5 +159,114 @@ def test_a_server_that_went_away_gives_a_clear_error_and_nothing_half_written() 
             index.search("operational resilience", 3, audience=PUBLIC)
         with pytest.raises(BoundaryError, match="nothing committed is lost"):
             index.upsert([make_chunk("g-1", "More text.")])
+    finally:
+        index.close()
+
+
+def _counted_frequencies(postgres_url: str, name: str) -> dict[str, int]:
+    with psycopg.connect(postgres_url) as conn:
+        kept = conn.execute(f'SELECT term, chunks FROM "{name}".frequencies WHERE chunks > 0')
+        stored = dict(kept.fetchall())
+        counted = conn.execute(f'SELECT term, count(*) FROM "{name}".postings GROUP BY term')
+        assert stored == dict(counted.fetchall())
+    return stored
+
+
+VARIED = [
+    "deposit insurance scheme capital liquidity ratio fintech sandbox",
+    "capital adequacy ratio of authorized institutions",
+    "liquidity coverage ratio and net stable funding",
+    "fintech sandbox pilot for banks",
+    "deposit protection scheme members",
+    "存款保障計劃 資本 流動性",
+    "climate risk stress test of banks",
+    "insurance of deposits up to a limit",
+]
+
+
+def varied_chunks() -> list[Chunk]:
+    chunks = []
+    for i in range(40):
+        text = f"{VARIED[i % len(VARIED)]} {VARIED[(i * 3 + 1) % len(VARIED)]} item{i}"
+        groups = ("board",) if i % 4 == 3 else ("everyone",)
+        chunks.append(replace(make_chunk(f"w-{i}", text), groups=groups))
+    return chunks
+
+
+def test_document_frequencies_are_kept_by_every_write(postgres_url: str) -> None:
+    name = schema()
+    index = PostgresKeywordIndex(postgres_url, schema=name)
+    try:
+        index.upsert(varied_chunks())
+        stored = _counted_frequencies(postgres_url, name)
+        assert stored["deposit"] > 0 and stored["item7"] == 1
+        # a replaced chunk counts once, with its new terms; a deleted one not at all
+        index.upsert([make_chunk("w-7", "Entirely new wording about mortgages.")])
+        index.delete_ids(["w-8", "w-9", "no-such-id"])
+        stored = _counted_frequencies(postgres_url, name)
+        assert "item7" not in stored and stored["mortgages"] == 1 and "item8" not in stored
+        total, frequencies = index.document_frequencies(["deposit", "mortgages", "zebra"])
+        assert total == 38 and frequencies["mortgages"] == 1 and frequencies["zebra"] == 0
+        index.clear()
+        assert _counted_frequencies(postgres_url, name) == {}
+    finally:
+        index.close()
+
+
+def test_long_questions_on_a_large_index_take_two_stages_scored_on_every_term(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = PostgresKeywordIndex(postgres_url, schema=schema())
+    try:
+        chunks = varied_chunks()
+        index.upsert(chunks)
+        question = "deposit insurance scheme capital liquidity ratio fintech sandbox 存款保障"
+        board = Audience(frozenset({"everyone", "board"}))
+        one_stage = {
+            who: [(h.chunk.id, h.score) for h in index.search(question, k=40, audience=who)]
+            for who in (PUBLIC, board)
+        }
+        _, frequencies = index.document_frequencies(list(dict.fromkeys(content_terms(question))))
+        found = sorted((t for t, n in frequencies.items() if n), key=lambda t: (frequencies[t], t))
+        rare = set(found[:3])
+        holds_rare = {c.id for c in chunks if rare & set(terms(c.indexed_text()))}
+        monkeypatch.setattr("chatbot.adapters.keyword_stages.TWO_STAGE_FROM", 10)
+        monkeypatch.setattr("chatbot.adapters.keyword_stages.RARE_TERMS", 3)
+        for who, before in one_stage.items():
+            after = [(h.chunk.id, h.score) for h in index.search(question, k=8, audience=who)]
+            # the one-stage ranking of the chunks the rare terms find, at the
+            # one-stage scores (every term scored), within the audience
+            # (chunks of the same text tie; sums in another order may differ
+            # in the last bit, so ties are compared as sets)
+            expected = [(i, score) for i, score in before if i in holds_rare]
+            assert [s for _, s in after] == pytest.approx([s for _, s in expected[:8]], rel=1e-9)
+            for hit_id, score in after:
+                assert dict(before)[hit_id] == pytest.approx(score, rel=1e-9)
+                assert hit_id in holds_rare
+            cut = after[-1][1] * (1 + 1e-9)
+            assert {i for i, s in after if s > cut} == {i for i, s in expected if s > cut}
+            assert len(after) == 8 and len(holds_rare) < len(before)
+        public = {h.chunk.id for h in index.search(question, k=40, audience=PUBLIC)}
+        assert public and not any(int(i.split("-")[1]) % 4 == 3 for i in public)
+    finally:
+        index.close()
+
+
+def test_an_index_of_schema_version_1_is_migrated_with_its_frequencies(postgres_url: str) -> None:
+    name = schema()
+    index = PostgresKeywordIndex(postgres_url, schema=name)
+    index.upsert(varied_chunks())
+    before = [h.chunk.id for h in index.search("deposit insurance", 10, audience=PUBLIC)]
+    index.close()
+    with psycopg.connect(postgres_url) as conn:  # as version 1 left it
+        conn.execute(f'DROP TABLE "{name}".frequencies')
+        conn.execute(f"UPDATE \"{name}\".meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(ConfigurationError, match="run `chatbot-ingest` once"):
+        PostgresKeywordIndex(postgres_url, schema=name, create=False)
+    index = PostgresKeywordIndex(postgres_url, schema=name)  # ingestion migrates
+    try:
+        assert _counted_frequencies(postgres_url, name)["deposit"] > 0
+        after = index.search("deposit insurance", 10, audience=PUBLIC)
+        assert [h.chunk.id for h in after] == before
     finally:
         index.close()
