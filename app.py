@@ -101,6 +101,7 @@ def main() -> int:
     from chatbot.signin import require_safe_bind
 
     server: EmbeddedServer | None = None
+    assistant: Assistant | None = None
     try:
         # Before anything starts: no sign-in configured means 127.0.0.1 only.
         access = build_web_access(settings)
@@ -155,6 +156,8 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if assistant is not None:
+            assistant.close()
         if server is not None:
             server.stop()
     return 0

@@ -68,6 +68,23 @@ class Assistant:
         self.memory = memory if memory is not None else ConversationMemory()
         self.settings_version = settings_version(pipeline.retrieval, pipeline.gate)
 
+    def close(self) -> None:
+        """At shutdown: release the audit store, the LLM places shared with
+        other replicas (``CHATBOT_LLM__ADMISSION=postgres``: its sessions
+        end, so their advisory locks free at once), the generator's client
+        and both indexes' connections. Best effort: a part that fails to
+        close is logged and the others still close."""
+        pipeline = self.pipeline
+        parts = (self.audit, pipeline.admission, pipeline.generator)
+        for part in (*parts, pipeline.keywords, pipeline.vectors):
+            close = getattr(part, "close", None)
+            if not callable(close):
+                continue
+            try:
+                close()
+            except Exception as exc:  # shutting down: report, carry on
+                log.warning("could not close %s at shutdown: %s", type(part).__name__, exc)
+
     def ask(
         self,
         question: str,

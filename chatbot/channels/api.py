@@ -302,4 +302,7 @@ def main(host: str | None, port: int | None) -> None:
         assistant, lambda audience: visible_status(stores.keywords, audience), access=access
     )
     # proxy_headers off: the peer address sign-in checks is the socket's own.
-    uvicorn.run(app, host=bind, port=port or settings.api.port, proxy_headers=False)
+    try:
+        uvicorn.run(app, host=bind, port=port or settings.api.port, proxy_headers=False)
+    finally:
+        assistant.close()

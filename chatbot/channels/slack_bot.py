@@ -316,13 +316,19 @@ def main() -> None:
 
         directory = build_directory(settings)
         assistant, _ = build_assistant(settings)
+    except BoundaryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
         app = slack_app_from_settings(assistant, cfg, directory)
         if cfg.mode == "socket":
             socket_mode_handler(app, cfg).start()
             return
+        import uvicorn
+
+        uvicorn.run(http_server(app), host=cfg.host, port=cfg.port)
     except BoundaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    import uvicorn
-
-    uvicorn.run(http_server(app), host=cfg.host, port=cfg.port)
+    finally:
+        assistant.close()

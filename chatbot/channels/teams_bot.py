@@ -300,4 +300,7 @@ def main() -> None:
     except BoundaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    web.run_app(build_teams_server(assistant, cfg, directory), host=cfg.host, port=cfg.port)
+    try:
+        web.run_app(build_teams_server(assistant, cfg, directory), host=cfg.host, port=cfg.port)
+    finally:
+        assistant.close()

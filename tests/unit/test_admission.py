@@ -175,3 +175,28 @@ def test_a_follow_up_rewrite_waits_for_a_place_too(saturated: Admission) -> None
         pipeline.answer("And who ran it?", history)
     # without history there is no rewrite: nothing waits, the gate decides
     assert isinstance(pipeline.answer("And who ran it?"), Refusal)
+
+
+class _Closable:
+    def __init__(self, log: list[str], name: str, fails: bool = False) -> None:
+        self._log, self._name, self._fails = log, name, fails
+
+    def close(self) -> None:
+        self._log.append(self._name)
+        if self._fails:
+            raise OSError(f"{self._name} is gone")
+
+
+def test_shutdown_closes_the_audit_places_and_indexes_even_when_one_fails(
+    audit: AuditStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed: list[str] = []
+    places = _Closable(closed, "places", fails=True)
+    pipeline = pipeline_over(TEXTS, ScriptedGenerator(IN_CORPUS_REPLY), admission=places)
+    pipeline.keywords.close = _Closable(closed, "keywords").close  # type: ignore[attr-defined]
+    pipeline.vectors.close = _Closable(closed, "vectors").close  # type: ignore[attr-defined]
+    recording = _Closable(closed, "audit")
+    assistant = Assistant(pipeline, recording)  # type: ignore[arg-type]
+    assistant.close()
+    assert closed == ["audit", "places", "keywords", "vectors"]
+    assert "could not close _Closable at shutdown: places is gone" in caplog.text
