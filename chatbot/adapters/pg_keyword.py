@@ -415,6 +415,11 @@ class PostgresKeywordIndex:
             ") AS d WHERE f.term = d.term",
             (ids,),
         )
+        conn.execute(
+            f"DELETE FROM {self._s}.postings WHERE rid IN "
+            f"(SELECT rid FROM {self._s}.chunks WHERE id = ANY(%s))",
+            (ids,),
+        )
         removed = conn.execute(
             f"DELETE FROM {self._s}.chunks WHERE id = ANY(%s) RETURNING length", (ids,)
         ).fetchall()

@@ -98,6 +98,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         # Document frequencies kept by every write (counting a common term's
         # postings at each search cost milliseconds per term at 100k chunks
         # and grows with the corpus); filled from the postings once here.
+        # The postings' foreign key goes: checking it for each of a chunk's
+        # ~130 postings was a third of a write (``benchmarks/scale_bench.py``);
+        # the adapter deletes a chunk's postings with it, in one transaction.
         "2",
         """
         CREATE TABLE IF NOT EXISTS {s}.frequencies (
@@ -107,6 +110,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         INSERT INTO {s}.frequencies (term, chunks)
             SELECT term, count(*) FROM {s}.postings GROUP BY term
             ON CONFLICT (term) DO UPDATE SET chunks = excluded.chunks;
+        ALTER TABLE {s}.postings DROP CONSTRAINT IF EXISTS postings_rid_fkey;
         """,
     ),
 )

@@ -169,6 +169,11 @@ def _counted_frequencies(postgres_url: str, name: str) -> dict[str, int]:
         stored = dict(kept.fetchall())
         counted = conn.execute(f'SELECT term, count(*) FROM "{name}".postings GROUP BY term')
         assert stored == dict(counted.fetchall())
+        orphans = conn.execute(
+            f'SELECT count(*) FROM "{name}".postings p '
+            f'WHERE NOT EXISTS (SELECT 1 FROM "{name}".chunks c WHERE c.rid = p.rid)'
+        ).fetchone()
+        assert orphans == (0,)  # a chunk's postings go with it (no foreign key since v2)
     return stored
 
 
