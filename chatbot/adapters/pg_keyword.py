@@ -76,7 +76,6 @@ import psycopg
 from chatbot.access import Audience
 from chatbot.adapters import keyword_stages
 from chatbot.adapters.chunk_rows import context_json, row_to_chunk
-from chatbot.adapters.keyword_stages import candidate_count
 from chatbot.adapters.pg_catalog import PostgresCatalog
 from chatbot.adapters.pg_connection import Database, describe_url
 from chatbot.adapters.pg_labels import LabelIds, normal_groups
@@ -247,7 +246,7 @@ class PostgresKeywordIndex:
                 "k": k,
                 "rare": keyword_stages.RARE_TERMS,
                 "two_stage_from": keyword_stages.TWO_STAGE_FROM,
-                "candidates": candidate_count(k),
+                "candidates": keyword_stages.candidate_count(k),
             },
         )
         return [Hit(chunk=_row_to_chunk(row[:-1]), score=max(0.0, float(row[-1]))) for row in rows]

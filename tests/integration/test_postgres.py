@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -198,63 +199,67 @@ def varied_chunks() -> list[Chunk]:
     return chunks
 
 
-def test_document_frequencies_are_kept_by_every_write(postgres_url: str) -> None:
+@pytest.fixture
+def fresh(postgres_url: str) -> Iterator[tuple[str, PostgresKeywordIndex]]:
+    """A keyword index in a new schema, and the schema's name."""
     name = schema()
     index = PostgresKeywordIndex(postgres_url, schema=name)
-    try:
-        index.upsert(varied_chunks())
-        stored = _counted_frequencies(postgres_url, name)
-        assert stored["deposit"] > 0 and stored["item7"] == 1
-        # a replaced chunk counts once, with its new terms; a deleted one not at all
-        index.upsert([make_chunk("w-7", "Entirely new wording about mortgages.")])
-        index.delete_ids(["w-8", "w-9", "no-such-id"])
-        stored = _counted_frequencies(postgres_url, name)
-        assert "item7" not in stored and stored["mortgages"] == 1 and "item8" not in stored
-        total, frequencies = index.document_frequencies(["deposit", "mortgages", "zebra"])
-        assert total == 38 and frequencies["mortgages"] == 1 and frequencies["zebra"] == 0
-        index.clear()
-        assert _counted_frequencies(postgres_url, name) == {}
-    finally:
-        index.close()
+    yield name, index
+    index.close()
+
+
+def test_document_frequencies_are_kept_by_every_write(
+    postgres_url: str, fresh: tuple[str, PostgresKeywordIndex]
+) -> None:
+    name, index = fresh
+    index.upsert(varied_chunks())
+    stored = _counted_frequencies(postgres_url, name)
+    assert stored["deposit"] > 0 and stored["item7"] == 1
+    # a replaced chunk counts once, with its new terms; a deleted one not at all
+    index.upsert([make_chunk("w-7", "Entirely new wording about mortgages.")])
+    index.delete_ids(["w-8", "w-9", "no-such-id"])
+    stored = _counted_frequencies(postgres_url, name)
+    assert "item7" not in stored and stored["mortgages"] == 1 and "item8" not in stored
+    total, frequencies = index.document_frequencies(["deposit", "mortgages", "zebra"])
+    assert total == 38 and frequencies["mortgages"] == 1 and frequencies["zebra"] == 0
+    index.clear()
+    assert _counted_frequencies(postgres_url, name) == {}
 
 
 def test_long_questions_on_a_large_index_take_two_stages_scored_on_every_term(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    fresh: tuple[str, PostgresKeywordIndex], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = PostgresKeywordIndex(postgres_url, schema=schema())
-    try:
-        chunks = varied_chunks()
-        index.upsert(chunks)
-        question = "deposit insurance scheme capital liquidity ratio fintech sandbox 存款保障"
-        board = Audience(frozenset({"everyone", "board"}))
-        one_stage = {
-            who: [(h.chunk.id, h.score) for h in index.search(question, k=40, audience=who)]
-            for who in (PUBLIC, board)
-        }
-        _, frequencies = index.document_frequencies(list(dict.fromkeys(content_terms(question))))
-        found = sorted((t for t, n in frequencies.items() if n), key=lambda t: (frequencies[t], t))
-        rare = set(found[:3])
-        holds_rare = {c.id for c in chunks if rare & set(terms(c.indexed_text()))}
-        monkeypatch.setattr("chatbot.adapters.keyword_stages.TWO_STAGE_FROM", 10)
-        monkeypatch.setattr("chatbot.adapters.keyword_stages.RARE_TERMS", 3)
-        for who, before in one_stage.items():
-            after = [(h.chunk.id, h.score) for h in index.search(question, k=8, audience=who)]
-            # the one-stage ranking of the chunks the rare terms find, at the
-            # one-stage scores (every term scored), within the audience
-            # (chunks of the same text tie; sums in another order may differ
-            # in the last bit, so ties are compared as sets)
-            expected = [(i, score) for i, score in before if i in holds_rare]
-            assert [s for _, s in after] == pytest.approx([s for _, s in expected[:8]], rel=1e-9)
-            for hit_id, score in after:
-                assert dict(before)[hit_id] == pytest.approx(score, rel=1e-9)
-                assert hit_id in holds_rare
-            cut = after[-1][1] * (1 + 1e-9)
-            assert {i for i, s in after if s > cut} == {i for i, s in expected if s > cut}
-            assert len(after) == 8 and len(holds_rare) < len(before)
-        public = {h.chunk.id for h in index.search(question, k=40, audience=PUBLIC)}
-        assert public and not any(int(i.split("-")[1]) % 4 == 3 for i in public)
-    finally:
-        index.close()
+    _, index = fresh
+    chunks = varied_chunks()
+    index.upsert(chunks)
+    question = "deposit insurance scheme capital liquidity ratio fintech sandbox 存款保障"
+    board = Audience(frozenset({"everyone", "board"}))
+    one_stage = {
+        who: [(h.chunk.id, h.score) for h in index.search(question, k=40, audience=who)]
+        for who in (PUBLIC, board)
+    }
+    _, frequencies = index.document_frequencies(list(dict.fromkeys(content_terms(question))))
+    found = sorted((t for t, n in frequencies.items() if n), key=lambda t: (frequencies[t], t))
+    rare = set(found[:3])
+    holds_rare = {c.id for c in chunks if rare & set(terms(c.indexed_text()))}
+    monkeypatch.setattr("chatbot.adapters.keyword_stages.TWO_STAGE_FROM", 10)
+    monkeypatch.setattr("chatbot.adapters.keyword_stages.RARE_TERMS", 3)
+    for who, before in one_stage.items():
+        after = [(h.chunk.id, h.score) for h in index.search(question, k=8, audience=who)]
+        # the one-stage ranking of the chunks the rare terms find, at the
+        # one-stage scores (every term scored), within the audience
+        # (chunks of the same text tie; sums in another order may differ
+        # in the last bit, so ties are compared as sets)
+        expected = [(i, score) for i, score in before if i in holds_rare]
+        assert [s for _, s in after] == pytest.approx([s for _, s in expected[:8]], rel=1e-9)
+        for hit_id, score in after:
+            assert dict(before)[hit_id] == pytest.approx(score, rel=1e-9)
+            assert hit_id in holds_rare
+        cut = after[-1][1] * (1 + 1e-9)
+        assert {i for i, s in after if s > cut} == {i for i, s in expected if s > cut}
+        assert len(after) == 8 and len(holds_rare) < len(before)
+    public = {h.chunk.id for h in index.search(question, k=40, audience=PUBLIC)}
+    assert public and not any(int(i.split("-")[1]) % 4 == 3 for i in public)
 
 
 def test_an_index_of_schema_version_1_is_migrated_with_its_frequencies(postgres_url: str) -> None:
